@@ -16,6 +16,10 @@ type File struct {
 
 	// Path is the file this was loaded from ("" when decoded from memory). Not in TOML.
 	Path string `toml:"-"`
+
+	// meta keeps the key order and lines found by Parse, for Compile. nil for a File built in
+	// Go, whose payload keys are then taken in sorted order.
+	meta *decoder
 }
 
 // ProxySection is [proxy]: where clients connect and the upstream wiki/CMS.

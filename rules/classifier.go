@@ -1,0 +1,189 @@
+package rules
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+)
+
+// lookupCache holds lookups' answers by path (without query), each with the query it was
+// made with and an expiry time. Entries are immutable once stored.
+type lookupCache struct {
+	lru *lru.Cache[string, *cacheEntry]
+	ttl int64 // nanoseconds
+}
+
+type cacheEntry struct {
+	query   string
+	status  int
+	body    []byte
+	expires int64 // UnixNano
+}
+
+func newLookupCache(size int, ttl time.Duration) *lookupCache {
+	if size <= 0 {
+		size = 10000
+	}
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
+	c, _ := lru.New[string, *cacheEntry](size) // only fails for size <= 0
+	return &lookupCache{lru: c, ttl: int64(ttl)}
+}
+
+// get returns the live entry for path?query, or nil.
+func (c *lookupCache) get(path, query []byte, now int64) *cacheEntry {
+	e, ok := c.lru.Get(b2s(path)) // Get does not keep the key
+	if !ok || e.query != b2s(query) {
+		return nil
+	}
+	if now >= e.expires {
+		c.lru.Remove(b2s(path))
+		return nil
+	}
+	return e
+}
+
+func (c *lookupCache) put(path, query []byte, status int, body []byte, now int64) {
+	e := &cacheEntry{query: string(query), status: status, body: append([]byte(nil), body...), expires: now + c.ttl}
+	c.lru.Add(string(path), e)
+}
+
+func (c *lookupCache) drop(path []byte) {
+	c.lru.Remove(b2s(path)) // Remove does not keep the key
+}
+
+// counters are the classifier's statistics.
+type counters struct {
+	exchanges    atomic.Uint64
+	lookups      atomic.Uint64
+	lookupErrors atomic.Uint64
+	cacheHits    atomic.Uint64
+	sinkErrors   atomic.Uint64
+	events       [len(Names)]atomic.Uint64
+}
+
+// Stats is a snapshot of a Classifier's counters since it was made.
+type Stats struct {
+	Exchanges    uint64            // exchanges classified (After calls)
+	Events       map[string]uint64 // events recognised, by name (including those the sink refused)
+	Lookups      uint64            // lookups sent upstream
+	LookupErrors uint64            // of which failed (transport error or timeout)
+	CacheHits    uint64            // lookups answered from the cache
+	SinkErrors   uint64            // events lost because the sink refused them
+}
+
+// Classifier is the proxy's tap: it matches exchanges against the current Matcher and hands
+// the events to a Sink. It satisfies proxy.Tap. It is safe for concurrent use.
+type Classifier struct {
+	// Clock returns the current time; nil means time.Now. Set it before the first use.
+	Clock func() time.Time
+
+	m     atomic.Pointer[Matcher]
+	sink  Sink
+	log   *slog.Logger
+	cache *lookupCache
+	env   env
+	once  sync.Once
+	pool  sync.Pool
+	stats counters
+}
+
+// NewClassifier returns a Classifier matching with m and enqueueing to sink. cfg gives the
+// lookup cache's size and lifetime (zero fields mean their defaults). It starts no goroutine.
+func NewClassifier(m *Matcher, cfg ClassifySection, sink Sink, log *slog.Logger) *Classifier {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &Classifier{sink: sink, log: log, cache: newLookupCache(cfg.CacheSize, cfg.CacheTTL)}
+	c.m.Store(m)
+	c.pool.New = func() any { return new(state) }
+	return c
+}
+
+// Reload swaps in a new Matcher. Exchanges already begun finish with the Matcher they began
+// with. Cached lookups are kept.
+func (c *Classifier) Reload(m *Matcher) {
+	c.m.Store(m)
+}
+
+// Matcher returns the current Matcher.
+func (c *Classifier) Matcher() *Matcher { return c.m.Load() }
+
+func (c *Classifier) environment() *env {
+	c.once.Do(func() {
+		now := c.Clock
+		if now == nil {
+			now = time.Now
+		}
+		c.env = env{cache: c.cache, stats: &c.stats, now: now}
+	})
+	return &c.env
+}
+
+// Wants reports whether a request with this method and raw path could match a rule. It
+// allocates nothing and keeps nothing.
+func (c *Classifier) Wants(method, path []byte) bool {
+	return c.m.Load().Wants(method, path)
+}
+
+// Before matches the request side and makes the before-forwarding lookups. Its state
+// travels in x.State to After.
+func (c *Classifier) Before(x *Exchange) {
+	s := c.pool.Get().(*state)
+	c.m.Load().begin(s, x, c.environment())
+	x.State = s
+}
+
+// After matches the response, builds the events and enqueues each to the sink. It returns
+// an error when the sink refused an event (every event is still offered).
+func (c *Classifier) After(x *Exchange) error {
+	s, _ := x.State.(*state)
+	if s == nil {
+		s = c.pool.Get().(*state)
+		c.m.Load().begin(s, x, c.environment())
+	}
+	x.State = nil
+	c.stats.exchanges.Add(1)
+	s.events, s.buf = s.m.finish(s, x, s.events[:0], s.buf[:0])
+	var first error
+	var firstName string
+	for i := range s.events {
+		ev := &s.events[i]
+		c.stats.events[nameIndex[ev.Name]].Add(1)
+		if err := c.sink.Enqueue(ev); err != nil {
+			c.stats.sinkErrors.Add(1)
+			if first == nil {
+				first, firstName = err, ev.Name
+			}
+		}
+	}
+	s.m, s.env = nil, nil
+	c.pool.Put(s)
+	if first != nil {
+		return fmt.Errorf("rules: enqueue %s: %w", firstName, first)
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Classifier) Stats() Stats {
+	st := Stats{
+		Exchanges:    c.stats.exchanges.Load(),
+		Events:       map[string]uint64{},
+		Lookups:      c.stats.lookups.Load(),
+		LookupErrors: c.stats.lookupErrors.Load(),
+		CacheHits:    c.stats.cacheHits.Load(),
+		SinkErrors:   c.stats.sinkErrors.Load(),
+	}
+	for i := range c.stats.events {
+		if n := c.stats.events[i].Load(); n > 0 {
+			st.Events[Names[i]] = n
+		}
+	}
+	return st
+}

@@ -1,0 +1,912 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+)
+
+// source is where an expression reads its value.
+type source uint8
+
+const (
+	srcLit source = iota
+	srcPath
+	srcQuery
+	srcHeader
+	srcForm
+	srcReq
+	srcStatus
+	srcRespHeader
+	srcResp
+	srcLookup
+	srcLookupStatus
+	srcItem
+	srcMethod
+	srcUser
+	srcBasicUser
+	srcNow
+)
+
+// filter transforms a value before it is compared or written.
+type filter uint8
+
+const (
+	fNum filter = iota + 1
+	fStr
+	fBool
+	fLower
+)
+
+// expr is a compiled expression.
+type expr struct {
+	src     source
+	name    string // header/query/form name, or literal text
+	idx     int    // path segment index (srcPath), lookup index (srcLookup*)
+	rest    bool   // srcPath: a catch-all binding, the rest of the path
+	gpath   string // gjson path into a JSON source; "" for the whole document
+	filters []filter
+	text    string // as written, for errors
+}
+
+// stage says when an expression's value is known.
+type stage uint8
+
+const (
+	stReq    stage = iota // from the request alone
+	stResp                // needs the upstream's answer
+	stLookup              // needs a lookup
+	stItem                // needs the current element of each
+)
+
+func (e *expr) stage() stage {
+	switch e.src {
+	case srcStatus, srcRespHeader, srcResp, srcUser:
+		return stResp
+	case srcLookup, srcLookupStatus:
+		return stLookup
+	case srcItem:
+		return stItem
+	}
+	return stReq
+}
+
+// scope is what an expression may refer to while it is compiled.
+type scope struct {
+	params  []string // path parameter names, by segment index ("" for literal segments)
+	rest    string   // name of the catch-all parameter, "" if none
+	restIdx int
+	lookups []string // lookup names
+	item    bool     // inside an emit with each
+}
+
+// parseExpr compiles an expression string.
+func parseExpr(s string, sc *scope) (expr, error) {
+	e := expr{text: s}
+	// Filters are known names at the end; gjson paths may themselves hold '|'.
+	for {
+		i := strings.LastIndexByte(s, '|')
+		if i < 0 {
+			break
+		}
+		var f filter
+		switch s[i+1:] {
+		case "num":
+			f = fNum
+		case "str":
+			f = fStr
+		case "bool":
+			f = fBool
+		case "lower":
+			f = fLower
+		default:
+			if isLower(s[i+1:]) {
+				return e, fmt.Errorf("unknown filter %q in %q (want num, str, bool or lower)", "|"+s[i+1:], e.text)
+			}
+		}
+		if f == 0 {
+			break
+		}
+		e.filters = append([]filter{f}, e.filters...)
+		s = s[:i]
+	}
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		e.src, e.name = srcLit, s[1:len(s)-1]
+		return e, nil
+	}
+	head, tail, dotted := strings.Cut(s, ".")
+	needName := func(what string) error {
+		if !dotted || tail == "" {
+			return fmt.Errorf("%q: %s.<%s> needs a name", e.text, head, what)
+		}
+		return nil
+	}
+	switch head {
+	case "path":
+		if err := needName("segment"); err != nil {
+			return e, err
+		}
+		e.src, e.name = srcPath, tail
+		if sc != nil {
+			if tail == sc.rest && tail != "" {
+				e.rest, e.idx = true, sc.restIdx
+				return e, nil
+			}
+			for i, p := range sc.params {
+				if p == tail {
+					e.idx = i
+					return e, nil
+				}
+			}
+			return e, fmt.Errorf("%q: the path has no segment {%s}", e.text, tail)
+		}
+	case "query":
+		e.src = srcQuery
+		if err := needName("parameter"); err != nil {
+			return e, err
+		}
+		e.name = tail
+	case "header":
+		e.src = srcHeader
+		if err := needName("Name"); err != nil {
+			return e, err
+		}
+		e.name = tail
+	case "respheader":
+		e.src = srcRespHeader
+		if err := needName("Name"); err != nil {
+			return e, err
+		}
+		e.name = tail
+	case "form":
+		e.src = srcForm
+		if err := needName("field"); err != nil {
+			return e, err
+		}
+		e.name = tail
+	case "req", "resp", "item":
+		e.src = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem}[head]
+		if head == "item" && sc != nil && !sc.item {
+			return e, fmt.Errorf("%q: item is only known inside an emit with each", e.text)
+		}
+		if dotted {
+			if err := checkGJSON(tail); err != nil {
+				return e, fmt.Errorf("%q: bad JSON path: %v", e.text, err)
+			}
+			e.gpath = tail
+		}
+	case "lookup":
+		name := tail
+		e.src = srcLookup
+		if i := strings.IndexByte(tail, '.'); i >= 0 {
+			name, e.gpath = tail[:i], tail[i+1:]
+			if err := checkGJSON(e.gpath); err != nil {
+				return e, fmt.Errorf("%q: bad JSON path: %v", e.text, err)
+			}
+		} else if j := strings.IndexByte(tail, '#'); j >= 0 {
+			if tail[j:] != "#status" {
+				return e, fmt.Errorf("%q: after lookup.<name> only #status or a JSON path may follow", e.text)
+			}
+			name, e.src = tail[:j], srcLookupStatus
+		}
+		if name == "" {
+			return e, fmt.Errorf("%q: lookup.<name> needs a name", e.text)
+		}
+		e.name = name
+		if sc != nil {
+			e.idx = -1
+			for i, l := range sc.lookups {
+				if l == name {
+					e.idx = i
+				}
+			}
+			if e.idx < 0 {
+				return e, fmt.Errorf("%q: the rule has no lookup %q", e.text, name)
+			}
+		}
+	case "status", "method", "user", "now":
+		if dotted {
+			return e, fmt.Errorf("%q: %s takes no path", e.text, head)
+		}
+		e.src = map[string]source{"status": srcStatus, "method": srcMethod, "user": srcUser, "now": srcNow}[head]
+	case "basic":
+		if s != "basic.user" {
+			return e, fmt.Errorf("%q: unknown expression (basic.user?)", e.text)
+		}
+		e.src = srcBasicUser
+	default:
+		return e, fmt.Errorf("unknown expression %q (want path., query., header., form., req, status, respheader., resp, lookup., item, method, user, basic.user, now or 'text')", e.text)
+	}
+	return e, nil
+}
+
+var gjsonModifiers = map[string]bool{
+	"reverse": true, "ugly": true, "pretty": true, "this": true, "valid": true, "flatten": true,
+	"join": true, "keys": true, "values": true, "tostr": true, "fromstr": true, "group": true, "dig": true,
+}
+
+// checkGJSON reports why p is not a usable gjson path. gjson itself accepts anything, and
+// answers nothing for a path it cannot follow; this catches the mistakes that would make a
+// rule silently never match.
+func checkGJSON(p string) error {
+	if p == "" {
+		return fmt.Errorf("empty path")
+	}
+	depth := 0
+	inStr := false
+	comp := 0 // length of the current component
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if inStr {
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '\\':
+			i++
+			comp++
+		case '"':
+			if depth > 0 {
+				inStr = true
+			}
+			comp++
+		case '(', '[', '{':
+			depth++
+			comp++
+		case ')', ']', '}':
+			depth--
+			if depth < 0 {
+				return fmt.Errorf("unbalanced %q", c)
+			}
+			comp++
+		case '.', '|':
+			if depth == 0 {
+				if comp == 0 {
+					return fmt.Errorf("empty component")
+				}
+				comp = 0
+				continue
+			}
+			comp++
+		case '@':
+			if depth == 0 && comp == 0 {
+				j := i + 1
+				for j < len(p) && (p[j] >= 'a' && p[j] <= 'z' || p[j] >= 'A' && p[j] <= 'Z') {
+					j++
+				}
+				if !gjsonModifiers[p[i+1:j]] {
+					return fmt.Errorf("unknown modifier %q", p[i:j])
+				}
+			}
+			comp++
+		default:
+			comp++
+		}
+	}
+	if inStr {
+		return fmt.Errorf("unterminated string")
+	}
+	if depth != 0 {
+		return fmt.Errorf("unbalanced brackets")
+	}
+	if comp == 0 {
+		return fmt.Errorf("empty component")
+	}
+	return nil
+}
+
+// value kinds.
+const (
+	vMissing uint8 = iota
+	vText          // text: plain text, written as a JSON string
+	vNum           // text: digits, written as a JSON number
+	vBool          // text: "true" or "false"
+	vJSON          // res: a JSON value
+)
+
+// value is an expression's result. Its slices alias the exchange or the state's scratch
+// buffers and live until the next evaluation.
+type value struct {
+	kind uint8
+	text []byte
+	res  gjson.Result
+}
+
+// asText returns the value as plain text: a JSON string's contents, other JSON as written.
+func (v *value) asText() []byte {
+	if v.kind == vJSON {
+		if v.res.Type == gjson.String {
+			return s2b(v.res.Str)
+		}
+		return s2b(v.res.Raw)
+	}
+	return v.text
+}
+
+// b2s and s2b view bytes as a string and back without copying. The result must not outlive
+// the original, and bytes from s2b must not be written. This is the package's only unsafe
+// code.
+func b2s(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+func s2b(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// jsonValue views a JSON document at path; the whole document when path is "".
+func jsonValue(doc []byte, path string) value {
+	if len(doc) == 0 {
+		return value{}
+	}
+	var r gjson.Result
+	if path == "" {
+		r = gjson.Parse(b2s(doc))
+	} else {
+		r = gjson.Get(b2s(doc), path)
+	}
+	if !r.Exists() {
+		return value{}
+	}
+	return value{kind: vJSON, res: r}
+}
+
+// eval computes e for the exchange.
+func (s *state) eval(e *expr, x *Exchange) value {
+	v := s.evalSource(e, x)
+	for _, f := range e.filters {
+		if v.kind == vMissing {
+			return v
+		}
+		v = s.applyFilter(f, v)
+	}
+	return v
+}
+
+func (s *state) evalSource(e *expr, x *Exchange) value {
+	switch e.src {
+	case srcLit:
+		return value{kind: vText, text: s2b(e.name)}
+	case srcPath:
+		raw, ok := s.segment(x.Path, e.idx, e.rest)
+		if !ok {
+			return value{}
+		}
+		s.scratch = appendUnescape(s.scratch[:0], raw, false)
+		return value{kind: vText, text: s.scratch}
+	case srcQuery:
+		raw, ok := findParam(x.Query, e.name, &s.scratch)
+		if !ok {
+			return value{}
+		}
+		return value{kind: vText, text: raw}
+	case srcHeader:
+		if x.Header == nil {
+			return value{}
+		}
+		if h := x.Header.Peek(e.name); len(h) > 0 {
+			return value{kind: vText, text: h}
+		}
+	case srcRespHeader:
+		if x.RespHeader == nil {
+			return value{}
+		}
+		if h := x.RespHeader.Peek(e.name); len(h) > 0 {
+			return value{kind: vText, text: h}
+		}
+	case srcForm:
+		if f, ok := s.formField(x, e.name); ok {
+			return value{kind: vText, text: f}
+		}
+	case srcReq:
+		return jsonValue(x.Body, e.gpath)
+	case srcResp:
+		return jsonValue(x.RespBody, e.gpath)
+	case srcItem:
+		if !s.inItem {
+			return value{}
+		}
+		if e.gpath == "" {
+			return value{kind: vJSON, res: s.item}
+		}
+		r := s.item.Get(e.gpath)
+		if !r.Exists() {
+			return value{}
+		}
+		return value{kind: vJSON, res: r}
+	case srcLookup:
+		l := s.lookup(e.idx)
+		if l == nil || l.status == 0 {
+			return value{}
+		}
+		return jsonValue(l.body, e.gpath)
+	case srcLookupStatus:
+		st := 0
+		if l := s.lookup(e.idx); l != nil {
+			st = l.status
+		}
+		s.scratch = strconv.AppendInt(s.scratch[:0], int64(st), 10)
+		return value{kind: vNum, text: s.scratch}
+	case srcStatus:
+		if x.Status == 0 {
+			return value{}
+		}
+		s.scratch = strconv.AppendInt(s.scratch[:0], int64(x.Status), 10)
+		return value{kind: vNum, text: s.scratch}
+	case srcMethod:
+		return value{kind: vText, text: s2b(methodNames[s.method])}
+	case srcUser:
+		u := s.userKey(x)
+		if len(u) == 0 {
+			return value{}
+		}
+		return value{kind: vText, text: u}
+	case srcBasicUser:
+		if u := s.basicUser(x); len(u) > 0 {
+			return value{kind: vText, text: u}
+		}
+	case srcNow:
+		s.scratch = strconv.AppendInt(s.scratch[:0], s.now, 10)
+		return value{kind: vNum, text: s.scratch}
+	}
+	return value{}
+}
+
+func (s *state) applyFilter(f filter, v value) value {
+	switch f {
+	case fNum:
+		if v.kind == vJSON && (v.res.Type == gjson.JSON) {
+			return v // arrays and objects are converted when written
+		}
+		t := v.asText()
+		i := 0
+		for i < len(t) && (t[i] < '0' || t[i] > '9') {
+			i++
+		}
+		j := i
+		for j < len(t) && t[j] >= '0' && t[j] <= '9' {
+			j++
+		}
+		if i == j {
+			return value{}
+		}
+		return value{kind: vNum, text: t[i:j]}
+	case fStr:
+		return value{kind: vText, text: v.asText()}
+	case fBool:
+		t := v.asText()
+		if string(t) == "true" || string(t) == "1" {
+			return value{kind: vBool, text: s2b("true")}
+		}
+		return value{kind: vBool, text: s2b("false")}
+	case fLower:
+		t := v.asText()
+		s.scratch2 = s.scratch2[:0]
+		for _, c := range t {
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			s.scratch2 = append(s.scratch2, c)
+		}
+		return value{kind: vText, text: s.scratch2}
+	}
+	return v
+}
+
+// appendValue writes v as JSON.
+func appendValue(dst []byte, v *value, num bool) []byte {
+	switch v.kind {
+	case vText:
+		return appendJSONString(dst, v.text)
+	case vNum, vBool:
+		return append(dst, v.text...)
+	case vJSON:
+		if num && v.res.Type == gjson.JSON {
+			return appendNumified(dst, v.res)
+		}
+		return append(dst, v.res.Raw...)
+	}
+	return append(dst, "null"...)
+}
+
+// appendNumified copies a JSON array or object, turning each string that holds digits
+// (after an optional non-digit prefix, as "att123") into a number: |num applied to every
+// element.
+func appendNumified(dst []byte, r gjson.Result) []byte {
+	switch r.Type {
+	case gjson.String:
+		t := r.Str
+		i := 0
+		for i < len(t) && (t[i] < '0' || t[i] > '9') {
+			i++
+		}
+		j := i
+		for j < len(t) && t[j] >= '0' && t[j] <= '9' {
+			j++
+		}
+		if i == j || j != len(t) {
+			return append(dst, r.Raw...)
+		}
+		return append(dst, t[i:j]...)
+	case gjson.JSON:
+		obj := r.IsObject()
+		if obj {
+			dst = append(dst, '{')
+		} else {
+			dst = append(dst, '[')
+		}
+		first := true
+		r.ForEach(func(k, v gjson.Result) bool {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			if obj {
+				dst = append(dst, k.Raw...)
+				dst = append(dst, ':')
+			}
+			dst = appendNumified(dst, v)
+			return true
+		})
+		if obj {
+			return append(dst, '}')
+		}
+		return append(dst, ']')
+	}
+	return append(dst, r.Raw...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string.
+func appendJSONString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendUnescape percent-decodes s (and '+' as space when plus) onto dst.
+func appendUnescape(dst, s []byte, plus bool) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && unhex(s[i+1]) >= 0 && unhex(s[i+2]) >= 0:
+			dst = append(dst, byte(unhex(s[i+1])<<4|unhex(s[i+2])))
+			i += 2
+		case c == '+' && plus:
+			dst = append(dst, ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c - 'a' + 10)
+	case c >= 'A' && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
+}
+
+// appendEscape percent-encodes s for a URL path segment or query value.
+func appendEscape(dst, s []byte) []byte {
+	for _, c := range s {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			dst = append(dst, c)
+			continue
+		}
+		dst = append(dst, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+	}
+	return dst
+}
+
+// findParam finds the first name=value pair of a form-urlencoded string whose decoded name
+// is name, and returns its decoded value (in *buf).
+func findParam(q []byte, name string, buf *[]byte) ([]byte, bool) {
+	for len(q) > 0 {
+		var pair []byte
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			pair, q = q[:i], q[i+1:]
+		} else {
+			pair, q = q, nil
+		}
+		k, v := pair, []byte(nil)
+		if i := bytes.IndexByte(pair, '='); i >= 0 {
+			k, v = pair[:i], pair[i+1:]
+		}
+		if !keyEqual(k, name) {
+			continue
+		}
+		*buf = appendUnescape((*buf)[:0], v, true)
+		return *buf, true
+	}
+	return nil, false
+}
+
+// keyEqual reports whether the form-encoded key k decodes to name.
+func keyEqual(k []byte, name string) bool {
+	if bytes.IndexByte(k, '%') < 0 && bytes.IndexByte(k, '+') < 0 {
+		return b2s(k) == name
+	}
+	j := 0
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c == '+' {
+			c = ' '
+		} else if c == '%' && i+2 < len(k) && unhex(k[i+1]) >= 0 && unhex(k[i+2]) >= 0 {
+			c = byte(unhex(k[i+1])<<4 | unhex(k[i+2]))
+			i += 2
+		}
+		if j >= len(name) || name[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(name)
+}
+
+// basicUser decodes the user name of a Basic Authorization header into the state.
+func (s *state) basicUser(x *Exchange) []byte {
+	if x.Header == nil {
+		return nil
+	}
+	h := x.Header.Peek("Authorization")
+	if len(h) < 6 || !bytes.EqualFold(h[:6], []byte("Basic ")) {
+		return nil
+	}
+	enc := bytes.TrimSpace(h[6:])
+	n := base64.StdEncoding.DecodedLen(len(enc))
+	if cap(s.auth) < n {
+		s.auth = make([]byte, n)
+	}
+	m, err := base64.StdEncoding.Decode(s.auth[:n], enc)
+	if err != nil {
+		return nil
+	}
+	u := s.auth[:m]
+	if i := bytes.IndexByte(u, ':'); i >= 0 {
+		u = u[:i]
+	}
+	return u
+}
+
+// litVal is a constant in a condition.
+type litVal struct {
+	s      string
+	n      float64
+	isNum  bool
+	isBool bool
+	b      bool
+}
+
+func toLit(v any) (litVal, bool) {
+	switch x := v.(type) {
+	case string:
+		return litVal{s: x}, true
+	case int64:
+		return litVal{s: strconv.FormatInt(x, 10), n: float64(x), isNum: true}, true
+	case float64:
+		return litVal{s: strconv.FormatFloat(x, 'f', -1, 64), n: x, isNum: true}, true
+	case bool:
+		return litVal{s: strconv.FormatBool(x), isBool: true, b: x}, true
+	}
+	return litVal{}, false
+}
+
+// equal reports whether v equals the constant l.
+func (l *litVal) equal(v *value) bool {
+	switch v.kind {
+	case vMissing:
+		return false
+	case vJSON:
+		switch v.res.Type {
+		case gjson.String:
+			return !l.isNum && !l.isBool && v.res.Str == l.s
+		case gjson.Number:
+			return l.isNum && v.res.Num == l.n || !l.isNum && !l.isBool && v.res.Raw == l.s
+		case gjson.True, gjson.False:
+			return l.isBool && l.b == (v.res.Type == gjson.True) || !l.isBool && !l.isNum && v.res.Raw == l.s
+		}
+		return false
+	}
+	t := b2s(v.text)
+	if l.isNum {
+		f, err := strconv.ParseFloat(t, 64)
+		return err == nil && f == l.n
+	}
+	return t == l.s
+}
+
+type op uint8
+
+const (
+	opEq op = iota
+	opOneOf
+	opExists
+	opMatches
+	opNot
+	opNotOneOf
+)
+
+// cond is one compiled condition: an expression and a test.
+type cond struct {
+	e      expr
+	op     op
+	vals   []litVal
+	exists bool
+	re     *regexp.Regexp
+}
+
+// holds reports whether the condition holds for v.
+func (c *cond) holds(v *value) bool {
+	switch c.op {
+	case opExists:
+		return (v.kind != vMissing) == c.exists
+	case opEq, opOneOf:
+		for i := range c.vals {
+			if c.vals[i].equal(v) {
+				return true
+			}
+		}
+		return false
+	case opNot, opNotOneOf:
+		for i := range c.vals {
+			if c.vals[i].equal(v) {
+				return false
+			}
+		}
+		return true
+	case opMatches:
+		if v.kind == vMissing {
+			return false
+		}
+		return c.re.Match(v.asText())
+	}
+	return false
+}
+
+// parseConds compiles a when table. It returns the conditions in key order.
+func parseConds(m map[string]any, keys []string, sc *scope) ([]cond, []error) {
+	var out []cond
+	var errs []error
+	for _, k := range keys {
+		e, err := parseExpr(k, sc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("when: %v", err))
+			continue
+		}
+		cs, err := parseTest(e, m[k])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("when %q: %v", k, err))
+			continue
+		}
+		out = append(out, cs...)
+	}
+	return out, errs
+}
+
+func parseTest(e expr, v any) ([]cond, error) {
+	switch x := v.(type) {
+	case []any:
+		c := cond{e: e, op: opOneOf}
+		for _, el := range x {
+			l, ok := toLit(el)
+			if !ok {
+				return nil, fmt.Errorf("one-of values must be strings, numbers or booleans")
+			}
+			c.vals = append(c.vals, l)
+		}
+		if len(c.vals) == 0 {
+			return nil, fmt.Errorf("empty one-of list never matches")
+		}
+		return []cond{c}, nil
+	case map[string]any:
+		if len(x) == 0 {
+			return nil, fmt.Errorf("empty condition table")
+		}
+		var out []cond
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			val := x[k]
+			switch k {
+			case "exists":
+				b, ok := val.(bool)
+				if !ok {
+					return nil, fmt.Errorf("exists must be true or false")
+				}
+				out = append(out, cond{e: e, op: opExists, exists: b})
+			case "matches":
+				s, ok := val.(string)
+				if !ok {
+					return nil, fmt.Errorf("matches must be a regular expression string")
+				}
+				re, err := regexp.Compile(s)
+				if err != nil {
+					return nil, fmt.Errorf("bad regular expression %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+				}
+				out = append(out, cond{e: e, op: opMatches, re: re})
+			case "not":
+				l, ok := toLit(val)
+				if !ok {
+					return nil, fmt.Errorf("not must be a string, number or boolean")
+				}
+				out = append(out, cond{e: e, op: opNot, vals: []litVal{l}})
+			case "not_one_of":
+				list, ok := val.([]any)
+				if !ok {
+					return nil, fmt.Errorf("not_one_of must be an array")
+				}
+				c := cond{e: e, op: opNotOneOf}
+				for _, el := range list {
+					l, ok := toLit(el)
+					if !ok {
+						return nil, fmt.Errorf("not_one_of values must be strings, numbers or booleans")
+					}
+					c.vals = append(c.vals, l)
+				}
+				out = append(out, c)
+			default:
+				return nil, fmt.Errorf("unknown test %q (want exists, matches, not or not_one_of)", k)
+			}
+		}
+		return out, nil
+	default:
+		l, ok := toLit(v)
+		if !ok {
+			return nil, fmt.Errorf("a condition must be a value, an array or a table")
+		}
+		return []cond{{e: e, op: opEq, vals: []litVal{l}}}, nil
+	}
+}
+
+// isLower reports whether s is a non-empty run of lower-case letters.
+func isLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,606 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Load reads, decodes and validates the rules file at path. On any mistake it returns an
+// [Errors] listing all of them.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	f, err := Parse(path, data)
+	if f != nil {
+		f.Path = path
+	}
+	return f, err
+}
+
+// Parse decodes and validates a rules file held in memory; name is used in errors. It
+// decodes strictly (unknown keys and wrong types are errors), fills every section's
+// defaults, and validates every section and rule (rules by compiling them). On any mistake
+// it returns a nil File and an [Errors] listing all of them.
+func Parse(name string, data []byte) (*File, error) {
+	var raw map[string]any
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, Errors{{File: name, Line: pe.Position.Line, Msg: "toml: " + pe.Message}}
+		}
+		return nil, Errors{{File: name, Msg: "toml: " + err.Error()}}
+	}
+	d := &decoder{name: name, src: string(data)}
+	d.index(&md)
+	f := &File{}
+	d.decodeFile(raw, f)
+	fillDefaults(f)
+	d.validateSections(f)
+	_, cerrs := compile(f, d)
+	d.errs = append(d.errs, cerrs...)
+	if len(d.errs) > 0 {
+		return nil, d.errs.sorted()
+	}
+	return f, nil
+}
+
+// Summary describes f in one line: "rules.toml: 61 rules, 43 events, 2 webhooks", where
+// events counts the distinct event names the rules can emit.
+func (f *File) Summary() string {
+	seen := map[string]bool{}
+	for _, r := range f.Rules {
+		for _, e := range r.Emit {
+			seen[e.Event] = true
+		}
+	}
+	name := f.Path
+	if name == "" {
+		name = "rules"
+	}
+	return fmt.Sprintf("%s: %d %s, %d %s, %d %s", name,
+		len(f.Rules), plural(len(f.Rules), "rule"),
+		len(seen), plural(len(seen), "event"),
+		len(f.Webhooks), plural(len(f.Webhooks), "webhook"))
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}
+
+// sep joins the components of a key path with array indices: "rule\x1f3\x1femit\x1f0".
+const sep = "\x1f"
+
+// decoder turns the generic TOML tree into a File, collecting every error with its line.
+type decoder struct {
+	name  string
+	src   string
+	lines map[string]int      // key path -> line
+	order map[string][]string // table key path -> child keys in file order
+	errs  Errors
+	// ruleWhere/hookWhere name each rule and webhook in errors.
+	ruleWhere []string
+	hookWhere []string
+}
+
+func (d *decoder) errorf(path, where, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.name, Line: d.line(path), Where: where, Msg: fmt.Sprintf(format, args...)})
+}
+
+// line returns the line of path, or of its nearest ancestor whose line is known.
+func (d *decoder) line(path string) int {
+	for path != "" {
+		if l, ok := d.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndex(path, sep)
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return 0
+}
+
+// keysOf returns the keys of the table at path in file order, or sorted when unknown.
+func (d *decoder) keysOf(path string, m map[string]any) []string {
+	if ks, ok := d.order[path]; ok && len(ks) == len(m) {
+		return ks
+	}
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// index recovers each key's line and each table's key order from the metadata: Keys lists
+// keys in file order, each array-of-tables header once per element.
+func (d *decoder) index(md *toml.MetaData) {
+	d.lines = map[string]int{}
+	d.order = map[string][]string{}
+	lines := strings.Split(d.src, "\n")
+	counters := map[string]int{}
+	cur := 0
+	for _, k := range md.Keys() {
+		// Build the indexed path.
+		var b strings.Builder
+		for i := range k {
+			if i > 0 {
+				b.WriteString(sep)
+			}
+			b.WriteString(k[i])
+			if md.Type(k[:i+1]...) == "ArrayHash" {
+				p := b.String()
+				if i == len(k)-1 {
+					counters[p]++
+				}
+				b.WriteString(sep)
+				b.WriteString(strconv.Itoa(counters[p] - 1))
+			}
+		}
+		path := b.String()
+		parent, leaf := "", k[len(k)-1]
+		if len(k) > 1 {
+			// The parent path is the indexed path minus the last key (and its index).
+			parent = strings.TrimSuffix(path, sep+leaf)
+			if md.Type(k...) == "ArrayHash" {
+				parent = path[:strings.LastIndex(path, sep)]
+				parent = strings.TrimSuffix(parent, sep+leaf)
+			}
+		}
+		if md.Type(k...) != "ArrayHash" {
+			d.order[parent] = append(d.order[parent], leaf)
+		}
+		for l := cur; l < len(lines); l++ {
+			if keyOnLine(lines[l], leaf) {
+				cur = l
+				break
+			}
+		}
+		d.lines[path] = cur + 1
+	}
+}
+
+// keyOnLine reports whether line defines key (bare or quoted) or names it in a table header.
+func keyOnLine(line, key string) bool {
+	for off := 0; ; {
+		i := strings.Index(line[off:], key)
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + 1
+		before := byte(' ')
+		if i > 0 {
+			before = line[i-1]
+		}
+		if !strings.ContainsRune(" \t[{,.\"'", rune(before)) {
+			continue
+		}
+		rest := line[i+len(key):]
+		if len(rest) > 0 && (rest[0] == '"' || rest[0] == '\'') {
+			rest = rest[1:]
+		}
+		rest = strings.TrimLeft(rest, " \t")
+		if rest != "" && (rest[0] == '=' || rest[0] == '.' || rest[0] == ']') {
+			return true
+		}
+	}
+}
+
+func (d *decoder) decodeFile(raw map[string]any, f *File) {
+	for _, k := range d.keysOf("", raw) {
+		v := raw[k]
+		switch k {
+		case "proxy":
+			d.table(v, reflect.ValueOf(&f.Proxy).Elem(), "proxy", "[proxy]")
+		case "admin":
+			d.table(v, reflect.ValueOf(&f.Admin).Elem(), "admin", "[admin]")
+		case "dispatch":
+			d.table(v, reflect.ValueOf(&f.Dispatch).Elem(), "dispatch", "[dispatch]")
+		case "classify":
+			d.table(v, reflect.ValueOf(&f.Classify).Elem(), "classify", "[classify]")
+		case "webhook":
+			list, ok := v.([]map[string]any)
+			if !ok {
+				d.errorf("webhook", "", "webhook must be an array of tables ([[webhook]])")
+				continue
+			}
+			f.Webhooks = make([]Webhook, len(list))
+			for i, m := range list {
+				p := "webhook" + sep + strconv.Itoa(i)
+				where := "webhook #" + strconv.Itoa(i+1)
+				if n, ok := m["name"].(string); ok && n != "" {
+					where = "webhook " + strconv.Quote(n)
+				}
+				d.hookWhere = append(d.hookWhere, where)
+				f.Webhooks[i].Line = d.line(p)
+				d.table(m, reflect.ValueOf(&f.Webhooks[i]).Elem(), p, where)
+			}
+		case "rule":
+			list, ok := v.([]map[string]any)
+			if !ok {
+				d.errorf("rule", "", "rule must be an array of tables ([[rule]])")
+				continue
+			}
+			f.Rules = make([]Rule, len(list))
+			for i, m := range list {
+				p := "rule" + sep + strconv.Itoa(i)
+				where := "rule #" + strconv.Itoa(i+1)
+				if n, ok := m["name"].(string); ok && n != "" {
+					where = "rule " + strconv.Quote(n)
+				}
+				d.ruleWhere = append(d.ruleWhere, where)
+				f.Rules[i].Line = d.line(p)
+				d.table(m, reflect.ValueOf(&f.Rules[i]).Elem(), p, where)
+			}
+		default:
+			d.errorf(k, "", "unknown section %q", k)
+		}
+	}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// table decodes a TOML table into the struct rv by toml tags, strictly.
+func (d *decoder) table(v any, rv reflect.Value, path, where string) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		d.errorf(path, where, "must be a table, not %s", tomlType(v))
+		return
+	}
+	t := rv.Type()
+	for _, k := range d.keysOf(path, m) {
+		fi := -1
+		for i := 0; i < t.NumField(); i++ {
+			if tag := t.Field(i).Tag.Get("toml"); tag == k && tag != "-" {
+				fi = i
+				break
+			}
+		}
+		kp := path + sep + k
+		if fi < 0 {
+			d.errorf(kp, where, "unknown key %q", k)
+			continue
+		}
+		d.value(m[k], rv.Field(fi), kp, where, k)
+	}
+}
+
+func (d *decoder) value(v any, rv reflect.Value, path, where, key string) {
+	bad := func(want string) {
+		d.errorf(path, where, "%s must be %s, not %s", key, want, tomlType(v))
+	}
+	if rv.Type() == durationType {
+		switch x := v.(type) {
+		case string:
+			dur, err := time.ParseDuration(x)
+			if err != nil || dur < 0 {
+				d.errorf(path, where, "%s: bad duration %q", key, x)
+				return
+			}
+			rv.SetInt(int64(dur))
+		case int64:
+			rv.SetInt(x)
+		default:
+			bad("a duration string (\"5s\")")
+		}
+		return
+	}
+	switch rv.Kind() {
+	case reflect.String:
+		s, ok := v.(string)
+		if !ok {
+			bad("a string")
+			return
+		}
+		rv.SetString(s)
+	case reflect.Bool:
+		b, ok := v.(bool)
+		if !ok {
+			bad("a boolean")
+			return
+		}
+		rv.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, ok := v.(int64)
+		if !ok {
+			bad("an integer")
+			return
+		}
+		rv.SetInt(n)
+	case reflect.Pointer:
+		p := reflect.New(rv.Type().Elem())
+		d.value(v, p.Elem(), path, where, key)
+		rv.Set(p)
+	case reflect.Map:
+		m, ok := v.(map[string]any)
+		if !ok {
+			bad("a table")
+			return
+		}
+		rv.Set(reflect.ValueOf(m))
+	case reflect.Slice:
+		et := rv.Type().Elem()
+		if et.Kind() == reflect.Interface {
+			list, ok := v.([]any)
+			if !ok {
+				bad("an array")
+				return
+			}
+			rv.Set(reflect.ValueOf(list))
+			return
+		}
+		if et.Kind() == reflect.Struct {
+			list, ok := v.([]map[string]any)
+			if !ok {
+				bad("an array of tables")
+				return
+			}
+			s := reflect.MakeSlice(rv.Type(), len(list), len(list))
+			for i, m := range list {
+				d.table(m, s.Index(i), path+sep+strconv.Itoa(i), where)
+			}
+			rv.Set(s)
+			return
+		}
+		if s, ok := v.(string); ok && key == "method" {
+			v = []any{s}
+		}
+		list, ok := v.([]any)
+		if !ok {
+			bad("an array")
+			return
+		}
+		s := reflect.MakeSlice(rv.Type(), len(list), len(list))
+		for i, e := range list {
+			d.value(e, s.Index(i), path, where, key+"["+strconv.Itoa(i)+"]")
+		}
+		rv.Set(s)
+	default:
+		bad("a " + rv.Kind().String())
+	}
+}
+
+func tomlType(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case time.Time:
+		return "a datetime"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// fillDefaults sets every zero field of every section to its documented default.
+func fillDefaults(f *File) {
+	p := &f.Proxy
+	setS(&p.Listen, ":8080")
+	setD(&p.ReadTimeout, 10*time.Minute)
+	setD(&p.WriteTimeout, 10*time.Minute)
+	setD(&p.IdleTimeout, 90*time.Second)
+	setD(&p.UpstreamTimeout, 60*time.Second)
+	setD(&p.DialTimeout, 3*time.Second)
+	setI(&p.MaxConns, 1024)
+	setI(&p.MaxHeaderBytes, 65536)
+	setI(&p.TapBodyLimit, 1<<20)
+	setD(&p.ShutdownTimeout, 30*time.Second)
+
+	setS(&f.Admin.Listen, "127.0.0.1:8081")
+
+	q := &f.Dispatch
+	setS(&q.Queue, "disk")
+	setS(&q.DataDir, "./data")
+	setI(&q.MaxInFlight, 500)
+	setI(&q.MaxInFlightPerHook, 64)
+	setD(&q.Timeout, 20*time.Second)
+	if q.Retry == nil {
+		q.Retry = []Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour}
+	}
+	setS(&q.OnSkip, "retry")
+	setS(&q.OnStoreError, "reject")
+	setD(&q.EnqueueTimeout, 5*time.Second)
+	setI(&q.MemoryQueueSize, 65536)
+	setI(&q.HistorySize, 100)
+	setD(&q.MaxAge, 168*time.Hour)
+	if q.MaxBytes == 0 {
+		q.MaxBytes = 1 << 30
+	}
+
+	c := &f.Classify
+	if len(c.User) == 0 {
+		c.User = []string{"respheader.X-AUSERNAME", "basic.user"}
+	}
+	setI(&c.CacheSize, 10000)
+	setD(&c.CacheTTL, 30*time.Second)
+	setD(&c.LookupTimeout, 2*time.Second)
+
+	for i := range f.Webhooks {
+		w := &f.Webhooks[i]
+		if w.Active == nil {
+			t := true
+			w.Active = &t
+		}
+		setS(&w.Payload, "id")
+		setD(&w.Timeout, q.Timeout)
+	}
+	for i := range f.Rules {
+		r := &f.Rules[i]
+		if len(r.Status) == 0 {
+			r.Status = []any{"2xx"}
+		}
+		setS(&r.OnLookupError, "skip")
+		for j := range r.Lookups {
+			setS(&r.Lookups[j].Stage, "before")
+			if r.Lookups[j].Cache == nil {
+				t := true
+				r.Lookups[j].Cache = &t
+			}
+		}
+	}
+}
+
+func setS(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setI(p *int, v int) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func setD(p *time.Duration, v time.Duration) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+// validateSections checks everything but the rules, which compile checks.
+func (d *decoder) validateSections(f *File) {
+	if f.Proxy.Upstream == "" {
+		d.errorf("proxy", "[proxy]", "upstream is required (the wiki's \"http://host:port\")")
+	} else if err := checkURL(f.Proxy.Upstream); err != "" {
+		d.errorf("proxy"+sep+"upstream", "[proxy]", "upstream %q: %s", f.Proxy.Upstream, err)
+	}
+	if err := checkListen(f.Proxy.Listen); err != "" {
+		d.errorf("proxy"+sep+"listen", "[proxy]", "listen %q: %s", f.Proxy.Listen, err)
+	}
+	for _, kv := range []struct {
+		key string
+		n   int
+	}{{"max_conns", f.Proxy.MaxConns}, {"max_header_bytes", f.Proxy.MaxHeaderBytes}, {"tap_body_limit", f.Proxy.TapBodyLimit}} {
+		if kv.n < 0 {
+			d.errorf("proxy"+sep+kv.key, "[proxy]", "%s must not be negative", kv.key)
+		}
+	}
+	if f.Admin.Listen != "off" {
+		if err := checkListen(f.Admin.Listen); err != "" {
+			d.errorf("admin"+sep+"listen", "[admin]", "listen %q: %s", f.Admin.Listen, err)
+		}
+	}
+	q := f.Dispatch
+	switch {
+	case q.Queue == "memory" || q.Queue == "disk":
+	case strings.HasPrefix(q.Queue, "nats://") || strings.HasPrefix(q.Queue, "tls://"):
+		for _, u := range strings.Split(q.Queue, ",") {
+			if pu, err := url.Parse(strings.TrimSpace(u)); err != nil || pu.Host == "" {
+				d.errorf("dispatch"+sep+"queue", "[dispatch]", "queue: bad NATS URL %q", u)
+			}
+		}
+	default:
+		d.errorf("dispatch"+sep+"queue", "[dispatch]", "queue must be \"memory\", \"disk\" or \"nats://host:port,...\", not %q", q.Queue)
+	}
+	if q.OnSkip != "retry" && q.OnSkip != "drop" {
+		d.errorf("dispatch"+sep+"on_skip", "[dispatch]", "on_skip must be \"retry\" or \"drop\", not %q", q.OnSkip)
+	}
+	if q.OnStoreError != "reject" && q.OnStoreError != "pass" {
+		d.errorf("dispatch"+sep+"on_store_error", "[dispatch]", "on_store_error must be \"reject\" or \"pass\", not %q", q.OnStoreError)
+	}
+	for _, kv := range []struct {
+		key string
+		n   int64
+	}{{"max_in_flight", int64(q.MaxInFlight)}, {"max_in_flight_per_hook", int64(q.MaxInFlightPerHook)},
+		{"memory_queue_size", int64(q.MemoryQueueSize)}, {"history_size", int64(q.HistorySize)}, {"max_bytes", q.MaxBytes}} {
+		if kv.n < 0 {
+			d.errorf("dispatch"+sep+kv.key, "[dispatch]", "%s must not be negative", kv.key)
+		}
+	}
+	if f.Classify.CacheSize < 0 {
+		d.errorf("classify"+sep+"cache_size", "[classify]", "cache_size must not be negative")
+	}
+
+	names := map[string]int{}
+	for i := range f.Webhooks {
+		w := &f.Webhooks[i]
+		p := "webhook" + sep + strconv.Itoa(i)
+		where := d.hookWhere[i]
+		if w.Name == "" {
+			d.errorf(p, where, "name is required")
+		} else if prev, dup := names[w.Name]; dup {
+			d.errorf(p+sep+"name", where, "duplicate webhook name (first at line %d)", prev)
+		} else {
+			names[w.Name] = w.Line
+		}
+		if w.URL == "" {
+			d.errorf(p, where, "url is required")
+		} else if err := checkURL(w.URL); err != "" {
+			d.errorf(p+sep+"url", where, "url %q: %s", w.URL, err)
+		}
+		if len(w.Secret) > 255 {
+			d.errorf(p+sep+"secret", where, "secret is %d characters, at most 255 allowed", len(w.Secret))
+		}
+		if w.Secret != "" && w.SecretEnv != "" {
+			d.errorf(p+sep+"secret_env", where, "secret and secret_env are exclusive")
+		}
+		if len(w.Events) == 0 {
+			d.errorf(p, where, "events is required (event names, or [\"*\"])")
+		}
+		for _, e := range w.Events {
+			if e != "*" && !IsName(e) {
+				d.errorf(p+sep+"events", where, "unknown event %q", e)
+			}
+		}
+		if w.Payload != "id" && w.Payload != "full" {
+			d.errorf(p+sep+"payload", where, "payload must be \"id\" or \"full\", not %q", w.Payload)
+		}
+	}
+}
+
+// checkURL returns why s is not an absolute http(s) URL with a host, or "".
+func checkURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "not a URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "must be http or https"
+	}
+	if u.Host == "" {
+		return "has no host"
+	}
+	return ""
+}
+
+// checkListen returns why s is not a "host:port" listen address, or "".
+func checkListen(s string) string {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return "want host:port"
+	}
+	p, err := strconv.Atoi(s[i+1:])
+	if err != nil || p < 0 || p > 65535 {
+		return "bad port"
+	}
+	return ""
+}

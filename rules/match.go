@@ -1,0 +1,618 @@
+package rules
+
+import (
+	"bytes"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// env is what matching needs from its caller: the lookup cache, the counters and the clock.
+type env struct {
+	cache *lookupCache // nil: no caching
+	stats *counters    // nil: not counted
+	now   func() time.Time
+}
+
+// lookRes is one lookup's outcome for one candidate rule.
+type lookRes struct {
+	status int
+	body   []byte
+	done   bool
+	failed bool
+}
+
+// state is the per-exchange matching state, pooled. Every slice in it is reused.
+type state struct {
+	m      *Matcher
+	env    *env
+	begun  bool
+	method uint8
+
+	cands []int32   // candidate rules (method and path matched), in file order
+	reqOK []bool    // per candidate: request conditions held
+	looks []lookRes // per candidate x m.maxLookups
+	cur   int       // the candidate being evaluated
+
+	scratch, scratch2, auth, url, lbuf, userBuf []byte
+	item                                        gjson.Result
+	inItem                                      bool
+	userDone                                    bool
+	now                                         int64
+
+	events []Event
+	buf    []byte
+}
+
+func (s *state) reset(m *Matcher, e *env) {
+	s.m, s.env = m, e
+	s.begun, s.method = false, 0
+	s.cands = s.cands[:0]
+	s.lbuf = s.lbuf[:0]
+	s.userBuf = s.userBuf[:0]
+	s.userDone, s.inItem = false, false
+	s.item = gjson.Result{}
+}
+
+// lookup returns the current candidate's lookup idx, or nil when it was not made.
+func (s *state) lookup(idx int) *lookRes {
+	if idx < 0 || idx >= s.m.maxLookups {
+		return nil
+	}
+	l := &s.looks[s.cur*s.m.maxLookups+idx]
+	if !l.done {
+		return nil
+	}
+	return l
+}
+
+// Wants reports whether a request with this method and raw path could match a rule. It is
+// conservative: a POST may carry a method override, so it is checked against every method.
+// It does not allocate.
+func (m *Matcher) Wants(method, path []byte) bool {
+	mi := methodIndex(method)
+	if mi == 0 || len(path) == 0 || path[0] != '/' {
+		return false
+	}
+	want := uint8(1) << mi
+	if mi == mPOST {
+		want = 0xff
+	}
+	return m.root.wants(path[1:], want, m.rules)
+}
+
+func anyMethod(list []int32, want uint8, rules []*crule) bool {
+	for _, i := range list {
+		if rules[i].methods&want != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// cutSlash splits p at its first '/': the segment, the rest after the '/', and whether there
+// was one.
+func cutSlash(p []byte) (seg, rest []byte, more bool) {
+	if i := bytes.IndexByte(p, '/'); i >= 0 {
+		return p[:i], p[i+1:], true
+	}
+	return p, nil, false
+}
+
+func (n *tnode) wants(p []byte, want uint8, rules []*crule) bool {
+	if n.mask&want == 0 {
+		return false
+	}
+	if len(n.rest) > 0 && len(p) > 0 && anyMethod(n.rest, want, rules) {
+		return true
+	}
+	seg, tail, more := cutSlash(p)
+	if c := n.lit[string(seg)]; c != nil {
+		if more && c.wants(tail, want, rules) || !more && anyMethod(c.end, want, rules) {
+			return true
+		}
+	}
+	if c := n.param; c != nil && len(seg) > 0 {
+		if more && c.wants(tail, want, rules) || !more && anyMethod(c.end, want, rules) {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *tnode) collect(p []byte, out []int32) []int32 {
+	if len(n.rest) > 0 && len(p) > 0 {
+		out = append(out, n.rest...)
+	}
+	seg, tail, more := cutSlash(p)
+	if c := n.lit[string(seg)]; c != nil {
+		if more {
+			out = c.collect(tail, out)
+		} else {
+			out = append(out, c.end...)
+		}
+	}
+	if c := n.param; c != nil && len(seg) > 0 {
+		if more {
+			out = c.collect(tail, out)
+		} else {
+			out = append(out, c.end...)
+		}
+	}
+	return out
+}
+
+// segment returns the raw idx-th segment of path (or, for rest, everything from it on).
+func (s *state) segment(path []byte, idx int, rest bool) ([]byte, bool) {
+	if len(path) == 0 {
+		return nil, false
+	}
+	p := path[1:]
+	for i := 0; i < idx; i++ {
+		j := bytes.IndexByte(p, '/')
+		if j < 0 {
+			return nil, false
+		}
+		p = p[j+1:]
+	}
+	if rest {
+		return p, len(p) > 0
+	}
+	if j := bytes.IndexByte(p, '/'); j >= 0 {
+		p = p[:j]
+	}
+	return p, true
+}
+
+var overrideHeaders = [...]string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+
+// override returns the method a POST asks for through a header, a _method query parameter or
+// a _method form field; 0 for none.
+func (s *state) override(x *Exchange) uint8 {
+	var name []byte
+	if x.Header != nil {
+		for _, h := range overrideHeaders {
+			if v := x.Header.Peek(h); len(v) > 0 {
+				name = v
+				break
+			}
+		}
+	}
+	if name == nil {
+		if v, ok := findParam(x.Query, "_method", &s.scratch); ok {
+			name = v
+		} else if v, ok := s.formField(x, "_method"); ok {
+			name = v
+		}
+	}
+	if len(name) == 0 || len(name) > 8 {
+		return 0
+	}
+	var up [8]byte
+	for i, c := range name {
+		if c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		up[i] = c
+	}
+	return methodIndex(up[:len(name)])
+}
+
+// formField returns a field of a form-urlencoded or multipart request body.
+func (s *state) formField(x *Exchange, name string) ([]byte, bool) {
+	if x.Header == nil || len(x.Body) == 0 {
+		return nil, false
+	}
+	ct := x.Header.Peek("Content-Type")
+	switch {
+	case hasPrefixFold(ct, "application/x-www-form-urlencoded"):
+		return findParam(x.Body, name, &s.scratch)
+	case hasPrefixFold(ct, "multipart/form-data"):
+		i := bytes.Index(ct, []byte("boundary="))
+		if i < 0 {
+			return nil, false
+		}
+		b := ct[i+len("boundary="):]
+		if j := bytes.IndexByte(b, ';'); j >= 0 {
+			b = b[:j]
+		}
+		b = bytes.Trim(bytes.TrimSpace(b), `"`)
+		if len(b) == 0 {
+			return nil, false
+		}
+		return multipartField(x.Body, b, name)
+	}
+	return nil, false
+}
+
+func hasPrefixFold(b []byte, prefix string) bool {
+	return len(b) >= len(prefix) && bytes.EqualFold(b[:len(prefix)], s2b(prefix))
+}
+
+// multipartField finds the part named name in a multipart body and returns its content.
+func multipartField(body, boundary []byte, name string) ([]byte, bool) {
+	for {
+		i := bytes.Index(body, boundary)
+		if i < 0 {
+			return nil, false
+		}
+		if i < 2 || body[i-1] != '-' || body[i-2] != '-' {
+			body = body[i+len(boundary):]
+			continue
+		}
+		body = body[i+len(boundary):]
+		if bytes.HasPrefix(body, []byte("--")) {
+			return nil, false
+		}
+		hdrEnd := bytes.Index(body, []byte("\r\n\r\n"))
+		if hdrEnd < 0 {
+			return nil, false
+		}
+		hdr := body[:hdrEnd]
+		content := body[hdrEnd+4:]
+		end := len(content)
+		for k := 0; ; {
+			j := bytes.Index(content[k:], boundary)
+			if j < 0 {
+				break
+			}
+			j += k
+			if j >= 4 && string(content[j-4:j]) == "\r\n--" {
+				end = j - 4
+				break
+			}
+			k = j + 1
+		}
+		if partNamed(hdr, name) {
+			return content[:end], true
+		}
+		body = content[end:]
+	}
+}
+
+// partNamed reports whether a part's headers carry name="<name>" (not filename=).
+func partNamed(hdr []byte, name string) bool {
+	for off := 0; ; {
+		i := bytes.Index(hdr[off:], []byte(`name="`))
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + 1
+		if i > 0 && hdr[i-1] != ' ' && hdr[i-1] != ';' {
+			continue
+		}
+		v := hdr[i+len(`name="`):]
+		if len(v) > len(name) && b2s(v[:len(name)]) == name && v[len(name)] == '"' {
+			return true
+		}
+	}
+}
+
+// conds reports whether every condition holds. A condition that reads a lookup that failed
+// is not checked (the rule chose on_lookup_error = "emit").
+func (s *state) conds(cs []cond, x *Exchange) bool {
+	for i := range cs {
+		c := &cs[i]
+		if c.e.src == srcLookup || c.e.src == srcLookupStatus {
+			if l := s.lookup(c.e.idx); l == nil || l.failed {
+				continue
+			}
+		}
+		v := s.eval(&c.e, x)
+		if !c.holds(&v) {
+			return false
+		}
+	}
+	return true
+}
+
+// begin matches the request: method (with overrides), path, request-only conditions, and
+// makes the rules' before-lookups.
+func (m *Matcher) begin(s *state, x *Exchange, e *env) {
+	s.reset(m, e)
+	s.begun = true
+	mi := methodIndex(x.Method)
+	if mi == mPOST {
+		if o := s.override(x); o != 0 {
+			mi = o
+		}
+	}
+	s.method = mi
+	if mi == 0 || len(x.Path) == 0 || x.Path[0] != '/' {
+		return
+	}
+	s.cands = m.root.collect(x.Path[1:], s.cands[:0])
+	n := 0
+	for _, c := range s.cands {
+		if m.rules[c].methods&(1<<mi) != 0 {
+			s.cands[n] = c
+			n++
+		}
+	}
+	s.cands = s.cands[:n]
+	// File order, so that events come out in the order of the rules.
+	for i := 1; i < len(s.cands); i++ {
+		for j := i; j > 0 && s.cands[j] < s.cands[j-1]; j-- {
+			s.cands[j], s.cands[j-1] = s.cands[j-1], s.cands[j]
+		}
+	}
+	if cap(s.reqOK) < n {
+		s.reqOK = make([]bool, n)
+	}
+	s.reqOK = s.reqOK[:n]
+	nl := n * m.maxLookups
+	if cap(s.looks) < nl {
+		s.looks = make([]lookRes, nl)
+	}
+	s.looks = s.looks[:nl]
+	for i := range s.looks {
+		s.looks[i] = lookRes{}
+	}
+	for i, c := range s.cands {
+		r := m.rules[c]
+		s.cur = i
+		s.reqOK[i] = s.conds(r.reqConds, x)
+		if !s.reqOK[i] {
+			continue
+		}
+		for li := range r.lookups {
+			if !r.lookups[li].after {
+				s.doLookup(r, i, li, x)
+			}
+		}
+	}
+}
+
+// finish matches the response and builds the events, appending them to dst and their
+// payloads to buf.
+func (m *Matcher) finish(s *state, x *Exchange, dst []Event, buf []byte) ([]Event, []byte) {
+	if !s.begun {
+		m.begin(s, x, s.env)
+	}
+	s.now = s.env.now().UnixMilli()
+	for i, c := range s.cands {
+		r := m.rules[c]
+		s.cur = i
+		if !r.statusOK(x.Status) {
+			continue
+		}
+		if s.env.cache != nil {
+			for _, inv := range r.invalidate {
+				s.url = s.appendURL(s.url[:0], inv, x)
+				p := s.url
+				if q := bytes.IndexByte(p, '?'); q >= 0 {
+					p = p[:q]
+				}
+				s.env.cache.drop(p)
+			}
+		}
+		if !s.reqOK[i] || !s.conds(r.respConds, x) {
+			continue
+		}
+		failed := false
+		for li := range r.lookups {
+			if r.lookups[li].after {
+				s.doLookup(r, i, li, x)
+			}
+			if l := &s.looks[i*m.maxLookups+li]; !l.done || l.failed {
+				failed = true
+			}
+		}
+		if failed && !r.emitOnLookupError {
+			continue
+		}
+		if !s.conds(r.lookConds, x) {
+			continue
+		}
+		for ei := range r.emits {
+			dst, buf = s.emit(&r.emits[ei], x, dst, buf)
+		}
+	}
+	return dst, buf
+}
+
+// appendURL fills a lookup or invalidate template.
+func (s *state) appendURL(dst []byte, parts []tmplPart, x *Exchange) []byte {
+	for i := range parts {
+		p := &parts[i]
+		if p.e == nil {
+			dst = append(dst, p.lit...)
+			continue
+		}
+		if p.raw {
+			if seg, ok := s.segment(x.Path, p.e.idx, p.e.rest); ok {
+				dst = append(dst, seg...)
+			}
+			continue
+		}
+		v := s.eval(p.e, x)
+		if v.kind != vMissing {
+			dst = appendEscape(dst, v.asText())
+		}
+	}
+	return dst
+}
+
+// doLookup makes lookup li of rule r for candidate ci, through the cache.
+func (s *state) doLookup(r *crule, ci, li int, x *Exchange) {
+	l := &r.lookups[li]
+	res := &s.looks[ci*s.m.maxLookups+li]
+	*res = lookRes{done: true}
+	s.url = s.appendURL(s.url[:0], l.parts, x)
+	path, query := s.url, []byte(nil)
+	if q := bytes.IndexByte(path, '?'); q >= 0 {
+		path, query = path[:q], path[q+1:]
+	}
+	st := s.env.stats
+	var now int64
+	if s.env.cache != nil && l.cache {
+		now = s.env.now().UnixNano()
+		if e := s.env.cache.get(path, query, now); e != nil {
+			res.status, res.body = e.status, e.body
+			if st != nil {
+				st.cacheHits.Add(1)
+			}
+			return
+		}
+	}
+	if st != nil {
+		st.lookups.Add(1)
+	}
+	if x.Upstream == nil {
+		res.failed = true
+		if st != nil {
+			st.lookupErrors.Add(1)
+		}
+		return
+	}
+	start := len(s.lbuf)
+	status, body, err := x.Upstream.Fetch(s.lbuf, s.url)
+	if err != nil || status == 0 {
+		res.failed = true
+		if st != nil {
+			st.lookupErrors.Add(1)
+		}
+		return
+	}
+	s.lbuf = body
+	res.status, res.body = status, body[start:len(body):len(body)]
+	if s.env.cache != nil && l.cache && status >= 200 && status < 300 {
+		s.env.cache.put(path, query, status, res.body, now)
+	}
+}
+
+// userKey returns the acting user: the first [classify] user expression with a value.
+func (s *state) userKey(x *Exchange) []byte {
+	if s.userDone {
+		return s.userBuf
+	}
+	s.userDone = true
+	for i := range s.m.user {
+		v := s.eval(&s.m.user[i], x)
+		if v.kind == vMissing {
+			continue
+		}
+		if t := v.asText(); len(t) > 0 {
+			s.userBuf = append(s.userBuf[:0], t...)
+			break
+		}
+	}
+	return s.userBuf
+}
+
+// emit builds ce's events (one, or one per element of each).
+func (s *state) emit(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, []byte) {
+	if ce.each == nil {
+		return s.emitOne(ce, x, dst, buf)
+	}
+	arr := s.eval(ce.each, x)
+	if arr.kind != vJSON || !arr.res.IsArray() {
+		return dst, buf
+	}
+	arr.res.ForEach(func(_, v gjson.Result) bool {
+		s.item, s.inItem = v, true
+		dst, buf = s.emitOne(ce, x, dst, buf)
+		return true
+	})
+	s.inItem = false
+	return dst, buf
+}
+
+func (s *state) emitOne(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, []byte) {
+	if !s.conds(ce.conds, x) {
+		return dst, buf
+	}
+	ev := Event{Name: ce.name, Time: s.now}
+	start := len(buf)
+	buf = s.appendPayload(buf, ce.name, ce.payload, x)
+	ev.Payload = buf[start:len(buf):len(buf)]
+	if ce.full != nil {
+		start = len(buf)
+		buf = s.appendPayload(buf, ce.name, ce.full, x)
+		ev.Full = buf[start:len(buf):len(buf)]
+	}
+	return append(dst, ev), buf
+}
+
+func (s *state) appendPayload(buf []byte, name string, root *pnode, x *Exchange) []byte {
+	buf = append(buf, `{"timestamp":`...)
+	buf = appendInt(buf, s.now)
+	buf = append(buf, `,"event":"`...)
+	buf = append(buf, name...)
+	buf = append(buf, `","userKey":`...)
+	buf = appendJSONString(buf, s.userKey(x))
+	buf, _ = s.appendKids(buf, root, x, false)
+	return append(buf, '}')
+}
+
+// appendKids writes n's keys; keys whose value is missing and objects left empty are left
+// out. It reports whether it wrote any key.
+func (s *state) appendKids(buf []byte, n *pnode, x *Exchange, first bool) ([]byte, bool) {
+	wrote := false
+	for _, k := range n.kids {
+		mark := len(buf)
+		if !first {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, k.key...)
+		switch {
+		case k.kids != nil:
+			buf = append(buf, '{')
+			var any bool
+			buf, any = s.appendKids(buf, k, x, true)
+			if !any {
+				buf = buf[:mark]
+				continue
+			}
+			buf = append(buf, '}')
+		case k.e != nil:
+			v := s.eval(k.e, x)
+			if v.kind == vMissing {
+				buf = buf[:mark]
+				continue
+			}
+			buf = appendValue(buf, &v, k.num)
+		default:
+			buf = append(buf, k.lit...)
+		}
+		first, wrote = false, true
+	}
+	return buf, wrote
+}
+
+func appendInt(b []byte, n int64) []byte {
+	if n < 0 {
+		b = append(b, '-')
+		n = -n
+	}
+	var tmp [20]byte
+	i := len(tmp)
+	for {
+		i--
+		tmp[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			break
+		}
+	}
+	return append(b, tmp[i:]...)
+}
+
+var matchStates = sync.Pool{New: func() any { return new(state) }}
+
+var plainEnv = env{now: time.Now}
+
+// Match classifies one whole exchange (request and response) in a single call: lookups are
+// made through x.Upstream, uncached and uncounted. It appends the events to dst and their
+// payloads to buf and returns both; the events' slices alias buf. The Classifier is what the
+// proxy uses; Match is for tools and tests.
+func (m *Matcher) Match(x *Exchange, dst []Event, buf []byte) ([]Event, []byte) {
+	s := matchStates.Get().(*state)
+	m.begin(s, x, &plainEnv)
+	dst, buf = m.finish(s, x, dst, buf)
+	s.m, s.env = nil, nil
+	matchStates.Put(s)
+	return dst, buf
+}
