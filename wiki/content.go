@@ -1,0 +1,836 @@
+package wiki
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+)
+
+// contentJSON is Confluence's Content shape, always expanded (space, history, version,
+// ancestors, container, body, labels).
+func (w *Wiki) contentJSON(base string, c *content) map[string]any {
+	out := map[string]any{
+		"id":     c.restID(),
+		"type":   c.typ,
+		"status": c.status,
+		"title":  c.title,
+	}
+	if s := w.spaces[c.space]; s != nil {
+		out["space"] = map[string]any{"id": s.id, "key": s.key, "name": s.name, "type": "global",
+			"_links": map[string]any{"webui": "/display/" + s.key, "self": base + "/rest/api/space/" + s.key}}
+	}
+	out["history"] = map[string]any{"latest": true, "createdBy": w.userJSON(base, c.creator), "createdDate": iso(c.created)}
+	out["version"] = map[string]any{"by": w.userJSON(base, c.modifier), "when": iso(c.modified),
+		"number": c.version, "minorEdit": false}
+	anc := []any{}
+	for _, a := range w.ancestorsLocked(c) {
+		anc = append(anc, map[string]any{"id": ids(a.id), "type": a.typ, "status": a.status, "title": a.title})
+	}
+	out["ancestors"] = anc
+	if c.container != 0 {
+		if p := w.contents[c.container]; p != nil {
+			out["container"] = map[string]any{"id": ids(p.id), "type": p.typ, "status": p.status, "title": p.title}
+		}
+	}
+	if c.typ != "attachment" {
+		out["body"] = map[string]any{"storage": map[string]any{"value": c.body, "representation": "storage"}}
+	}
+	lbls := []any{}
+	for _, l := range c.labels {
+		lbls = append(lbls, w.labelJSON(l))
+	}
+	out["metadata"] = map[string]any{"labels": map[string]any{"results": lbls, "start": 0, "limit": 200, "size": len(lbls)}}
+	ext := map[string]any{}
+	switch c.typ {
+	case "page", "blogpost":
+		ext["position"] = c.position
+	case "comment":
+		ext["location"] = c.location
+	case "attachment":
+		ext["mediaType"] = c.mediaType
+		ext["fileSize"] = c.fileSize
+		ext["comment"] = c.comment
+	}
+	if c.blueprint != nil {
+		ext["blueprint"] = c.blueprint
+	}
+	out["extensions"] = ext
+	links := map[string]any{"self": base + "/rest/api/content/" + c.restID(), "base": base, "context": ""}
+	switch c.typ {
+	case "page", "blogpost":
+		links["webui"] = "/pages/viewpage.action?pageId=" + ids(c.id)
+		links["tinyui"] = "/x/" + ids(c.id)
+	case "comment":
+		links["webui"] = "/pages/viewpage.action?pageId=" + ids(c.container) + "&focusedCommentId=" + ids(c.id)
+	case "attachment":
+		links["webui"] = "/pages/viewpageattachments.action?pageId=" + ids(c.container)
+		links["download"] = "/download/attachments/" + ids(c.container) + "/" + c.title + "?version=" + itoa(c.version)
+	}
+	out["_links"] = links
+	return out
+}
+
+func (c *content) restID() string {
+	if c.typ == "attachment" {
+		return "att" + ids(c.id)
+	}
+	return ids(c.id)
+}
+
+func (w *Wiki) labelJSON(name string) map[string]any {
+	return map[string]any{"prefix": "global", "name": name, "id": ids(w.labelIDLocked(name)), "label": name}
+}
+
+func (w *Wiki) ancestorsLocked(c *content) []*content {
+	var chain []*content
+	p := c.parent
+	if c.typ == "comment" || c.typ == "attachment" {
+		p = c.container
+	}
+	for i := 0; p != 0 && i < 1000; i++ {
+		a := w.contents[p]
+		if a == nil {
+			break
+		}
+		chain = append(chain, a)
+		p = a.parent
+	}
+	// root first, as Confluence lists them
+	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+		chain[i], chain[j] = chain[j], chain[i]
+	}
+	return chain
+}
+
+// findLocked finds content by REST id and status filter ("" means current).
+func (w *Wiki) findLocked(idText, status string) *content {
+	id, ok := parseID(idText)
+	if !ok {
+		return nil
+	}
+	c := w.contents[id]
+	if c == nil {
+		return nil
+	}
+	if status == "" {
+		status = "current"
+	}
+	if status != "any" && c.status != status {
+		return nil
+	}
+	return c
+}
+
+func notFound(r *req, id string) { r.fail(404, "No content found with id: ContentId{id="+id+"}") }
+
+func (w *Wiki) listContentLocked(r *req) {
+	typ, key, title, status := r.query("type"), r.query("spaceKey"), r.query("title"), r.query("status")
+	if typ == "" {
+		typ = "page"
+	}
+	if status == "" {
+		status = "current"
+	}
+	var list []*content
+	for _, c := range w.contents {
+		if c.typ == typ && (key == "" || c.space == key) && (title == "" || c.title == title) &&
+			(status == "any" || c.status == status) {
+			list = append(list, c)
+		}
+	}
+	w.results(r, list)
+}
+
+func (w *Wiki) results(r *req, list []*content) {
+	sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
+	res := []any{}
+	for _, c := range list {
+		res = append(res, w.contentJSON(r.base, c))
+	}
+	r.json(200, map[string]any{"results": res, "start": 0, "limit": 25, "size": len(res),
+		"_links": map[string]any{"base": r.base, "context": ""}})
+}
+
+func (w *Wiki) getContentLocked(r *req, id string) {
+	c := w.findLocked(id, r.query("status"))
+	if c == nil {
+		notFound(r, id)
+		return
+	}
+	r.json(200, w.contentJSON(r.base, c))
+}
+
+// contentIn is the request body of POST and PUT /rest/api/content.
+type contentIn struct {
+	Type      string                `json:"type"`
+	Title     string                `json:"title"`
+	Status    string                `json:"status"`
+	Space     *struct{ Key string } `json:"space"`
+	Ancestors []struct {
+		ID string `json:"id"`
+	} `json:"ancestors"`
+	Container *struct {
+		ID   string `json:"id"`
+		Type string `json:"type"`
+	} `json:"container"`
+	Body *struct {
+		Storage *struct {
+			Value string `json:"value"`
+		} `json:"storage"`
+	} `json:"body"`
+	Version *struct {
+		Number int `json:"number"`
+	} `json:"version"`
+	Extensions *struct {
+		Location string `json:"location"`
+	} `json:"extensions"`
+}
+
+func (in *contentIn) body() string {
+	if in.Body != nil && in.Body.Storage != nil {
+		return in.Body.Storage.Value
+	}
+	return ""
+}
+
+func (w *Wiki) createContentLocked(r *req) {
+	var in contentIn
+	if !r.decode(&in) {
+		return
+	}
+	c, status, msg := w.newContentLocked(r.user, &in)
+	if c == nil {
+		r.fail(status, msg)
+		return
+	}
+	r.json(200, w.contentJSON(r.base, c))
+}
+
+// newContentLocked validates and stores a new page, blog post or comment.
+func (w *Wiki) newContentLocked(u *user, in *contentIn) (*content, int, string) {
+	if in.Status == "" {
+		in.Status = "current"
+	}
+	if in.Status != "current" && in.Status != "draft" {
+		return nil, 400, "Unsupported content status: " + in.Status
+	}
+	c := &content{typ: in.Type, status: in.Status, title: in.Title, body: in.body(), version: 1,
+		creator: u.key, modifier: u.key, created: w.now(), modified: w.now()}
+	switch in.Type {
+	case "page", "blogpost":
+		if in.Space == nil || w.spaces[in.Space.Key] == nil {
+			return nil, 400, "Could not create content with type " + in.Type + ": space does not exist"
+		}
+		if strings.TrimSpace(in.Title) == "" {
+			return nil, 400, "Content title is required"
+		}
+		c.space = in.Space.Key
+		if in.Status == "current" && w.titleTakenLocked(in.Type, c.space, in.Title, 0) {
+			return nil, 400, "A " + in.Type + " with this title already exists: A " + in.Type +
+				" already exists with the title " + in.Title + " in this space"
+		}
+		if in.Type == "page" {
+			if len(in.Ancestors) > 0 {
+				p := w.findLocked(in.Ancestors[len(in.Ancestors)-1].ID, "")
+				if p == nil || p.typ != "page" || p.space != c.space {
+					return nil, 400, "Could not find parent page"
+				}
+				c.parent = p.id
+			}
+			c.position = w.nextPositionLocked(c.parent, c.space)
+		}
+	case "comment":
+		if in.Container == nil {
+			return nil, 400, "Comment must have a container"
+		}
+		p := w.findLocked(in.Container.ID, "")
+		if p == nil || (p.typ != "page" && p.typ != "blogpost" && p.typ != "attachment") {
+			return nil, 400, "Could not find container of comment"
+		}
+		c.container, c.space, c.location = p.id, p.space, "footer"
+		if in.Extensions != nil && in.Extensions.Location == "inline" {
+			c.location = "inline"
+		}
+		if len(in.Ancestors) > 0 {
+			pc := w.findLocked(in.Ancestors[len(in.Ancestors)-1].ID, "")
+			if pc == nil || pc.typ != "comment" {
+				return nil, 400, "Could not find parent comment"
+			}
+			c.parent = pc.id
+		}
+		if c.title == "" {
+			c.title = "Re: " + p.title
+		}
+	case "":
+		return nil, 400, "Content type is required"
+	default:
+		return nil, 400, "Unsupported content type: " + in.Type
+	}
+	w.nextCont++
+	c.id = w.nextCont
+	w.contents[c.id] = c
+	return c, 200, ""
+}
+
+func (w *Wiki) titleTakenLocked(typ, space, title string, except int64) bool {
+	for _, o := range w.contents {
+		if o.id != except && o.typ == typ && o.space == space && o.status == "current" && o.title == title {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Wiki) nextPositionLocked(parent int64, space string) int {
+	n := 0
+	for _, o := range w.contents {
+		if o.typ == "page" && o.parent == parent && o.space == space && o.position >= n {
+			n = o.position + 1
+		}
+	}
+	return n
+}
+
+func (w *Wiki) updateContentLocked(r *req, id string) {
+	c := w.findLocked(id, "any")
+	if c == nil || c.status == "draft" {
+		notFound(r, id)
+		return
+	}
+	var in contentIn
+	if !r.decode(&in) {
+		return
+	}
+	if in.Type != "" && in.Type != c.typ {
+		r.fail(400, "Content type cannot be changed from "+c.typ+" to "+in.Type)
+		return
+	}
+	if in.Version == nil || in.Version.Number != c.version+1 {
+		r.fail(409, "Version must be incremented on update. Current version is: "+itoa(c.version))
+		return
+	}
+	switch {
+	case c.status == "trashed" && in.Status == "current":
+		// restore from the trash; nothing else changes
+		if (c.typ == "page" || c.typ == "blogpost") && w.titleTakenLocked(c.typ, c.space, c.title, c.id) {
+			r.fail(400, "A "+c.typ+" with this title already exists in this space")
+			return
+		}
+		c.status = "current"
+	case c.status == "trashed":
+		r.fail(400, "Cannot update trashed content: restore it first by setting status to current")
+		return
+	case in.Status != "" && in.Status != "current":
+		r.fail(400, "Cannot change status of content from current to "+in.Status)
+		return
+	default:
+		if in.Title != "" && in.Title != c.title {
+			if (c.typ == "page" || c.typ == "blogpost") && w.titleTakenLocked(c.typ, c.space, in.Title, c.id) {
+				r.fail(400, "A "+c.typ+" with this title already exists in this space")
+				return
+			}
+			c.title = in.Title
+		}
+		if b := in.body(); b != "" || (in.Body != nil && in.Body.Storage != nil) {
+			c.body = b
+		}
+		if c.typ == "page" && len(in.Ancestors) > 0 {
+			p := w.findLocked(in.Ancestors[len(in.Ancestors)-1].ID, "")
+			if p == nil || p.typ != "page" || p.space != c.space {
+				r.fail(400, "Could not find parent page")
+				return
+			}
+			for a := p; a != nil; a = w.contents[a.parent] {
+				if a.id == c.id {
+					r.fail(400, "Cannot move a page below itself")
+					return
+				}
+				if a.parent == 0 {
+					break
+				}
+			}
+			if p.id != c.parent {
+				c.parent = p.id
+				c.position = w.nextPositionLocked(p.id, c.space)
+			}
+		}
+	}
+	c.version++
+	c.modifier, c.modified = r.user.key, w.now()
+	r.json(200, w.contentJSON(r.base, c))
+}
+
+func (w *Wiki) deleteContentLocked(r *req, id string) {
+	if r.query("status") == "trashed" {
+		c := w.findLocked(id, "trashed")
+		if c == nil {
+			notFound(r, id)
+			return
+		}
+		w.purgeLocked(c)
+		r.noContent()
+		return
+	}
+	c := w.findLocked(id, "")
+	if c == nil {
+		notFound(r, id)
+		return
+	}
+	w.trashLocked(r.user, c)
+	r.noContent()
+}
+
+// trashLocked sends pages, blog posts and attachments to the trash and deletes comments.
+func (w *Wiki) trashLocked(u *user, c *content) {
+	if c.typ == "comment" {
+		w.purgeLocked(c)
+		return
+	}
+	c.status = "trashed"
+	c.modifier, c.modified = u.key, w.now()
+	// children of a trashed page move up to its parent, as in Confluence
+	if c.typ == "page" {
+		for _, o := range w.contents {
+			if o.typ == "page" && o.parent == c.id {
+				o.parent = c.parent
+			}
+		}
+	}
+}
+
+// purgeLocked deletes content for good, with its comments and attachments.
+func (w *Wiki) purgeLocked(c *content) {
+	delete(w.contents, c.id)
+	for _, o := range w.contents {
+		if o.container == c.id || (o.typ == "comment" && o.parent == c.id) {
+			w.purgeLocked(o)
+		}
+	}
+}
+
+func (w *Wiki) childLocked(r *req, id string, rest []string) {
+	c := w.findLocked(id, "")
+	if c == nil {
+		notFound(r, id)
+		return
+	}
+	if len(rest) == 0 {
+		r.fail(404, "null for uri: "+string(r.ctx.Path()))
+		return
+	}
+	kind := rest[0]
+	if kind == "attachment" && (len(rest) > 1 || r.method() != "GET") {
+		w.attachmentLocked(r, c, rest[1:])
+		return
+	}
+	if r.method() != "GET" || len(rest) != 1 {
+		r.badMethod()
+		return
+	}
+	var list []*content
+	for _, o := range w.contents {
+		if o.status != "current" {
+			continue
+		}
+		switch {
+		case kind == "page" && o.typ == "page" && o.parent == c.id,
+			kind == "comment" && o.typ == "comment" && o.container == c.id,
+			kind == "attachment" && o.typ == "attachment" && o.container == c.id:
+			list = append(list, o)
+		}
+	}
+	if kind == "page" {
+		sort.Slice(list, func(i, j int) bool { return list[i].position < list[j].position })
+		res := []any{}
+		for _, o := range list {
+			res = append(res, w.contentJSON(r.base, o))
+		}
+		r.json(200, map[string]any{"results": res, "start": 0, "limit": 25, "size": len(res)})
+		return
+	}
+	w.results(r, list)
+}
+
+// attachmentLocked serves POST .../child/attachment, POST .../{attId}/data and DELETE .../{attId}.
+func (w *Wiki) attachmentLocked(r *req, owner *content, rest []string) {
+	if owner.typ != "page" && owner.typ != "blogpost" {
+		r.fail(400, "Attachments can only be added to pages and blog posts")
+		return
+	}
+	if r.method() == "POST" && !bytes.EqualFold(r.ctx.Request.Header.Peek("X-Atlassian-Token"), []byte("nocheck")) &&
+		!bytes.EqualFold(r.ctx.Request.Header.Peek("X-Atlassian-Token"), []byte("no-check")) {
+		r.fail(403, "XSRF check failed")
+		return
+	}
+	switch {
+	case len(rest) == 0 && r.method() == "POST":
+		name, size, mediaType, comment, ok := r.upload()
+		if !ok {
+			return
+		}
+		for _, o := range w.contents {
+			if o.typ == "attachment" && o.container == owner.id && o.title == name && o.status == "current" {
+				r.fail(400, "Cannot add a new attachment with same file name as an existing attachment: "+name)
+				return
+			}
+		}
+		a := w.newAttachmentLocked(r.user, owner, name, mediaType, comment, size)
+		r.json(200, map[string]any{"results": []any{w.contentJSON(r.base, a)}, "start": 0, "limit": 50, "size": 1})
+	case len(rest) == 2 && rest[1] == "data" && r.method() == "POST":
+		a := w.findLocked(rest[0], "")
+		if a == nil || a.typ != "attachment" || a.container != owner.id {
+			notFound(r, rest[0])
+			return
+		}
+		_, size, mediaType, comment, ok := r.upload()
+		if !ok {
+			return
+		}
+		a.version++
+		a.fileSize, a.mediaType, a.comment = size, mediaType, comment
+		a.modifier, a.modified = r.user.key, w.now()
+		r.json(200, w.contentJSON(r.base, a))
+	case len(rest) == 1 && r.method() == "DELETE":
+		a := w.findLocked(rest[0], "")
+		if a == nil || a.typ != "attachment" || a.container != owner.id {
+			notFound(r, rest[0])
+			return
+		}
+		w.trashLocked(r.user, a)
+		r.noContent()
+	default:
+		r.badMethod()
+	}
+}
+
+func (w *Wiki) newAttachmentLocked(u *user, owner *content, name, mediaType, comment string, size int) *content {
+	w.nextCont++
+	a := &content{id: w.nextCont, typ: "attachment", status: "current", title: name, space: owner.space,
+		container: owner.id, version: 1, creator: u.key, modifier: u.key, created: w.now(), modified: w.now(),
+		mediaType: mediaType, fileSize: size, comment: comment}
+	w.contents[a.id] = a
+	return a
+}
+
+// upload reads the multipart "file" (and "comment") of the request; it answers 400 and reports
+// false when there is none.
+func (r *req) upload() (name string, size int, mediaType, comment string, ok bool) {
+	form, err := r.ctx.MultipartForm()
+	if err != nil {
+		r.fail(400, "Expected a multipart request with a file: "+err.Error())
+		return "", 0, "", "", false
+	}
+	files := form.File["file"]
+	if len(files) == 0 {
+		r.fail(400, "At least one attachment file must be included")
+		return "", 0, "", "", false
+	}
+	f := files[0]
+	mediaType = f.Header.Get("Content-Type")
+	if mediaType == "" {
+		mediaType = "application/octet-stream"
+	}
+	if c := form.Value["comment"]; len(c) > 0 {
+		comment = c[0]
+	}
+	return f.Filename, int(f.Size), mediaType, comment, true
+}
+
+// labelLocked serves GET/POST .../label, DELETE .../label/{name} and DELETE .../label?name=.
+func (w *Wiki) labelLocked(r *req, id string, rest []string) {
+	c := w.findLocked(id, "")
+	if c == nil {
+		notFound(r, id)
+		return
+	}
+	switch {
+	case len(rest) == 0 && r.method() == "GET":
+		w.labelList(r, c.labels)
+	case len(rest) == 0 && r.method() == "POST":
+		type lbl struct {
+			Prefix string `json:"prefix"`
+			Name   string `json:"name"`
+		}
+		var list []lbl
+		body := bytes.TrimSpace(r.ctx.PostBody())
+		if len(body) > 0 && body[0] == '{' {
+			var one lbl
+			if !r.decode(&one) {
+				return
+			}
+			list = []lbl{one}
+		} else if !r.decode(&list) {
+			return
+		}
+		for _, l := range list {
+			if !validLabel(l.Name) || (l.Prefix != "" && l.Prefix != "global" && l.Prefix != "my" && l.Prefix != "team") {
+				r.fail(400, "Invalid label: "+l.Name)
+				return
+			}
+		}
+		for _, l := range list {
+			name := strings.ToLower(l.Name)
+			if !contains(c.labels, name) {
+				w.labelIDLocked(name)
+				c.labels = append(c.labels, name)
+			}
+		}
+		w.labelList(r, c.labels)
+	case (len(rest) == 0 || len(rest) == 1) && r.method() == "DELETE":
+		name := r.query("name")
+		if len(rest) == 1 {
+			name = rest[0]
+		}
+		name = strings.ToLower(name)
+		if !contains(c.labels, name) {
+			r.fail(404, "Label "+name+" is not on content "+c.restID())
+			return
+		}
+		c.labels = remove(c.labels, name)
+		r.noContent()
+	default:
+		r.badMethod()
+	}
+}
+
+func validLabel(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	return !strings.ContainsAny(s, " :;,.?&[]()#^*@!<>")
+}
+
+func (w *Wiki) labelList(r *req, labels []string) {
+	res := []any{}
+	for _, l := range labels {
+		res = append(res, w.labelJSON(l))
+	}
+	r.json(200, map[string]any{"results": res, "start": 0, "limit": 200, "size": len(res)})
+}
+
+// getLabelLocked serves GET /rest/api/label?name=: 404 when no content or space holds it.
+func (w *Wiki) getLabelLocked(r *req) {
+	name := strings.ToLower(r.query("name"))
+	holders := w.labelHoldersLocked(name)
+	if name == "" || (len(holders) == 0 && !w.labelOnSpaceLocked(name)) {
+		r.fail(404, "No label found with name: "+name)
+		return
+	}
+	res := []any{}
+	for _, c := range holders {
+		res = append(res, map[string]any{"contentType": c.typ, "contentId": c.id, "title": c.title})
+	}
+	r.json(200, map[string]any{"label": w.labelJSON(name),
+		"associatedContents": map[string]any{"results": res, "start": 0, "limit": 200, "size": len(res)}})
+}
+
+// restrictionLocked serves .../restriction and .../restriction/byOperation/{op}/{group/{g}|user}.
+func (w *Wiki) restrictionLocked(r *req, id string, rest []string) {
+	c := w.findLocked(id, "")
+	if c == nil || (c.typ != "page" && c.typ != "blogpost") {
+		notFound(r, id)
+		return
+	}
+	if c.restrictions == nil {
+		c.restrictions = map[string][]string{}
+	}
+	type restrIn struct {
+		Operation    string `json:"operation"`
+		Restrictions struct {
+			User []struct {
+				Username string `json:"username"`
+				UserKey  string `json:"userKey"`
+			} `json:"user"`
+			Group []struct {
+				Name string `json:"name"`
+			} `json:"group"`
+		} `json:"restrictions"`
+	}
+	m := r.method()
+	switch {
+	case len(rest) == 0 && m == "GET":
+	case len(rest) == 0 && (m == "PUT" || m == "POST"):
+		var in []restrIn
+		if !r.decode(&in) {
+			return
+		}
+		next := map[string][]string{}
+		for k, v := range c.restrictions {
+			next[k] = append([]string(nil), v...)
+		}
+		for _, op := range in {
+			if op.Operation != "read" && op.Operation != "update" {
+				r.fail(400, "Unknown operation: "+op.Operation)
+				return
+			}
+			if m == "PUT" { // PUT replaces the operations it names
+				delete(next, op.Operation)
+			}
+		}
+		for _, op := range in {
+			for _, u := range op.Restrictions.User {
+				target := w.users[u.Username]
+				if target == nil {
+					target = w.userByKey(u.UserKey)
+				}
+				if target == nil {
+					r.fail(400, "Unknown user: "+u.Username+u.UserKey)
+					return
+				}
+				if !contains(next[op.Operation], "user:"+target.key) {
+					next[op.Operation] = append(next[op.Operation], "user:"+target.key)
+				}
+			}
+			for _, g := range op.Restrictions.Group {
+				if !w.groups[g.Name] {
+					r.fail(400, "Unknown group: "+g.Name)
+					return
+				}
+				if !contains(next[op.Operation], "group:"+g.Name) {
+					next[op.Operation] = append(next[op.Operation], "group:"+g.Name)
+				}
+			}
+		}
+		c.restrictions = next
+	case len(rest) == 0 && m == "DELETE":
+		c.restrictions = map[string][]string{}
+	case len(rest) >= 3 && rest[0] == "byOperation" && (m == "PUT" || m == "DELETE" || m == "GET"):
+		op := rest[1]
+		if op != "read" && op != "update" {
+			r.fail(400, "Unknown operation: "+op)
+			return
+		}
+		var subject string
+		switch {
+		case rest[2] == "group" && len(rest) == 4:
+			if !w.groups[rest[3]] {
+				r.fail(404, "No group found with name: "+rest[3])
+				return
+			}
+			subject = "group:" + rest[3]
+		case rest[2] == "user" && len(rest) == 3:
+			u := w.users[r.query("userName")]
+			if u == nil {
+				u = w.userByKey(r.query("key"))
+			}
+			if u == nil {
+				r.fail(404, "No user found")
+				return
+			}
+			subject = "user:" + u.key
+		default:
+			r.fail(404, "null for uri: "+string(r.ctx.Path()))
+			return
+		}
+		has := contains(c.restrictions[op], subject)
+		switch m {
+		case "GET":
+			if !has {
+				r.fail(404, "No such restriction")
+				return
+			}
+			r.noContent()
+			return
+		case "PUT":
+			if !has {
+				c.restrictions[op] = append(c.restrictions[op], subject)
+			}
+		case "DELETE":
+			if !has {
+				r.fail(404, "No such restriction")
+				return
+			}
+			c.restrictions[op] = remove(c.restrictions[op], subject)
+		}
+		r.noContent()
+		return
+	default:
+		r.badMethod()
+		return
+	}
+	w.restrictionsJSON(r, c)
+}
+
+func (w *Wiki) restrictionsJSON(r *req, c *content) {
+	res := []any{}
+	for _, op := range []string{"read", "update"} {
+		users, groups := []any{}, []any{}
+		for _, s := range c.restrictions[op] {
+			kind, v, _ := strings.Cut(s, ":")
+			if kind == "user" {
+				users = append(users, w.userJSON(r.base, v))
+			} else {
+				groups = append(groups, map[string]any{"type": "group", "name": v})
+			}
+		}
+		res = append(res, map[string]any{"operation": op,
+			"restrictions": map[string]any{
+				"user":  map[string]any{"results": users, "start": 0, "limit": 200, "size": len(users)},
+				"group": map[string]any{"results": groups, "start": 0, "limit": 200, "size": len(groups)}},
+			"content": map[string]any{"id": ids(c.id), "type": c.typ}})
+	}
+	r.json(200, map[string]any{"results": res, "start": 0, "limit": 200, "size": len(res)})
+}
+
+// createDraftLocked serves the blueprint create dialog's create-draft call.
+func (w *Wiki) createDraftLocked(r *req) {
+	if r.method() != "POST" {
+		r.badMethod()
+		return
+	}
+	var in struct {
+		SpaceKey           string         `json:"spaceKey"`
+		ContentBlueprintID string         `json:"contentBlueprintId"`
+		ModuleCompleteKey  string         `json:"moduleCompleteKey"`
+		Title              string         `json:"title"`
+		Context            map[string]any `json:"context"`
+	}
+	if !r.decode(&in) {
+		return
+	}
+	if in.ContentBlueprintID == "" || in.ModuleCompleteKey == "" {
+		r.fail(400, "contentBlueprintId and moduleCompleteKey are required")
+		return
+	}
+	ci := contentIn{Type: "page", Title: in.Title, Status: "draft", Space: &struct{ Key string }{in.SpaceKey}}
+	c, status, msg := w.newContentLocked(r.user, &ci)
+	if c == nil {
+		r.fail(status, msg)
+		return
+	}
+	idx := in.ModuleCompleteKey
+	if i := strings.LastIndexByte(idx, ':'); i >= 0 {
+		idx = idx[i+1:]
+	}
+	c.blueprint = map[string]any{"id": in.ContentBlueprintID, "indexKey": idx, "spaceKey": in.SpaceKey,
+		"moduleCompleteKey": in.ModuleCompleteKey, "context": in.Context}
+	r.json(200, map[string]any{"draftId": c.id, "contentId": c.id, "title": c.title,
+		"url": r.base + "/pages/resumedraft.action?draftId=" + ids(c.id)})
+}
+
+// publishBlueprintLocked serves POST /rest/api/content/blueprint/instance/{draftId}.
+func (w *Wiki) publishBlueprintLocked(r *req, id string) {
+	c := w.findLocked(id, "draft")
+	if c == nil || c.blueprint == nil {
+		notFound(r, id)
+		return
+	}
+	var in contentIn
+	if len(bytes.TrimSpace(r.ctx.PostBody())) > 0 && !r.decode(&in) {
+		return
+	}
+	if in.Title != "" {
+		c.title = in.Title
+	}
+	if b := in.body(); b != "" {
+		c.body = b
+	}
+	if w.titleTakenLocked(c.typ, c.space, c.title, c.id) {
+		r.fail(400, "A page with this title already exists in this space")
+		return
+	}
+	c.status = "current"
+	c.modified = w.now()
+	c.modifier = r.user.key
+	r.json(200, w.contentJSON(r.base, c))
+}
