@@ -1,0 +1,358 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"hooktap/rules"
+)
+
+// Defaults applied by New to zero fields of rules.ProxySection.
+const (
+	DefaultListen          = ":8080"
+	DefaultReadTimeout     = 10 * time.Minute
+	DefaultWriteTimeout    = 10 * time.Minute
+	DefaultIdleTimeout     = 90 * time.Second
+	DefaultUpstreamTimeout = 60 * time.Second
+	DefaultDialTimeout     = 3 * time.Second
+	DefaultMaxConns        = 1024
+	DefaultMaxHeaderBytes  = 64 << 10
+	DefaultTapBodyLimit    = 1 << 20
+	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// upstreamIdle is how long an idle upstream connection is kept. It is shorter than the
+// keep-alive timeout of common upstream servers (Apache's is 5 s) so that a write is rarely
+// sent on a connection the upstream is closing: writes are never retried.
+const upstreamIdle = 4 * time.Second
+
+// Server is the reverse proxy. Create it with New, run it with Serve, stop it with Shutdown.
+type Server struct {
+	cfg    rules.ProxySection // defaults filled; never changed after New
+	log    *slog.Logger
+	addr   string // upstream host:port
+	srv    *fasthttp.Server
+	hc     *fasthttp.HostClient // forwards client requests
+	lookup *fasthttp.HostClient // the tap's lookups (buffered, bounded)
+
+	tap      atomic.Pointer[tapHolder] // nil: pure pass-through
+	stats    counters
+	states   sync.Pool // *reqState
+	shutting atomic.Bool
+
+	tunMu   sync.Mutex            // guards tunnels
+	tunnels map[net.Conn]struct{} // both ends of every open Upgrade tunnel
+	tunWG   sync.WaitGroup        // one per tunnel goroutine pair
+}
+
+type tapHolder struct{ t Tap }
+
+// New validates cfg, fills its defaults and builds a Server that forwards to cfg.Upstream. tap
+// may be nil (pure pass-through; see SetTap). A nil log discards. New does no I/O and starts
+// no goroutines.
+func New(cfg rules.ProxySection, tap Tap, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	addr, err := upstreamAddr(cfg.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	fill(&cfg)
+	if cfg.MaxConns < 0 || cfg.MaxHeaderBytes < 4096 || cfg.TapBodyLimit < 0 {
+		return nil, fmt.Errorf("proxy: max_conns must be >= 0, max_header_bytes >= 4096 and tap_body_limit >= 0 (got %d, %d, %d)",
+			cfg.MaxConns, cfg.MaxHeaderBytes, cfg.TapBodyLimit)
+	}
+	s := &Server{cfg: cfg, log: log, addr: addr, tunnels: make(map[net.Conn]struct{})}
+	s.states.New = func() any { return newReqState(s) }
+	if tap != nil {
+		s.tap.Store(&tapHolder{tap})
+	}
+	s.srv = &fasthttp.Server{
+		Handler:                       s.handle,
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  cfg.WriteTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		ReadBufferSize:                cfg.MaxHeaderBytes,
+		StreamRequestBody:             true,
+		DisablePreParseMultipartForm:  true,
+		DisableHeaderNamesNormalizing: true,
+		NoDefaultServerHeader:         true,
+		NoDefaultDate:                 true,
+		NoDefaultContentType:          true,
+		CloseOnShutdown:               true,
+		Logger:                        fhLogger{log},
+	}
+	s.hc = &fasthttp.HostClient{
+		Addr:                          addr,
+		Dial:                          s.dial,
+		NoDefaultUserAgentHeader:      true,
+		DisableHeaderNamesNormalizing: true,
+		DisablePathNormalizing:        true,
+		MaxConns:                      cfg.MaxConns,
+		MaxConnWaitTimeout:            cfg.DialTimeout,
+		MaxIdleConnDuration:           upstreamIdle,
+		ReadBufferSize:                cfg.MaxHeaderBytes,
+		WriteBufferSize:               16 << 10,
+		// A write reaches the upstream exactly once: only GET and HEAD are retried, once,
+		// and only when a reused connection turned out to be closed before any answer.
+		MaxIdemponentCallAttempts: 2,
+		RetryIf:                   func(r *fasthttp.Request) bool { return r.Header.IsGet() || r.Header.IsHead() },
+	}
+	s.hc.Transport = newTransport(s.hc, s.hc.AcquireConn, s.hc.ReleaseConn, s.hc.CloseConn)
+	s.lookup = &fasthttp.HostClient{
+		Addr:                      addr,
+		Name:                      "hooktap",
+		Dial:                      func(a string) (net.Conn, error) { return net.DialTimeout("tcp", a, cfg.DialTimeout) },
+		DisablePathNormalizing:    true,
+		MaxConns:                  64,
+		MaxConnWaitTimeout:        cfg.DialTimeout,
+		MaxIdleConnDuration:       upstreamIdle,
+		ReadTimeout:               cfg.UpstreamTimeout,
+		WriteTimeout:              cfg.UpstreamTimeout,
+		ReadBufferSize:            cfg.MaxHeaderBytes,
+		MaxResponseBodySize:       max(cfg.TapBodyLimit, 1),
+		MaxIdemponentCallAttempts: 1,
+	}
+	return s, nil
+}
+
+func fill(c *rules.ProxySection) {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.UpstreamTimeout, DefaultUpstreamTimeout)
+	def(&c.DialTimeout, DefaultDialTimeout)
+	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.TapBodyLimit == 0 {
+		c.TapBodyLimit = DefaultTapBodyLimit
+	}
+}
+
+// upstreamAddr validates an upstream URL and returns its host:port.
+func upstreamAddr(raw string) (string, error) {
+	if raw == "" {
+		return "", errors.New("proxy: upstream is required (http://host:port)")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("proxy: upstream %q: %w", raw, err)
+	}
+	if u.Scheme != "http" {
+		return "", fmt.Errorf("proxy: upstream %q: scheme must be http (got %q)", raw, u.Scheme)
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "", fmt.Errorf("proxy: upstream %q: missing host", raw)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
+		return "", fmt.Errorf("proxy: upstream %q: only http://host:port is supported (no path, query or user)", raw)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	return net.JoinHostPort(u.Hostname(), port), nil
+}
+
+// Config returns the configuration in use, defaults filled.
+func (s *Server) Config() rules.ProxySection { return s.cfg }
+
+// SetTap replaces the tap for requests that start after it returns; nil makes the proxy a
+// pure pass-through. Safe to call while serving.
+func (s *Server) SetTap(t Tap) {
+	if t == nil {
+		s.tap.Store(nil)
+		return
+	}
+	s.tap.Store(&tapHolder{t})
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats { return s.stats.snapshot() }
+
+// Serve accepts connections on ln and proxies them until Shutdown; it then returns nil. Any
+// other failure of the listener is returned.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.srv.Serve(ln)
+	if s.shutting.Load() {
+		return nil
+	}
+	if err == nil {
+		return errors.New("proxy: serve: listener closed")
+	}
+	return fmt.Errorf("proxy: serve: %w", err)
+}
+
+// Shutdown stops accepting connections, closes idle ones, and waits for in-flight requests
+// to finish until ctx ends. Upgrade tunnels (WebSockets) are then closed. It returns ctx's
+// error if requests were still running when ctx ended.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutting.Store(true)
+	err := s.srv.ShutdownWithContext(ctx)
+	s.tunMu.Lock()
+	for c := range s.tunnels {
+		_ = c.Close()
+	}
+	s.tunMu.Unlock()
+	s.tunWG.Wait()
+	s.hc.CloseIdleConnections()
+	s.lookup.CloseIdleConnections()
+	if err != nil {
+		return fmt.Errorf("proxy: shutdown: %w", err)
+	}
+	return nil
+}
+
+// UpstreamReachable reports, by dialling it, whether the upstream accepts connections.
+func (s *Server) UpstreamReachable(ctx context.Context) error {
+	d := net.Dialer{Timeout: s.cfg.DialTimeout}
+	c, err := d.DialContext(ctx, "tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("proxy: upstream %s unreachable: %w", s.addr, err)
+	}
+	return c.Close()
+}
+
+func (s *Server) dial(addr string) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, s.cfg.DialTimeout)
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	return &idleConn{Conn: c, timeout: s.cfg.UpstreamTimeout}, nil
+}
+
+// handle is the fasthttp handler: every request, whatever its path, goes upstream.
+func (s *Server) handle(ctx *fasthttp.RequestCtx) {
+	req := &ctx.Request
+	m := methodIndex(req.Header.Method())
+	st := s.states.Get().(*reqState)
+	if isUpgrade(&req.Header, &st.sc) {
+		s.serveUpgrade(ctx, st, m)
+		s.putState(st)
+		return
+	}
+	var tap Tap
+	if h := s.tap.Load(); h != nil && h.t.Wants(req.Header.Method(), req.URI().PathOriginal()) {
+		tap = h.t
+	}
+	s.prepare(ctx, st)
+	if tap != nil {
+		s.serveTapped(ctx, st, tap, m)
+	} else {
+		s.forward(ctx, st, m)
+	}
+	s.putState(st)
+}
+
+// prepare turns the client's request into the upstream request in place: hop-by-hop headers
+// out, X-Forwarded-* in, Host kept (or rewritten), scheme forced to http.
+func (s *Server) prepare(ctx *fasthttp.RequestCtx, st *reqState) {
+	h := &ctx.Request.Header
+	hasProto, hasHost := cleanRequest(h, &st.sc)
+	xff := st.sc.xff
+	n := len(xff)
+	if n > 0 {
+		xff = append(xff, ", "...)
+	}
+	if xff2 := appendIP(xff, ctx.RemoteAddr()); len(xff2) > len(xff) {
+		xff = xff2
+	} else {
+		xff = xff[:n]
+	}
+	st.sc.xff = xff
+	if len(xff) > 0 {
+		h.SetBytesV(hdrXFF, xff)
+	}
+	if !hasProto {
+		if ctx.IsTLS() {
+			h.Set(hdrXFP, "https")
+		} else {
+			h.Set(hdrXFP, "http")
+		}
+	}
+	if !hasHost && len(h.Host()) > 0 {
+		h.SetBytesV(hdrXFH, h.Host())
+	}
+	if s.cfg.HostHeader != "" {
+		h.SetHost(s.cfg.HostHeader)
+	}
+	ctx.Request.UseHostHeader = true
+	// A TLS-terminating front marks the URI https; the HostClient speaks plain http and would
+	// refuse it (ErrHostClientRedirectToDifferentScheme).
+	ctx.Request.URI().SetScheme("http")
+}
+
+// forward is the pass-through path: no copy of anything, no call to the tap.
+func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState, m Method) {
+	if err := s.hc.Do(&ctx.Request, &ctx.Response); err != nil {
+		s.fail(ctx, m, err)
+		return
+	}
+	cleanResponse(&ctx.Response.Header, &st.sc)
+	s.stats.count(m, ctx.Response.StatusCode())
+}
+
+// fail answers the client for an upstream failure: 504 when the upstream made no progress
+// within upstream_timeout, 502 otherwise, with a short plain-text body and one log line.
+func (s *Server) fail(ctx *fasthttp.RequestCtx, m Method, err error) int {
+	status, msg := fasthttp.StatusBadGateway, "502 Bad Gateway: the upstream could not be reached\n"
+	var de *dialError
+	if !errors.As(err, &de) && isTimeout(err) {
+		status, msg = fasthttp.StatusGatewayTimeout, "504 Gateway Timeout: the upstream did not answer in time\n"
+		s.stats.timeouts.Add(1)
+	} else {
+		s.stats.upstreamErrors.Add(1)
+	}
+	resp := &ctx.Response
+	resp.Reset()
+	resp.SetStatusCode(status)
+	resp.Header.SetContentType("text/plain; charset=utf-8")
+	resp.SetBodyString(msg)
+	s.stats.count(m, status)
+	s.log.Warn("proxy: upstream request failed",
+		"status", status, "method", string(ctx.Method()), "path", string(ctx.Request.URI().PathOriginal()),
+		"upstream", s.addr, "err", err)
+	return status
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, fasthttp.ErrTimeout) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// fhLogger routes fasthttp's own messages (malformed requests, connection errors) to slog at
+// debug level: they are about clients, not about hooktap.
+type fhLogger struct{ log *slog.Logger }
+
+func (l fhLogger) Printf(format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug("proxy: fasthttp: " + fmt.Sprintf(format, args...))
+	}
+}

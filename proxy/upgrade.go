@@ -1,0 +1,197 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// isUpgrade reports whether the request asks to switch protocols (Connection: upgrade plus an
+// Upgrade header, RFC 9110 §7.8). HostClient cannot carry those: it would pool the switched
+// connection. The Upgrade value is left in s.conn for serveUpgrade.
+func isUpgrade(h *fasthttp.RequestHeader, s *scratch) bool {
+	s.reset()
+	var conn, upg bool
+	for k, v := range h.All() {
+		switch {
+		case equalFold(k, "Connection"):
+			s.addConn(v)
+		case equalFold(k, "Upgrade"):
+			upg = true
+		}
+	}
+	if !upg || len(s.conn) == 0 {
+		return false
+	}
+	conn = s.namedByConnection([]byte("upgrade"))
+	return conn
+}
+
+var errBadHead = errors.New("proxy: malformed response head from upstream")
+
+// serveUpgrade tunnels an Upgrade request: dial the upstream, send the cleaned request with
+// Connection: Upgrade and Upgrade restored, relay the upstream's 101 byte for byte, then hijack
+// the client connection and copy both ways until either side closes or Shutdown. A non-101
+// answer is relayed as an ordinary response.
+func (s *Server) serveUpgrade(ctx *fasthttp.RequestCtx, st *reqState, m Method) {
+	h := &ctx.Request.Header
+	var upgrade []byte
+	for k, v := range h.All() {
+		if equalFold(k, "Upgrade") {
+			upgrade = append(st.head[:0], v...)
+			break
+		}
+	}
+	s.prepare(ctx, st)
+	h.SetBytesV("Upgrade", upgrade)
+	h.Set("Connection", "Upgrade")
+
+	up, err := net.DialTimeout("tcp", s.addr, s.cfg.DialTimeout)
+	if err != nil {
+		s.fail(ctx, m, &dialError{err})
+		return
+	}
+	upc := &idleConn{Conn: up, timeout: s.cfg.UpstreamTimeout}
+	bw := bufio.NewWriter(upc)
+	if err = ctx.Request.Write(bw); err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		_ = up.Close()
+		s.fail(ctx, m, err)
+		return
+	}
+	br := bufio.NewReaderSize(upc, 4096)
+	head, status, err := readHead(br, s.cfg.MaxHeaderBytes)
+	if err != nil {
+		_ = up.Close()
+		s.fail(ctx, m, err)
+		return
+	}
+	if status != fasthttp.StatusSwitchingProtocols {
+		defer up.Close()
+		resp := &ctx.Response
+		resp.Header.DisableNormalizing()
+		if err := resp.Read(bufio.NewReader(io.MultiReader(bytes.NewReader(head), br))); err != nil {
+			s.fail(ctx, m, err)
+			return
+		}
+		cleanResponse(&resp.Header, &st.sc)
+		resp.SetConnectionClose()
+		s.stats.count(m, resp.StatusCode())
+		return
+	}
+	// The tunnel outlives the handler: it owns up, head and br from here on.
+	head = bytes.Clone(head)
+	s.stats.upgrades.Add(1)
+	s.stats.count(m, status)
+	if !s.track(up) {
+		_ = up.Close()
+		return
+	}
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		s.tunnel(c, upc, head, br)
+	})
+}
+
+// track registers an upstream tunnel end so that Shutdown can close it; it reports false when
+// shutdown has begun.
+func (s *Server) track(c net.Conn) bool {
+	s.tunMu.Lock()
+	defer s.tunMu.Unlock()
+	if s.shutting.Load() {
+		return false
+	}
+	s.tunnels[c] = struct{}{}
+	s.tunWG.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.tunMu.Lock()
+	delete(s.tunnels, c)
+	s.tunMu.Unlock()
+}
+
+// tunnel copies bytes between the hijacked client connection and the upstream. The upstream
+// end is already tracked; the client end is added so Shutdown closes both.
+func (s *Server) tunnel(client net.Conn, upc *idleConn, head []byte, br *bufio.Reader) {
+	up := upc.Conn
+	defer s.tunWG.Done()
+	defer s.untrack(up)
+	s.tunMu.Lock()
+	s.tunnels[client] = struct{}{}
+	s.tunMu.Unlock()
+	defer s.untrack(client)
+	defer up.Close()
+	defer client.Close()
+
+	if _, err := client.Write(head); err != nil {
+		return
+	}
+	// Upgraded traffic may sit idle for long (a WebSocket between edits): the tunnel has no
+	// upstream timeout, only the two peers' own closes.
+	upc.timeout = 0
+	_ = up.SetDeadline(time.Time{})
+	done := make(chan struct{}, 2)
+	go func() {
+		_, _ = io.Copy(up, client)
+		closeWrite(up)
+		done <- struct{}{}
+	}()
+	go func() {
+		_, _ = io.Copy(client, br) // br holds what the upstream sent after its 101
+		closeWrite(client)
+		done <- struct{}{}
+	}()
+	<-done
+	<-done
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+		return
+	}
+	_ = c.Close()
+}
+
+// readHead reads a response head (status line and headers, up to the blank line) without
+// interpreting it, and returns it with its status code.
+func readHead(br *bufio.Reader, limit int) ([]byte, int, error) {
+	var head []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return nil, 0, errBadHead
+			}
+			return nil, 0, err
+		}
+		head = append(head, line...)
+		if len(head) > limit {
+			return nil, 0, errBadHead
+		}
+		if len(line) <= 2 && len(head) > len(line) {
+			break
+		}
+	}
+	// "HTTP/1.1 101 Switching Protocols"
+	if len(head) < 12 || !bytes.HasPrefix(head, []byte("HTTP/1.")) || head[8] != ' ' {
+		return nil, 0, errBadHead
+	}
+	code := 0
+	for _, c := range head[9:12] {
+		if c < '0' || c > '9' {
+			return nil, 0, errBadHead
+		}
+		code = code*10 + int(c-'0')
+	}
+	return head, code, nil
+}
