@@ -1,0 +1,178 @@
+package admin
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"hooktap/rules"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+type fakeProxyStats struct{}
+
+func (fakeProxyStats) RangeRequests(fn func(method string, class int, n uint64)) {
+	fn("GET", 2, 10)
+	fn("POST", 5, 3)
+	fn("WEIRD\"\\\nMETHOD", 0, 1)
+}
+
+type fakeClassifierStats struct{}
+
+func (fakeClassifierStats) RangeEvents(fn func(name string, n uint64)) {
+	fn("page_created", 4)
+	fn("label_added", 2)
+}
+
+func (fakeClassifierStats) LookupStats() (lookups, hits, misses uint64) { return 10, 3, 1 }
+
+func TestMetricsParse(t *testing.T) {
+	h := newHarness(t, harnessOpts{token: testToken, proxy: fakeProxyStats{}, class: fakeClassifierStats{}})
+	rcv := newReceiver(t)
+	weird := `chat "ops" \ team`
+	h.do("POST", "/rest/api/webhooks", newHook(weird, rcv.url(), "page_created"), bearer(testToken)).mustStatus(t, http.StatusCreated)
+	if err := h.disp.Enqueue(event("page_created", 1)); err != nil {
+		t.Fatal(err)
+	}
+	rcv.next(t)
+	waitFor(t, "the delivery counted", func() bool {
+		return strings.Contains(h.do("GET", "/metrics", nil, noAuth).raw, `outcome="success"`)
+	})
+
+	a := h.do("GET", "/metrics", nil, noAuth).mustStatus(t, 200)
+	if ct := a.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("got Content-Type %q", ct)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(a.raw))
+	if err != nil {
+		t.Fatalf("the official parser refuses /metrics: %v\n%s", err, a.raw)
+	}
+	for _, name := range []string{
+		"hooktap_proxy_requests_total", "hooktap_events_total", "hooktap_lookups_total",
+		"hooktap_lookup_cache_hits_total", "hooktap_lookup_cache_misses_total", "hooktap_lookup_cache_hit_ratio",
+		"hooktap_deliveries_total", "hooktap_breaker_open", "hooktap_breaker_failures", "hooktap_dead_deliveries",
+		"hooktap_queue_depth", "hooktap_queue_oldest_age_seconds", "hooktap_deliveries_in_flight",
+		"hooktap_webhooks",
+	} {
+		mf := fams[name]
+		if mf == nil {
+			t.Errorf("no family %s", name)
+			continue
+		}
+		if mf.GetHelp() == "" {
+			t.Errorf("%s has no HELP", name)
+		}
+	}
+	// value finds the sample of family with exactly these labels.
+	value := func(family string, labels map[string]string) (float64, bool) {
+		mf := fams[family]
+		if mf == nil {
+			return 0, false
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				return m.GetCounter().GetValue(), true
+			case m.Gauge != nil:
+				return m.GetGauge().GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	checks := []struct {
+		family string
+		labels map[string]string
+		want   float64
+	}{
+		{"hooktap_proxy_requests_total", map[string]string{"method": "GET", "class": "2xx"}, 10},
+		{"hooktap_proxy_requests_total", map[string]string{"method": "POST", "class": "5xx"}, 3},
+		{"hooktap_proxy_requests_total", map[string]string{"method": "WEIRD\"\\\nMETHOD", "class": "none"}, 1},
+		{"hooktap_events_total", map[string]string{"event": "page_created"}, 4},
+		{"hooktap_lookups_total", nil, 10},
+		{"hooktap_lookup_cache_hit_ratio", nil, 0.75},
+		{"hooktap_deliveries_total", map[string]string{"webhook": weird, "outcome": "success"}, 1},
+		{"hooktap_breaker_open", map[string]string{"webhook": weird}, 0},
+		{"hooktap_webhooks", map[string]string{"source": "api"}, 1},
+		{"hooktap_webhooks", map[string]string{"source": "file"}, 0},
+	}
+	for _, c := range checks {
+		got, ok := value(c.family, c.labels)
+		if !ok || got != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v", c.family, c.labels, got, ok, c.want)
+		}
+	}
+	if fams["hooktap_deliveries_total"].GetType().String() != "COUNTER" || fams["hooktap_queue_depth"].GetType().String() != "GAUGE" {
+		t.Errorf("wrong types: %v %v", fams["hooktap_deliveries_total"].GetType(), fams["hooktap_queue_depth"].GetType())
+	}
+}
+
+func TestPromWriterEscapes(t *testing.T) {
+	var p promWriter
+	p.family("x_total", "counter", "Help with \\ and\nnewline.")
+	p.uint("x_total", 1, "a", "q\"b\\s\nn")
+	want := "# HELP x_total Help with \\\\ and\\nnewline.\n# TYPE x_total counter\nx_total{a=\"q\\\"b\\\\s\\nn\"} 1\n"
+	if string(p.b) != want {
+		t.Errorf("got\n%s\nwant\n%s", p.b, want)
+	}
+}
+
+// fixedStats is a dispatcher whose counters a test sets.
+type fixedStats struct {
+	*fakeDispatcher
+	st Stats
+}
+
+func (f fixedStats) Stats() Stats { return f.st }
+
+func TestMetricsFromStats(t *testing.T) {
+	open := time.Unix(1700000000, 0)
+	d := fixedStats{newFakeDispatcher(), Stats{
+		QueueDepth: 42, OldestAge: 1500 * time.Millisecond, InFlight: 7,
+		Drops: map[string]uint64{"queue_full": 5, "shutting_down": 1},
+		Webhooks: map[string]HookStats{
+			"a":       {Outcomes: map[string]uint64{"success": 9, "failure": 2}, BreakerOpen: true, OpenUntil: open, Failures: 6, Dead: 3},
+			"deleted": {Outcomes: map[string]uint64{"success": 1}},
+		},
+	}}
+	h := newHarness(t, harnessOpts{disp: d, file: []rules.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}})
+	raw := h.do("GET", "/metrics", nil, noAuth).mustStatus(t, 200).raw
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	if _, err := p.TextToMetricFamilies(strings.NewReader(raw)); err != nil {
+		t.Fatalf("the official parser refuses /metrics: %v\n%s", err, raw)
+	}
+	for _, want := range []string{
+		"hooktap_queue_depth 42\n",
+		"hooktap_queue_oldest_age_seconds 1.5\n",
+		"hooktap_deliveries_in_flight 7\n",
+		`hooktap_drops_total{reason="queue_full"} 5` + "\n",
+		`hooktap_drops_total{reason="shutting_down"} 1` + "\n",
+		`hooktap_deliveries_total{webhook="a",outcome="failure"} 2` + "\n",
+		`hooktap_deliveries_total{webhook="a",outcome="success"} 9` + "\n",
+		`hooktap_deliveries_total{webhook="deleted",outcome="success"} 1` + "\n",
+		`hooktap_breaker_open{webhook="a"} 1` + "\n",
+		`hooktap_breaker_failures{webhook="a"} 6` + "\n",
+		`hooktap_dead_deliveries{webhook="a"} 3` + "\n",
+		`hooktap_webhooks{source="file"} 1` + "\n",
+	} {
+		if !strings.Contains(raw, want) {
+			t.Errorf("/metrics has no %q:\n%s", want, raw)
+		}
+	}
+	// No proxy or classifier given: their families are absent, not zero.
+	if strings.Contains(raw, "hooktap_proxy_requests_total") || strings.Contains(raw, "hooktap_events_total") {
+		t.Errorf("families without a source:\n%s", raw)
+	}
+}

@@ -1,0 +1,178 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+)
+
+// checkTimeout bounds all readiness checks of one /readyz request together.
+const checkTimeout = 5 * time.Second
+
+// metrics answers GET /metrics in the Prometheus text format.
+func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
+	p := promWriter{b: make([]byte, 0, 8<<10)}
+	if px := s.deps.Proxy; px != nil {
+		p.family("hooktap_proxy_requests_total", "counter", "Requests proxied to the upstream, by method and upstream status class (none: no answer).")
+		px.RangeRequests(func(method string, class int, n uint64) {
+			p.uint("hooktap_proxy_requests_total", n, "method", method, "class", classLabel(class))
+		})
+	}
+	if c := s.deps.Classifier; c != nil {
+		p.family("hooktap_events_total", "counter", "Events recognised, by event name.")
+		c.RangeEvents(func(name string, n uint64) { p.uint("hooktap_events_total", n, "event", name) })
+		lookups, hits, misses := c.LookupStats()
+		p.family("hooktap_lookups_total", "counter", "Lookups made to the upstream.")
+		p.uint("hooktap_lookups_total", lookups)
+		p.family("hooktap_lookup_cache_hits_total", "counter", "Lookups answered from the cache.")
+		p.uint("hooktap_lookup_cache_hits_total", hits)
+		p.family("hooktap_lookup_cache_misses_total", "counter", "Lookups not found in the cache.")
+		p.uint("hooktap_lookup_cache_misses_total", misses)
+		ratio := 0.0
+		if hits+misses > 0 {
+			ratio = float64(hits) / float64(hits+misses)
+		}
+		p.family("hooktap_lookup_cache_hit_ratio", "gauge", "Share of lookups answered from the cache since start (0 before the first).")
+		p.float("hooktap_lookup_cache_hit_ratio", ratio)
+	}
+
+	st := s.deps.Dispatcher.Stats()
+	hooks := s.snapshot()
+	names := make([]string, 0, len(hooks))
+	for _, h := range hooks {
+		names = append(names, h.Name)
+	}
+	// Webhooks the dispatcher still counts but the set no longer has (deleted) keep their
+	// counters, so that rates stay right.
+	for _, n := range slices.Sorted(maps.Keys(st.Webhooks)) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	p.family("hooktap_deliveries_total", "counter", "Delivery attempts and their ends, by webhook and outcome.")
+	for _, n := range names {
+		hs := st.Webhooks[n]
+		for _, o := range slices.Sorted(maps.Keys(hs.Outcomes)) {
+			p.uint("hooktap_deliveries_total", hs.Outcomes[o], "webhook", n, "outcome", o)
+		}
+	}
+	p.family("hooktap_breaker_open", "gauge", "Whether the webhook's circuit breaker is open (1) or closed (0).")
+	for _, n := range names {
+		v := uint64(0)
+		if st.Webhooks[n].BreakerOpen {
+			v = 1
+		}
+		p.uint("hooktap_breaker_open", v, "webhook", n)
+	}
+	p.family("hooktap_breaker_failures", "gauge", "Consecutive failed deliveries to the webhook.")
+	for _, n := range names {
+		p.uint("hooktap_breaker_failures", uint64(max(st.Webhooks[n].Failures, 0)), "webhook", n)
+	}
+	p.family("hooktap_dead_deliveries", "gauge", "Deliveries that exhausted their retries and wait for a redelivery.")
+	for _, n := range names {
+		p.uint("hooktap_dead_deliveries", uint64(max(st.Webhooks[n].Dead, 0)), "webhook", n)
+	}
+	p.family("hooktap_queue_depth", "gauge", "Deliveries accepted and not yet delivered.")
+	p.uint("hooktap_queue_depth", uint64(max(st.QueueDepth, 0)))
+	p.family("hooktap_queue_oldest_age_seconds", "gauge", "Age of the oldest undelivered event (0 when none).")
+	p.float("hooktap_queue_oldest_age_seconds", st.OldestAge.Seconds())
+	p.family("hooktap_deliveries_in_flight", "gauge", "Delivery requests in flight.")
+	p.uint("hooktap_deliveries_in_flight", uint64(max(st.InFlight, 0)))
+	p.family("hooktap_drops_total", "counter", "Events or deliveries dropped, by reason.")
+	for _, reason := range slices.Sorted(maps.Keys(st.Drops)) {
+		p.uint("hooktap_drops_total", st.Drops[reason], "reason", reason)
+	}
+	p.family("hooktap_webhooks", "gauge", "Webhooks configured, by source (file or api).")
+	var file, api uint64
+	for _, h := range hooks {
+		if h.File {
+			file++
+		} else {
+			api++
+		}
+	}
+	p.uint("hooktap_webhooks", file, "source", "file")
+	p.uint("hooktap_webhooks", api, "source", "api")
+
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.Write(p.b)
+}
+
+// healthz answers GET /healthz: 200 while the process runs.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "uptimeSeconds": int64(s.now().Sub(s.start).Seconds())})
+}
+
+// readyz answers GET /readyz: 200 when every check passes, else 503 with the reasons. The
+// checks run in parallel under one deadline.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
+	defer cancel()
+	results := make([]error, len(s.deps.Checks))
+	done := make(chan struct{}, len(s.deps.Checks))
+	for i, c := range s.deps.Checks {
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					results[i] = fmt.Errorf("check panicked: %v", v)
+				}
+				done <- struct{}{}
+			}()
+			results[i] = c.Checker.Check(ctx)
+		}()
+	}
+	for range s.deps.Checks {
+		<-done
+	}
+	checks := map[string]string{}
+	var reasons []string
+	for i, c := range s.deps.Checks {
+		if err := results[i]; err != nil {
+			checks[c.Name] = err.Error()
+			reasons = append(reasons, c.Name+": "+err.Error())
+			continue
+		}
+		checks[c.Name] = "ok"
+	}
+	if len(reasons) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "checks": checks, "reasons": reasons})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": checks})
+}
+
+// UpstreamCheck returns a readiness check that the upstream at rawURL ("http://host:port")
+// accepts TCP connections.
+func UpstreamCheck(rawURL string) (Checker, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("admin: upstream url: %w", err)
+	}
+	if u.Hostname() == "" {
+		return nil, fmt.Errorf("admin: upstream url %q has no host", rawURL)
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	addr := net.JoinHostPort(u.Hostname(), port)
+	return CheckFunc(func(ctx context.Context) error {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("upstream %s unreachable: %w", addr, err)
+		}
+		c.Close()
+		return nil
+	}), nil
+}

@@ -1,0 +1,365 @@
+package admin
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"hooktap/rules"
+)
+
+// Server is the admin listener: the webhook REST API, /metrics, /healthz, /readyz and the web
+// page. Create it with [New], call [Server.Load] once, then [Server.Serve].
+type Server struct {
+	log     *slog.Logger
+	deps    Deps
+	now     func() time.Time
+	token   [sha256.Size]byte // SHA-256 of the admin token; compared in constant time
+	hasTok  bool              // false: the API is read-only
+	store   store
+	events  []string
+	eventOK map[string]bool
+	page    []byte // the rendered web page
+	http    *http.Server
+	start   time.Time
+
+	// mu guards hooks, doc and loaded. Writes hold it while they push the new set to the
+	// dispatcher and persist it, so that both see the same order of changes.
+	mu     sync.Mutex
+	hooks  []*hook  // merged set, sorted by id
+	doc    storeDoc // the store as last written
+	loaded bool
+}
+
+// hook is one webhook as the API sees it.
+type hook struct {
+	ID      int64
+	Name    string
+	URL     string
+	Secret  string // never leaves the process except into the store file
+	Events  []string
+	Active  bool
+	Payload string
+	Created int64 // ms
+	Updated int64 // ms
+	File    bool  // from the rules file: read-only
+	file    rules.Webhook
+}
+
+// New checks cfg and deps and returns a server. It reads the token (token, or the variable
+// named by token_env) and does no other I/O; the webhook store is read by Load.
+func New(cfg rules.AdminSection, deps Deps, log *slog.Logger) (*Server, error) {
+	if deps.Dispatcher == nil {
+		return nil, errors.New("admin: a dispatcher is required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{log: log, deps: deps, now: deps.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	tok := cfg.Token
+	if tok == "" && cfg.TokenEnv != "" {
+		tok = os.Getenv(cfg.TokenEnv)
+		if tok == "" {
+			log.Warn("admin: token_env names an empty variable; the admin API is read-only", "token_env", cfg.TokenEnv)
+		}
+	}
+	if tok != "" {
+		s.token = sha256.Sum256([]byte(tok))
+		s.hasTok = true
+	}
+	if deps.DataDir != "" {
+		s.store.path = filepath.Join(deps.DataDir, storeFile)
+	}
+	s.events = deps.Events
+	if s.events == nil {
+		s.events = rules.Names[:]
+	}
+	s.eventOK = make(map[string]bool, len(s.events))
+	for _, e := range s.events {
+		s.eventOK[e] = true
+	}
+	names := map[string]bool{}
+	for i, w := range deps.FileWebhooks {
+		if w.Name == "" {
+			return nil, fmt.Errorf("admin: rules file webhook %d has no name", i+1)
+		}
+		if names[w.Name] {
+			return nil, fmt.Errorf("admin: rules file webhook name %q is used twice", w.Name)
+		}
+		names[w.Name] = true
+	}
+	page, err := renderPage(s.events)
+	if err != nil {
+		return nil, err
+	}
+	s.page = page
+	s.start = s.now()
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// Load reads the webhook store, gives ids to new rules file webhooks, and pushes the merged
+// set to the dispatcher. main calls it once before the dispatcher runs, whether or not the
+// listener is on, so that API-made webhooks keep delivering; Serve calls it if main did not.
+func (s *Server) Load() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loaded {
+		return nil
+	}
+	doc, err := s.store.load()
+	if err != nil {
+		return err
+	}
+	hooks, doc, changed, err := s.mergeLocked(doc, s.deps.FileWebhooks)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Dispatcher.SetWebhooks(flatten(hooks)); err != nil {
+		return fmt.Errorf("admin: applying webhooks: %w", err)
+	}
+	if changed {
+		if err := s.store.save(doc); err != nil {
+			return err
+		}
+	}
+	s.hooks, s.doc, s.loaded = hooks, doc, true
+	return nil
+}
+
+// SetFileWebhooks replaces the rules file's webhooks after a reload and pushes the merged set
+// to the dispatcher. A name that an API-made webhook already uses is refused, and the old set
+// stays.
+func (s *Server) SetFileWebhooks(file []rules.Webhook) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.loaded {
+		s.deps.FileWebhooks = file
+		return nil
+	}
+	hooks, doc, changed, err := s.mergeLocked(s.doc, file)
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Dispatcher.SetWebhooks(flatten(hooks)); err != nil {
+		return fmt.Errorf("admin: applying webhooks: %w", err)
+	}
+	if changed {
+		if err := s.store.save(doc); err != nil {
+			s.log.Error("admin: saving webhook ids", "err", err)
+		}
+	}
+	s.deps.FileWebhooks = file
+	s.hooks, s.doc = hooks, doc
+	return nil
+}
+
+// mergeLocked builds the merged set from the store and the file's webhooks, giving each new
+// file webhook the next id; changed reports whether doc gained ids.
+func (s *Server) mergeLocked(doc storeDoc, file []rules.Webhook) (hooks []*hook, out storeDoc, changed bool, err error) {
+	out = doc
+	out.FileIDs = make(map[string]int64, len(file))
+	for k, v := range doc.FileIDs {
+		out.FileIDs[k] = v
+	}
+	api := map[string]bool{}
+	for _, h := range doc.Webhooks {
+		api[h.Name] = true
+	}
+	for _, w := range file {
+		if api[w.Name] {
+			return nil, doc, false, fmt.Errorf("admin: webhook %q is both in the rules file and made through the API; rename one", w.Name)
+		}
+		id, ok := out.FileIDs[w.Name]
+		if !ok {
+			id = out.NextID
+			out.NextID++
+			out.FileIDs[w.Name] = id
+			changed = true
+		}
+		active := w.Active == nil || *w.Active
+		hooks = append(hooks, &hook{
+			ID: id, Name: w.Name, URL: w.URL, Events: w.Events, Active: active,
+			Payload: w.Payload, File: true, file: w,
+			Secret: w.Secret,
+		})
+	}
+	for _, h := range doc.Webhooks {
+		hooks = append(hooks, &hook{
+			ID: h.ID, Name: h.Name, URL: h.URL, Secret: h.Secret, Events: h.Events,
+			Active: h.Active, Payload: h.Payload, Created: h.Created, Updated: h.Updated,
+		})
+	}
+	sortHooks(hooks)
+	return hooks, out, changed, nil
+}
+
+// flatten turns the merged set into what the dispatcher takes: file webhooks exactly as the
+// file has them (secret_env included), API webhooks built from the store.
+func flatten(hooks []*hook) []rules.Webhook {
+	out := make([]rules.Webhook, 0, len(hooks))
+	for _, h := range hooks {
+		if h.File {
+			out = append(out, h.file)
+			continue
+		}
+		active := h.Active
+		out = append(out, rules.Webhook{
+			Name: h.Name, URL: h.URL, Secret: h.Secret, Events: append([]string(nil), h.Events...),
+			Active: &active, Payload: h.Payload,
+		})
+	}
+	return out
+}
+
+// Serve serves the admin API on ln until Shutdown. It returns nil after Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.Load(); err != nil {
+		ln.Close()
+		return err
+	}
+	err := s.http.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("admin: serving: %w", err)
+}
+
+// Shutdown stops accepting, waits for the requests in progress until ctx ends, then closes
+// what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.http.Close()
+		return fmt.Errorf("admin: shutting down: %w", err)
+	}
+	return nil
+}
+
+// Handler returns the admin API's handler (for tests and for embedding in another server).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /rest/api/webhooks", s.listHooks)
+	mux.HandleFunc("POST /rest/api/webhooks", s.write(s.createHook))
+	mux.HandleFunc("POST /rest/api/webhooks/test", s.write(s.testHook))
+	mux.HandleFunc("GET /rest/api/webhooks/{id}", s.getHook)
+	mux.HandleFunc("PUT /rest/api/webhooks/{id}", s.write(s.updateHook))
+	mux.HandleFunc("DELETE /rest/api/webhooks/{id}", s.write(s.deleteHook))
+	mux.HandleFunc("GET /rest/api/webhooks/{id}/latest", s.latest)
+	mux.HandleFunc("GET /rest/api/webhooks/{id}/statistics", s.statistics)
+	mux.HandleFunc("GET /rest/api/webhooks/{id}/statistics/summary", s.statistics)
+	mux.HandleFunc("GET /rest/api/webhooks/{id}/dead", s.dead)
+	mux.HandleFunc("POST /rest/api/webhooks/{id}/dead/redeliver", s.write(s.redeliverAll))
+	mux.HandleFunc("POST /rest/api/webhooks/{id}/dead/{delivery}/redeliver", s.write(s.redeliverOne))
+	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /{$}", s.servePage)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErrors(w, http.StatusNotFound, fieldError{Field: "path", Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+	return s.recoverer(mux)
+}
+
+// recoverer turns a handler panic into a 500 with a JSON error, logged once.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("admin: handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v))
+				writeErrors(w, http.StatusInternalServerError, fieldError{Message: "internal error"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// write wraps a handler that changes something: it needs the admin token.
+func (s *Server) write(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.hasTok {
+			writeErrors(w, http.StatusForbidden, fieldError{Field: "token",
+				Message: "the admin API is read-only: no admin token is configured ([admin] token or token_env)"})
+			return
+		}
+		got, ok := credential(r)
+		sum := sha256.Sum256([]byte(got))
+		if subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 || !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hooktap admin", Basic realm="hooktap admin"`)
+			msg := "wrong admin token"
+			if !ok {
+				msg = "the admin token is required: Authorization: Bearer <token>, or Basic with the token as password"
+			}
+			writeErrors(w, http.StatusUnauthorized, fieldError{Field: "token", Message: msg})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// credential returns the token a request carries: the bearer token, or the Basic password.
+func credential(r *http.Request) (string, bool) {
+	a := r.Header.Get("Authorization")
+	if a == "" {
+		return "", false
+	}
+	if scheme, rest, ok := strings.Cut(a, " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return strings.TrimSpace(rest), true
+	}
+	if _, pass, ok := r.BasicAuth(); ok {
+		return pass, true
+	}
+	return "", false
+}
+
+// fieldError is one entry of an error answer.
+type fieldError struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// writeErrors answers status with {"errors":[...]}.
+func writeErrors(w http.ResponseWriter, status int, errs ...fieldError) {
+	writeJSON(w, status, struct {
+		Errors []fieldError `json:"errors"`
+	}{errs})
+}
+
+// writeJSON answers status with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"errors":[{"message":"encoding the answer failed"}]}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}

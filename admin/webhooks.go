@@ -1,0 +1,675 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on what the API accepts.
+const (
+	maxBody        = 1 << 20 // request body
+	maxSecretRunes = 255     // Confluence's limit
+	maxNameRunes   = 255
+	maxURLLen      = 2000 // Confluence's limit
+	defaultLimit   = 100
+	maxLimit       = 1000
+	excerptLen     = 2048 // response bytes shown per attempt
+	pingTimeout    = 30 * time.Second
+)
+
+// hookInput is the body of POST and PUT /rest/api/webhooks, Confluence's shape:
+// {"name":"…","events":["page_created"],"configuration":{"secret":"…"},"url":"http://…","active":true}.
+// Unknown fields are ignored, as clients written for Confluence may send scopeType and the like.
+type hookInput struct {
+	Name          *string           `json:"name"`
+	URL           *string           `json:"url"`
+	Events        []string          `json:"events"`
+	Active        *bool             `json:"active"`
+	Configuration map[string]string `json:"configuration"`
+	Payload       *string           `json:"payload"` // hooktap's own: "id" (default) or "full"
+}
+
+// hookView is a webhook in answers: Confluence's RestWebhook plus hooktap's fields. It never
+// holds the secret.
+type hookView struct {
+	ID            int64             `json:"id"`
+	Name          string            `json:"name"`
+	CreatedDate   int64             `json:"createdDate"`
+	UpdatedDate   int64             `json:"updatedDate"`
+	Events        []string          `json:"events"`
+	Configuration map[string]string `json:"configuration"`
+	URL           string            `json:"url"`
+	Active        bool              `json:"active"`
+	ScopeType     string            `json:"scopeType"`
+	SSLVerify     bool              `json:"sslVerificationRequired"`
+	Payload       string            `json:"payload"`
+	HasSecret     bool              `json:"hasSecret"`
+	Source        string            `json:"source"` // "file" or "api"
+	ReadOnly      bool              `json:"readOnly"`
+	Statistics    *statsView        `json:"statistics,omitempty"`
+}
+
+// statsView is a webhook's statistics.
+type statsView struct {
+	Counts       map[string]uint64 `json:"counts"`
+	Breaker      string            `json:"breaker"` // "closed" or "open"
+	OpenUntil    int64             `json:"openUntil,omitempty"`
+	Failures     int               `json:"failures"`
+	LastDelivery int64             `json:"lastDelivery,omitempty"`
+	LastStatus   int               `json:"lastStatus,omitempty"`
+	Dead         int               `json:"dead"`
+	LastSuccess  *attemptView      `json:"lastSuccess"`
+	LastFailure  *attemptView      `json:"lastFailure"`
+	LastError    *attemptView      `json:"lastError"`
+}
+
+// attemptView is one delivery attempt in answers.
+type attemptView struct {
+	Time         int64  `json:"time"`
+	Event        string `json:"event"`
+	DeliveryID   string `json:"deliveryId"`
+	StatusCode   int    `json:"statusCode"`
+	Duration     int64  `json:"durationMillis"`
+	Outcome      string `json:"outcome"`
+	Error        string `json:"error,omitempty"`
+	ResponseBody string `json:"responseBody"`
+}
+
+// deadView is one dead delivery in answers.
+type deadView struct {
+	ID       string `json:"id"`
+	Event    string `json:"event"`
+	Time     int64  `json:"time"`
+	Attempts int    `json:"attempts"`
+	Error    string `json:"error,omitempty"`
+}
+
+// restList is Confluence's RestList shape.
+type restList[T any] struct {
+	Results []T               `json:"results"`
+	Start   int               `json:"start"`
+	Limit   int               `json:"limit"`
+	Size    int               `json:"size"`
+	Links   map[string]string `json:"_links"`
+}
+
+// sortHooks orders hooks by id.
+func sortHooks(hooks []*hook) {
+	slices.SortFunc(hooks, func(a, b *hook) int { return int(a.ID - b.ID) })
+}
+
+// view builds h's answer; stats adds its statistics.
+func (s *Server) view(h *hook, withStats bool) hookView {
+	v := hookView{
+		ID: h.ID, Name: h.Name, CreatedDate: h.Created, UpdatedDate: h.Updated,
+		Events: h.Events, Configuration: map[string]string{}, URL: h.URL, Active: h.Active,
+		ScopeType: "global", SSLVerify: true, Payload: h.Payload, HasSecret: h.Secret != "" || h.file.SecretEnv != "",
+		Source: "api", ReadOnly: h.File,
+	}
+	if v.Events == nil {
+		v.Events = []string{}
+	}
+	if v.Payload == "" {
+		v.Payload = "id"
+	}
+	if h.File {
+		v.Source = "file"
+	}
+	if withStats {
+		st := s.deps.Dispatcher.Stats()
+		v.Statistics = s.statsFor(h, st)
+	}
+	return v
+}
+
+// statsFor builds h's statistics from a counters snapshot and its history.
+func (s *Server) statsFor(h *hook, st Stats) *statsView {
+	hs := st.Webhooks[h.Name]
+	sv := &statsView{Counts: map[string]uint64{}, Breaker: "closed", Failures: hs.Failures, LastStatus: hs.LastStatus, Dead: hs.Dead}
+	for k, n := range hs.Outcomes {
+		sv.Counts[k] = n
+	}
+	if hs.BreakerOpen {
+		sv.Breaker = "open"
+		sv.OpenUntil = ms(hs.OpenUntil)
+	}
+	sv.LastDelivery = ms(hs.LastDelivery)
+	for _, a := range s.deps.Dispatcher.History(h.Name, nil) { // oldest first: the last one wins
+		av := viewAttempt(a)
+		switch a.Outcome {
+		case "success":
+			sv.LastSuccess = &av
+		case "failure":
+			sv.LastFailure = &av
+		case "error":
+			sv.LastError = &av
+		}
+	}
+	return sv
+}
+
+// ms is t in Unix milliseconds; 0 for the zero time.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// viewAttempt builds an attempt's answer, with the start of the response as valid UTF-8.
+func viewAttempt(a Attempt) attemptView {
+	return attemptView{
+		Time: ms(a.Time), Event: a.Event, DeliveryID: a.DeliveryID, StatusCode: a.Status,
+		Duration: a.Duration.Milliseconds(), Outcome: a.Outcome, Error: a.Err, ResponseBody: excerpt(a.Response),
+	}
+}
+
+// excerpt returns the first excerptLen bytes of b as valid UTF-8.
+func excerpt(b []byte) string {
+	if len(b) > excerptLen {
+		b = b[:excerptLen]
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+// pageParams reads start and limit.
+func pageParams(q url.Values) (start, limit int, errs []fieldError) {
+	start, limit = 0, defaultLimit
+	if v := q.Get("start"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, fieldError{Field: "start", Message: "start must be a number >= 0"})
+		}
+		start = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fieldError{Field: "limit", Message: "limit must be a number >= 1"})
+		}
+		limit = min(n, maxLimit)
+	}
+	return start, limit, errs
+}
+
+// page cuts items to [start, start+limit) and wraps them in a RestList.
+func page[T any](r *http.Request, items []T, start, limit int) restList[T] {
+	out := restList[T]{Start: start, Limit: limit, Links: map[string]string{"self": r.URL.Path, "base": "", "context": ""}}
+	if start < len(items) {
+		items = items[start:]
+	} else {
+		items = nil
+	}
+	if len(items) > limit {
+		q := r.URL.Query()
+		q.Set("start", strconv.Itoa(start+limit))
+		q.Set("limit", strconv.Itoa(limit))
+		out.Links["next"] = r.URL.Path + "?" + q.Encode()
+		items = items[:limit]
+	}
+	if items == nil {
+		items = []T{}
+	}
+	out.Results, out.Size = items, len(items)
+	return out
+}
+
+// snapshot returns the merged set as it stands.
+func (s *Server) snapshot() []*hook {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.hooks)
+}
+
+// lookup finds the webhook named by the path's {id}, or answers 400/404 and returns nil.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request) *hook {
+	raw := r.PathValue("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id < 1 {
+		writeErrors(w, http.StatusBadRequest, fieldError{Field: "id", Message: "webhook id must be a positive number, got " + strconv.Quote(raw)})
+		return nil
+	}
+	for _, h := range s.snapshot() {
+		if h.ID == id {
+			return h
+		}
+	}
+	writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no webhook with id " + raw})
+	return nil
+}
+
+// boolParam reads a true/false query parameter.
+func boolParam(q url.Values, name string) bool {
+	b, _ := strconv.ParseBool(q.Get(name))
+	return b
+}
+
+// listHooks answers GET /rest/api/webhooks?event=&statistics=&start=&limit=.
+func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	start, limit, errs := pageParams(q)
+	ev := q.Get("event")
+	if ev != "" && !s.eventOK[ev] {
+		errs = append(errs, fieldError{Field: "event", Message: "unknown event " + strconv.Quote(ev)})
+	}
+	if len(errs) > 0 {
+		writeErrors(w, http.StatusBadRequest, errs...)
+		return
+	}
+	withStats := boolParam(q, "statistics")
+	var st Stats
+	if withStats {
+		st = s.deps.Dispatcher.Stats()
+	}
+	var views []hookView
+	for _, h := range s.snapshot() {
+		if ev != "" && !slices.Contains(h.Events, ev) && !slices.Contains(h.Events, "*") {
+			continue
+		}
+		v := s.view(h, false)
+		if withStats {
+			v.Statistics = s.statsFor(h, st)
+		}
+		views = append(views, v)
+	}
+	writeJSON(w, http.StatusOK, page(r, views, start, limit))
+}
+
+// getHook answers GET /rest/api/webhooks/{id}?statistics=.
+func (s *Server) getHook(w http.ResponseWriter, r *http.Request) {
+	h := s.lookup(w, r)
+	if h == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, s.view(h, boolParam(r.URL.Query(), "statistics")))
+}
+
+// decodeInput reads a create or update body.
+func decodeInput(r *http.Request) (hookInput, []fieldError) {
+	var in hookInput
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
+	if err != nil {
+		return in, []fieldError{{Field: "body", Message: "reading the body: " + err.Error()}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&in); err != nil {
+		return in, []fieldError{{Field: "body", Message: "the body is not a JSON webhook object: " + err.Error()}}
+	}
+	if dec.More() {
+		return in, []fieldError{{Field: "body", Message: "the body holds more than one JSON value"}}
+	}
+	return in, nil
+}
+
+// validate checks in for a create or a full update, collecting every error.
+func (s *Server) validate(in hookInput) []fieldError {
+	var errs []fieldError
+	switch {
+	case in.Name == nil || strings.TrimSpace(*in.Name) == "":
+		errs = append(errs, fieldError{Field: "name", Message: "name is required"})
+	case utf8.RuneCountInString(*in.Name) > maxNameRunes:
+		errs = append(errs, fieldError{Field: "name", Message: "name is longer than 255 characters"})
+	}
+	if in.URL == nil || *in.URL == "" {
+		errs = append(errs, fieldError{Field: "url", Message: "url is required"})
+	} else if msg := checkURL(*in.URL); msg != "" {
+		errs = append(errs, fieldError{Field: "url", Message: msg})
+	}
+	if len(in.Events) == 0 {
+		errs = append(errs, fieldError{Field: "events", Message: `events is required: one or more event names, or ["*"]`})
+	}
+	for _, e := range in.Events {
+		if e == "*" && len(in.Events) == 1 {
+			continue
+		}
+		if !s.eventOK[e] {
+			errs = append(errs, fieldError{Field: "events", Message: "unknown event " + strconv.Quote(e)})
+		}
+	}
+	for k, v := range in.Configuration {
+		switch k {
+		case "secret":
+			if utf8.RuneCountInString(v) > maxSecretRunes {
+				errs = append(errs, fieldError{Field: "configuration.secret", Message: "secret is longer than 255 characters"})
+			}
+		default:
+			errs = append(errs, fieldError{Field: "configuration." + k, Message: "unknown configuration key " + strconv.Quote(k) + "; only secret is known"})
+		}
+	}
+	if in.Payload != nil && *in.Payload != "" && *in.Payload != "id" && *in.Payload != "full" {
+		errs = append(errs, fieldError{Field: "payload", Message: `payload must be "id" or "full"`})
+	}
+	return errs
+}
+
+// checkURL returns why u cannot be a webhook URL, or "".
+func checkURL(u string) string {
+	if len(u) > maxURLLen {
+		return "url is longer than 2000 characters"
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		return "url does not parse: " + err.Error()
+	}
+	if p.Scheme != "http" && p.Scheme != "https" {
+		return "url must be http or https, got " + strconv.Quote(u)
+	}
+	if p.Host == "" || p.Hostname() == "" {
+		return "url has no host"
+	}
+	if p.User != nil {
+		return "url must not hold credentials; use the secret"
+	}
+	return ""
+}
+
+// createHook answers POST /rest/api/webhooks.
+func (s *Server) createHook(w http.ResponseWriter, r *http.Request) {
+	in, errs := decodeInput(r)
+	if errs == nil {
+		errs = s.validate(in)
+	}
+	if errs != nil {
+		writeErrors(w, http.StatusBadRequest, errs...)
+		return
+	}
+	now := s.now().UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if taken := s.nameTakenLocked(*in.Name, 0); taken != "" {
+		writeErrors(w, http.StatusConflict, fieldError{Field: "name", Message: taken})
+		return
+	}
+	doc := s.cloneDocLocked()
+	sh := storedHook{ID: doc.NextID, Created: now, Updated: now}
+	doc.NextID++
+	fill(&sh, in, true)
+	doc.Webhooks = append(doc.Webhooks, sh)
+	if !s.applyLocked(w, doc) {
+		return
+	}
+	s.log.Info("admin: webhook created", "id", sh.ID, "name", sh.Name, "url", sh.URL)
+	for _, h := range s.hooks {
+		if h.ID == sh.ID {
+			w.Header().Set("Location", "/rest/api/webhooks/"+strconv.FormatInt(sh.ID, 10))
+			writeJSON(w, http.StatusCreated, s.view(h, false))
+			return
+		}
+	}
+}
+
+// updateHook answers PUT /rest/api/webhooks/{id}. The body is the same as for a create; a
+// missing configuration.secret keeps the secret, an empty one removes it; a missing active
+// keeps the switch.
+func (s *Server) updateHook(w http.ResponseWriter, r *http.Request) {
+	h := s.lookup(w, r)
+	if h == nil {
+		return
+	}
+	if h.File {
+		writeReadOnly(w, h)
+		return
+	}
+	in, errs := decodeInput(r)
+	if errs == nil {
+		errs = s.validate(in)
+	}
+	if errs != nil {
+		writeErrors(w, http.StatusBadRequest, errs...)
+		return
+	}
+	now := s.now().UnixMilli()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if taken := s.nameTakenLocked(*in.Name, h.ID); taken != "" {
+		writeErrors(w, http.StatusConflict, fieldError{Field: "name", Message: taken})
+		return
+	}
+	doc := s.cloneDocLocked()
+	i := slices.IndexFunc(doc.Webhooks, func(sh storedHook) bool { return sh.ID == h.ID })
+	if i < 0 { // deleted meanwhile
+		writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no webhook with id " + strconv.FormatInt(h.ID, 10)})
+		return
+	}
+	fill(&doc.Webhooks[i], in, false)
+	doc.Webhooks[i].Updated = now
+	if !s.applyLocked(w, doc) {
+		return
+	}
+	s.log.Info("admin: webhook updated", "id", h.ID, "name", *in.Name, "url", *in.URL)
+	for _, nh := range s.hooks {
+		if nh.ID == h.ID {
+			writeJSON(w, http.StatusOK, s.view(nh, false))
+			return
+		}
+	}
+}
+
+// deleteHook answers DELETE /rest/api/webhooks/{id} with 204.
+func (s *Server) deleteHook(w http.ResponseWriter, r *http.Request) {
+	h := s.lookup(w, r)
+	if h == nil {
+		return
+	}
+	if h.File {
+		writeReadOnly(w, h)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	doc := s.cloneDocLocked()
+	n := len(doc.Webhooks)
+	doc.Webhooks = slices.DeleteFunc(doc.Webhooks, func(sh storedHook) bool { return sh.ID == h.ID })
+	if len(doc.Webhooks) == n {
+		writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no webhook with id " + strconv.FormatInt(h.ID, 10)})
+		return
+	}
+	if !s.applyLocked(w, doc) {
+		return
+	}
+	s.log.Info("admin: webhook deleted", "id", h.ID, "name", h.Name)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// writeReadOnly refuses a change to a rules file webhook.
+func writeReadOnly(w http.ResponseWriter, h *hook) {
+	writeErrors(w, http.StatusForbidden, fieldError{Field: "id",
+		Message: "webhook " + strconv.FormatInt(h.ID, 10) + " (" + strconv.Quote(h.Name) + ") comes from the rules file and is read-only; edit the file and reload"})
+}
+
+// fill copies in onto sh; a missing secret keeps the old one, a missing active keeps the
+// switch (on for a new webhook).
+func fill(sh *storedHook, in hookInput, isNew bool) {
+	sh.Name = strings.TrimSpace(*in.Name)
+	sh.URL = *in.URL
+	sh.Events = slices.Clone(in.Events)
+	if sec, ok := in.Configuration["secret"]; ok {
+		sh.Secret = sec
+	}
+	switch {
+	case in.Active != nil:
+		sh.Active = *in.Active
+	case isNew:
+		sh.Active = true
+	}
+	sh.Payload = ""
+	if in.Payload != nil && *in.Payload == "full" {
+		sh.Payload = "full"
+	}
+}
+
+// nameTakenLocked returns why name cannot be used by webhook self (0 for a new one), or "".
+func (s *Server) nameTakenLocked(name string, self int64) string {
+	name = strings.TrimSpace(name)
+	for _, h := range s.hooks {
+		if h.Name == name && h.ID != self {
+			return "webhook " + strconv.FormatInt(h.ID, 10) + " already has the name " + strconv.Quote(name)
+		}
+	}
+	return ""
+}
+
+// cloneDocLocked returns a copy of the store document that a write may change.
+func (s *Server) cloneDocLocked() storeDoc {
+	doc := s.doc
+	doc.Webhooks = slices.Clone(s.doc.Webhooks)
+	return doc
+}
+
+// applyLocked makes doc the new state: it pushes the merged set to the dispatcher, then
+// persists doc; if persisting fails it pushes the old set back. On failure it answers the
+// request and returns false.
+func (s *Server) applyLocked(w http.ResponseWriter, doc storeDoc) bool {
+	hooks, doc, _, err := s.mergeLocked(doc, s.deps.FileWebhooks)
+	if err != nil {
+		writeErrors(w, http.StatusConflict, fieldError{Field: "name", Message: err.Error()})
+		return false
+	}
+	if err := s.deps.Dispatcher.SetWebhooks(flatten(hooks)); err != nil {
+		s.log.Error("admin: applying webhooks", "err", err)
+		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "the dispatcher refused the webhooks: " + err.Error()})
+		return false
+	}
+	if err := s.store.save(doc); err != nil {
+		s.log.Error("admin: saving webhooks", "err", err)
+		if err2 := s.deps.Dispatcher.SetWebhooks(flatten(s.hooks)); err2 != nil {
+			s.log.Error("admin: restoring webhooks", "err", err2)
+		}
+		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "saving the webhooks failed; nothing changed"})
+		return false
+	}
+	s.hooks, s.doc = hooks, doc
+	return true
+}
+
+// pingView is the answer to a test connection.
+type pingView struct {
+	URL        string `json:"url"`
+	Success    bool   `json:"success"`
+	StatusCode int    `json:"statusCode"`
+	Duration   int64  `json:"durationMillis"`
+	Error      string `json:"error,omitempty"`
+	Body       string `json:"responseBody"`
+}
+
+// testHook answers POST /rest/api/webhooks/test?url=: the test connection.
+func (s *Server) testHook(w http.ResponseWriter, r *http.Request) {
+	u := r.URL.Query().Get("url")
+	if u == "" {
+		writeErrors(w, http.StatusBadRequest, fieldError{Field: "url", Message: "url is required: POST /rest/api/webhooks/test?url=<url>"})
+		return
+	}
+	if msg := checkURL(u); msg != "" {
+		writeErrors(w, http.StatusBadRequest, fieldError{Field: "url", Message: msg})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
+	defer cancel()
+	res := s.deps.Dispatcher.Ping(ctx, u)
+	writeJSON(w, http.StatusOK, pingView{
+		URL: u, Success: res.Err == "" && res.Status >= 200 && res.Status < 300, StatusCode: res.Status,
+		Duration: res.Duration.Milliseconds(), Error: res.Err, Body: excerpt(res.Body),
+	})
+}
+
+// latest answers GET /rest/api/webhooks/{id}/latest?event=&outcome=&limit=: recent attempts,
+// newest first.
+func (s *Server) latest(w http.ResponseWriter, r *http.Request) {
+	h := s.lookup(w, r)
+	if h == nil {
+		return
+	}
+	q := r.URL.Query()
+	start, limit, errs := pageParams(q)
+	ev, outcome := q.Get("event"), q.Get("outcome")
+	if ev != "" && !s.eventOK[ev] {
+		errs = append(errs, fieldError{Field: "event", Message: "unknown event " + strconv.Quote(ev)})
+	}
+	switch outcome {
+	case "", "success", "failure", "error", "skipped":
+	default:
+		errs = append(errs, fieldError{Field: "outcome", Message: "outcome must be success, failure, error or skipped"})
+	}
+	if len(errs) > 0 {
+		writeErrors(w, http.StatusBadRequest, errs...)
+		return
+	}
+	hist := s.deps.Dispatcher.History(h.Name, nil)
+	views := make([]attemptView, 0, len(hist))
+	for i := len(hist) - 1; i >= 0; i-- {
+		a := hist[i]
+		if (ev != "" && a.Event != ev) || (outcome != "" && a.Outcome != outcome) {
+			continue
+		}
+		views = append(views, viewAttempt(a))
+	}
+	writeJSON(w, http.StatusOK, page(r, views, start, limit))
+}
+
+// statistics answers GET /rest/api/webhooks/{id}/statistics.
+func (s *Server) statistics(w http.ResponseWriter, r *http.Request) {
+	h := s.lookup(w, r)
+	if h == nil {
+		return
+	}
+	writeJSON(w, http.StatusOK, s.statsFor(h, s.deps.Dispatcher.Stats()))
+}
+
+// dead answers GET /rest/api/webhooks/{id}/dead.
+func (s *Server) dead(w http.ResponseWriter, r *http.Request) {
+	h := s.lookup(w, r)
+	if h == nil {
+		return
+	}
+	start, limit, errs := pageParams(r.URL.Query())
+	if len(errs) > 0 {
+		writeErrors(w, http.StatusBadRequest, errs...)
+		return
+	}
+	dead := s.deps.Dispatcher.Dead(h.Name, nil)
+	views := make([]deadView, 0, len(dead))
+	for _, d := range dead {
+		views = append(views, deadView{ID: d.ID, Event: d.Event, Time: ms(d.Time), Attempts: d.Attempts, Error: d.LastErr})
+	}
+	writeJSON(w, http.StatusOK, page(r, views, start, limit))
+}
+
+// redeliverOne answers POST /rest/api/webhooks/{id}/dead/{delivery}/redeliver.
+func (s *Server) redeliverOne(w http.ResponseWriter, r *http.Request) {
+	s.redeliver(w, r, r.PathValue("delivery"))
+}
+
+// redeliverAll answers POST /rest/api/webhooks/{id}/dead/redeliver.
+func (s *Server) redeliverAll(w http.ResponseWriter, r *http.Request) {
+	s.redeliver(w, r, "")
+}
+
+// redeliver queues dead deliveries again and answers how many.
+func (s *Server) redeliver(w http.ResponseWriter, r *http.Request, id string) {
+	h := s.lookup(w, r)
+	if h == nil {
+		return
+	}
+	n, err := s.deps.Dispatcher.Redeliver(h.Name, id)
+	if err != nil {
+		writeErrors(w, http.StatusInternalServerError, fieldError{Message: err.Error()})
+		return
+	}
+	if id != "" && n == 0 {
+		writeErrors(w, http.StatusNotFound, fieldError{Field: "deliveryId", Message: "no dead delivery " + strconv.Quote(id) + " for this webhook"})
+		return
+	}
+	s.log.Info("admin: redelivered", "webhook", h.Name, "delivery", id, "count", n)
+	writeJSON(w, http.StatusOK, struct {
+		Redelivered int `json:"redelivered"`
+	}{n})
+}
