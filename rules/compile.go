@@ -173,7 +173,9 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 			line = d.line(p)
 		}
 		if r.Name == "" {
-			d.errorf(p, where, "name is required")
+			if !d.bad[p+sep+"name"] {
+				d.errorf(p, where, "name is required")
+			}
 		} else if prev, dup := names[r.Name]; dup {
 			d.errorf(p+sep+"name", where, "duplicate rule name (first at line %d)", prev)
 		} else {
@@ -227,7 +229,7 @@ func (n *tnode) insert(t []tseg, idx int32, mask uint8) {
 func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 	nerr := len(d.errs)
 	cr := &crule{name: r.Name}
-	if len(r.Method) == 0 {
+	if len(r.Method) == 0 && !d.bad[p+sep+"method"] {
 		d.errorf(p, where, "method is required")
 	}
 	for _, mname := range r.Method {
@@ -239,13 +241,17 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 		cr.methods |= 1 << mi
 	}
 	sc := &scope{}
+	pathOK := false
 	if r.Path == "" {
-		d.errorf(p, where, "path is required")
+		if !d.bad[p+sep+"path"] {
+			d.errorf(p, where, "path is required")
+		}
 	} else {
 		t, err := parseTemplate(r.Path)
 		if err != nil {
 			d.errorf(p+sep+"path", where, "path %q: %v", r.Path, err)
 		}
+		pathOK = err == nil
 		cr.tmpl = t
 		for i, s := range t {
 			if s.rest {
@@ -348,7 +354,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 	}
 	// Invalidation.
 	inv := r.Invalidate
-	if len(inv) == 0 && cr.methods&^(1<<mGET) != 0 && r.Path != "" {
+	if inv == nil && cr.methods&^(1<<mGET) != 0 && pathOK {
 		inv = []string{templateAsURL(cr.tmpl)}
 	}
 	for _, s := range inv {
@@ -363,7 +369,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 		cr.invalidate = append(cr.invalidate, parts)
 	}
 	// Emits.
-	if len(r.Emit) == 0 {
+	if len(r.Emit) == 0 && !d.bad[p+sep+"emit"] {
 		d.errorf(p, where, "no [[rule.emit]]: a rule must emit at least one event")
 	}
 	for i := range r.Emit {

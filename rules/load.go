@@ -92,12 +92,17 @@ type decoder struct {
 	lines map[string]int      // key path -> line
 	order map[string][]string // table key path -> child keys in file order
 	errs  Errors
+	bad   map[string]bool // key paths already reported as mistyped
 	// ruleWhere/hookWhere name each rule and webhook in errors.
 	ruleWhere []string
 	hookWhere []string
 }
 
 func (d *decoder) errorf(path, where, format string, args ...any) {
+	if d.bad == nil {
+		d.bad = map[string]bool{}
+	}
+	d.bad[path] = true
 	d.errs = append(d.errs, &Error{File: d.name, Line: d.line(path), Where: where, Msg: fmt.Sprintf(format, args...)})
 }
 
@@ -489,7 +494,9 @@ func setD(p *time.Duration, v time.Duration) {
 // validateSections checks everything but the rules, which compile checks.
 func (d *decoder) validateSections(f *File) {
 	if f.Proxy.Upstream == "" {
-		d.errorf("proxy", "[proxy]", "upstream is required (the wiki's \"http://host:port\")")
+		if !d.bad["proxy"+sep+"upstream"] {
+			d.errorf("proxy", "[proxy]", "upstream is required (the wiki's \"http://host:port\")")
+		}
 	} else if err := checkURL(f.Proxy.Upstream); err != "" {
 		d.errorf("proxy"+sep+"upstream", "[proxy]", "upstream %q: %s", f.Proxy.Upstream, err)
 	}
@@ -545,16 +552,16 @@ func (d *decoder) validateSections(f *File) {
 		w := &f.Webhooks[i]
 		p := "webhook" + sep + strconv.Itoa(i)
 		where := d.hookWhere[i]
-		if w.Name == "" {
+		if w.Name == "" && !d.bad[p+sep+"name"] {
 			d.errorf(p, where, "name is required")
-		} else if prev, dup := names[w.Name]; dup {
+		} else if prev, dup := names[w.Name]; dup && w.Name != "" {
 			d.errorf(p+sep+"name", where, "duplicate webhook name (first at line %d)", prev)
 		} else {
 			names[w.Name] = w.Line
 		}
-		if w.URL == "" {
+		if w.URL == "" && !d.bad[p+sep+"url"] {
 			d.errorf(p, where, "url is required")
-		} else if err := checkURL(w.URL); err != "" {
+		} else if err := checkURL(w.URL); w.URL != "" && err != "" {
 			d.errorf(p+sep+"url", where, "url %q: %s", w.URL, err)
 		}
 		if len(w.Secret) > 255 {
@@ -563,7 +570,7 @@ func (d *decoder) validateSections(f *File) {
 		if w.Secret != "" && w.SecretEnv != "" {
 			d.errorf(p+sep+"secret_env", where, "secret and secret_env are exclusive")
 		}
-		if len(w.Events) == 0 {
+		if len(w.Events) == 0 && !d.bad[p+sep+"events"] {
 			d.errorf(p, where, "events is required (event names, or [\"*\"])")
 		}
 		for _, e := range w.Events {
