@@ -343,7 +343,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 		d.errorf(p+sep+"when", where, "%v", err)
 	}
 	for _, c := range conds {
-		switch c.e.stage() {
+		switch c.stage() {
 		case stReq:
 			cr.reqConds = append(cr.reqConds, c)
 		case stResp:
@@ -466,6 +466,9 @@ func (d *decoder) addPayload(root *pnode, m map[string]any, path, where string, 
 			if c == nil {
 				c = &pnode{name: p, key: string(appendJSONString(nil, []byte(p))) + ":"}
 				n.kids = append(n.kids, c)
+			} else if last && c.kids == nil {
+				// The same key in payload and full: full's value replaces it for full webhooks.
+				c.e, c.lit, c.num = nil, "", false
 			} else if last || c.e != nil || c.lit != "" {
 				report("payload key %q is given twice, or both as a value and an object", k)
 				bad = true

@@ -764,6 +764,8 @@ const (
 	opMatches
 	opNot
 	opNotOneOf
+	opSame    // holds unless both values exist and differ
+	opDiffers // holds when both values exist and differ
 )
 
 // cond is one compiled condition: an expression and a test.
@@ -773,6 +775,16 @@ type cond struct {
 	vals   []litVal
 	exists bool
 	re     *regexp.Regexp
+	other  *expr // opSame, opDiffers: the expression compared with
+}
+
+// stage says when the condition can be checked: the later of its expressions' stages.
+func (c *cond) stage() stage {
+	st := c.e.stage()
+	if c.other != nil && c.other.stage() > st {
+		st = c.other.stage()
+	}
+	return st
 }
 
 // holds reports whether the condition holds for v.
@@ -813,7 +825,7 @@ func parseConds(m map[string]any, keys []string, sc *scope) ([]cond, []error) {
 			errs = append(errs, fmt.Errorf("when: %v", err))
 			continue
 		}
-		cs, err := parseTest(e, m[k])
+		cs, err := parseTest(e, m[k], sc)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("when %q: %v", k, err))
 			continue
@@ -823,7 +835,7 @@ func parseConds(m map[string]any, keys []string, sc *scope) ([]cond, []error) {
 	return out, errs
 }
 
-func parseTest(e expr, v any) ([]cond, error) {
+func parseTest(e expr, v any, sc *scope) ([]cond, error) {
 	switch x := v.(type) {
 	case []any:
 		c := cond{e: e, op: opOneOf}
@@ -887,8 +899,22 @@ func parseTest(e expr, v any) ([]cond, error) {
 					c.vals = append(c.vals, l)
 				}
 				out = append(out, c)
+			case "same", "differs":
+				src, ok := val.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s must be an expression string", k)
+				}
+				o, err := parseExpr(src, sc)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %v", k, err)
+				}
+				c := cond{e: e, op: opSame, other: &o}
+				if k == "differs" {
+					c.op = opDiffers
+				}
+				out = append(out, c)
 			default:
-				return nil, fmt.Errorf("unknown test %q (want exists, matches, not or not_one_of)", k)
+				return nil, fmt.Errorf("unknown test %q (want exists, matches, not, not_one_of, same or differs)", k)
 			}
 		}
 		return out, nil

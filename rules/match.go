@@ -35,11 +35,11 @@ type state struct {
 	looks []lookRes // per candidate x m.maxLookups
 	cur   int       // the candidate being evaluated
 
-	scratch, scratch2, auth, url, lbuf, userBuf []byte
-	item                                        gjson.Result
-	inItem                                      bool
-	userDone                                    bool
-	now                                         int64
+	scratch, scratch2, auth, url, lbuf, userBuf, cmp []byte
+	item                                             gjson.Result
+	inItem                                           bool
+	userDone                                         bool
+	now                                              int64
 
 	events []Event
 	buf    []byte
@@ -295,17 +295,44 @@ func partNamed(hdr []byte, name string) bool {
 func (s *state) conds(cs []cond, x *Exchange) bool {
 	for i := range cs {
 		c := &cs[i]
-		if c.e.src == srcLookup || c.e.src == srcLookupStatus {
-			if l := s.lookup(c.e.idx); l == nil || l.failed {
-				continue
-			}
+		if s.lookupFailed(&c.e) || c.other != nil && s.lookupFailed(c.other) {
+			continue
 		}
 		v := s.eval(&c.e, x)
+		if c.other != nil {
+			if !s.compare(c, &v, x) {
+				return false
+			}
+			continue
+		}
 		if !c.holds(&v) {
 			return false
 		}
 	}
 	return true
+}
+
+// lookupFailed reports whether e reads a lookup that failed or was not made.
+func (s *state) lookupFailed(e *expr) bool {
+	if e.src != srcLookup && e.src != srcLookupStatus {
+		return false
+	}
+	l := s.lookup(e.idx)
+	return l == nil || l.failed
+}
+
+// compare checks a same or differs condition: v against the value of c.other, as text.
+func (s *state) compare(c *cond, v *value, x *Exchange) bool {
+	if v.kind == vMissing {
+		return c.op == opSame
+	}
+	s.cmp = append(s.cmp[:0], v.asText()...)
+	w := s.eval(c.other, x)
+	if w.kind == vMissing {
+		return c.op == opSame
+	}
+	differ := !bytes.Equal(s.cmp, w.asText())
+	return differ == (c.op == opDiffers)
 }
 
 // begin matches the request: method (with overrides), path, request-only conditions, and
