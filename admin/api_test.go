@@ -83,14 +83,15 @@ func TestTokenRules(t *testing.T) {
 	})
 	t.Run("token_env", func(t *testing.T) {
 		t.Setenv("HOOKTAP_TEST_ADMIN_TOKEN", "from-env")
-		srv, err := New(rules.AdminSection{TokenEnv: "HOOKTAP_TEST_ADMIN_TOKEN"}, Deps{Dispatcher: newFakeDispatcher()}, nil)
+		d := newTestDispatcher(t)
+		srv, err := New(rules.AdminSection{TokenEnv: "HOOKTAP_TEST_ADMIN_TOKEN"}, Deps{Dispatcher: d}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !srv.hasTok {
 			t.Fatal("token_env names a set variable, yet the API is read-only")
 		}
-		srv, err = New(rules.AdminSection{TokenEnv: "HOOKTAP_TEST_UNSET_VARIABLE"}, Deps{Dispatcher: newFakeDispatcher()}, nil)
+		srv, err = New(rules.AdminSection{TokenEnv: "HOOKTAP_TEST_UNSET_VARIABLE"}, Deps{Dispatcher: d}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,6 +291,8 @@ func TestBadInput(t *testing.T) {
 		{"latest bad outcome", "GET", "/rest/api/webhooks/" + id + "/latest?outcome=maybe", nil, 400, "outcome"},
 		{"latest unknown event", "GET", "/rest/api/webhooks/" + id + "/latest?event=nope", nil, 400, "event"},
 		{"redeliver unknown delivery", "POST", "/rest/api/webhooks/" + id + "/dead/0123456789abcdef0123456789abcdef/redeliver", nil, 404, "deliveryId"},
+		{"redeliver malformed delivery id", "POST", "/rest/api/webhooks/" + id + "/dead/xyz/redeliver", nil, 400, "deliveryId"},
+		{"reactivate unknown id", "POST", "/rest/api/webhooks/999/reactivate", nil, 404, "id"},
 		{"unknown endpoint", "GET", "/rest/api/nothing", nil, 404, "path"},
 	}
 	for _, c := range cases {
@@ -417,5 +420,29 @@ func TestStoreFailureChangesNothing(t *testing.T) {
 	}
 	if n := len(h.do("GET", "/rest/api/webhooks", nil, noAuth).results()); n != 0 {
 		t.Errorf("got %d webhooks after a failed save, want 0", n)
+	}
+}
+
+func TestDispatcherRefusalFailsLoad(t *testing.T) {
+	d := newTestDispatcher(t)
+	srv, err := New(rules.AdminSection{}, Deps{Dispatcher: d, DataDir: t.TempDir(), FileWebhooks: []rules.Webhook{
+		{Name: "env", URL: "http://127.0.0.1:9/", Events: []string{"*"}, SecretEnv: "HOOKTAP_TEST_UNSET_SECRET"},
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Load(); err == nil || !strings.Contains(err.Error(), "secret_env") {
+		t.Fatalf("Load: got %v, want the dispatcher's secret_env error", err)
+	}
+}
+
+func TestNewRejects(t *testing.T) {
+	d := newTestDispatcher(t)
+	if _, err := New(rules.AdminSection{}, Deps{}, nil); err == nil {
+		t.Error("New without a dispatcher: no error")
+	}
+	dup := []rules.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}, {Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}
+	if _, err := New(rules.AdminSection{}, Deps{Dispatcher: d, FileWebhooks: dup}, nil); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("New with a duplicate file webhook: got %v", err)
 	}
 }

@@ -4,106 +4,64 @@ import (
 	"context"
 	"time"
 
+	"hooktap/dispatch"
 	"hooktap/rules"
 )
 
 // The interfaces below are what the admin server needs from the other parts. They belong here,
-// with their consumer; dispatch.Dispatcher satisfies [Dispatcher] directly (a test pins it),
+// with their consumer; *dispatch.Dispatcher satisfies [Dispatcher] directly (a test pins it),
 // and main adapts the proxy's and the classifier's counters to [ProxyStats] and
 // [ClassifierStats] where their shapes differ.
 
-// WebhookSetter takes the merged webhook set (the rules file's plus the API's) and applies
-// it at once.
-type WebhookSetter interface {
-	// SetWebhooks replaces the set of webhooks; names are unique.
-	SetWebhooks(hooks []rules.Webhook) error
+// HookSetter takes the merged webhook set (the rules file's plus the API's) and applies it
+// at once. Each [dispatch.Hook] carries the id that keys its breaker, counters, delivery log
+// and dead letters: a rules file webhook's name, or "api-<id>" for one made through the API.
+type HookSetter interface {
+	// SetHooks replaces the set of webhooks; on error nothing changes.
+	SetHooks(hooks []dispatch.Hook) error
 }
 
 // HistoryReader reads a webhook's recent delivery attempts.
 type HistoryReader interface {
-	// History appends the recent attempts of the webhook named name to dst, oldest first.
-	History(name string, dst []Attempt) []Attempt
+	// History returns the recent attempts to the webhook with dispatcher id id, newest first.
+	History(id string) ([]dispatch.Attempt, error)
 }
 
 // StatsReader reads the dispatcher's counters.
 type StatsReader interface {
-	// Stats returns a snapshot of the delivery counters.
-	Stats() Stats
+	// Stats returns a snapshot; an error says the queue part is missing.
+	Stats(ctx context.Context) (dispatch.Stats, error)
 }
 
 // DeadLetters lists and redelivers deliveries that exhausted their retries.
 type DeadLetters interface {
-	// Dead appends the dead deliveries of the webhook named name to dst.
-	Dead(name string, dst []DeadDelivery) []DeadDelivery
-	// Redeliver queues again the dead delivery id of the webhook named name, or all of them
-	// when id is "". It returns how many were queued.
-	Redeliver(name, id string) (int, error)
+	// Dead lists up to max dead letters of webhook id (max <= 0: all), oldest first.
+	Dead(ctx context.Context, id string, max int) ([]dispatch.DeadLetter, error)
+	// Redeliver queues one dead letter again, with the same webhook-id.
+	Redeliver(ctx context.Context, id, deliveryID string) error
+	// RedeliverAll queues every dead letter of webhook id again and returns how many.
+	RedeliverAll(ctx context.Context, id string) (int, error)
 }
 
-// Pinger sends the test connection request.
-type Pinger interface {
-	// Ping POSTs {"test": true} with X-Event-Key: diagnostics:ping to url and reports the
-	// answer. It never touches a breaker.
-	Ping(ctx context.Context, url string) PingResult
+// Reactivator turns on a webhook that a 410 Gone turned off.
+type Reactivator interface {
+	// Reactivate turns webhook id back on.
+	Reactivate(id string) error
 }
 
-// Dispatcher is everything the admin server needs from the dispatcher.
+// Dispatcher is everything the admin server needs from the dispatcher;
+// *dispatch.Dispatcher satisfies it.
 type Dispatcher interface {
-	WebhookSetter
+	HookSetter
 	HistoryReader
 	StatsReader
 	DeadLetters
-	Pinger
+	Reactivator
 }
 
-// Attempt is one delivery attempt.
-type Attempt struct {
-	Time       time.Time
-	Event      string
-	DeliveryID string // the webhook-id header: the same on every attempt of one delivery
-	Status     int    // 0 when no answer came
-	Duration   time.Duration
-	Outcome    string // "success", "failure" (non-2xx), "error" (no answer), "skipped"
-	Err        string
-	Response   []byte // the start of the response body
-}
-
-// DeadDelivery is a delivery that exhausted its retries.
-type DeadDelivery struct {
-	ID       string // the delivery id (webhook-id)
-	Event    string
-	Time     time.Time // when it was accepted
-	Attempts int
-	LastErr  string
-}
-
-// PingResult is what a test connection got.
-type PingResult struct {
-	Status   int
-	Duration time.Duration
-	Err      string
-	Body     []byte
-}
-
-// Stats is a snapshot of the dispatcher's counters.
-type Stats struct {
-	QueueDepth int64
-	OldestAge  time.Duration // age of the oldest undelivered event; 0 when none
-	InFlight   int64
-	Drops      map[string]uint64 // by reason
-	Webhooks   map[string]HookStats
-}
-
-// HookStats are one webhook's counters.
-type HookStats struct {
-	Outcomes     map[string]uint64 // by outcome: success, failure, error, skipped, dead, dropped
-	BreakerOpen  bool
-	OpenUntil    time.Time
-	Failures     int // consecutive failures
-	LastDelivery time.Time
-	LastStatus   int
-	Dead         int
-}
+// PingFunc sends the test connection: {"test": true} with X-Event-Key: diagnostics:ping to
+// url. dispatch.Ping is one.
+type PingFunc func(ctx context.Context, url string) dispatch.PingResult
 
 // ProxyStats reads the proxy's counters. Only builtin types, so that neither package imports
 // the other.
@@ -144,6 +102,7 @@ type Check struct {
 // zero.
 type Deps struct {
 	Dispatcher Dispatcher
+	Ping       PingFunc        // test connection; nil means dispatch.Ping
 	Proxy      ProxyStats      // nil: no proxy metrics
 	Classifier ClassifierStats // nil: no event and lookup metrics
 	Checks     []Check         // readiness checks; none: ready while the process runs

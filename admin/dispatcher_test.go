@@ -1,9 +1,44 @@
 package admin
 
-import "testing"
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
 
-// newTestDispatcher returns the dispatcher the API tests run against.
-func newTestDispatcher(t *testing.T) testDispatcher {
+	"hooktap/dispatch"
+	"hooktap/rules"
+)
+
+// The real dispatcher satisfies what the admin server needs, directly.
+var (
+	_ Dispatcher     = (*dispatch.Dispatcher)(nil)
+	_ HookSetter     = (*dispatch.Dispatcher)(nil)
+	_ HistoryReader  = (*dispatch.Dispatcher)(nil)
+	_ StatsReader    = (*dispatch.Dispatcher)(nil)
+	_ DeadLetters    = (*dispatch.Dispatcher)(nil)
+	_ Reactivator    = (*dispatch.Dispatcher)(nil)
+	_ PingFunc       = dispatch.Ping
+	_ testDispatcher = (*dispatch.Dispatcher)(nil)
+)
+
+// newTestDispatcher returns a running dispatcher with the memory queue and no retries (a
+// failed delivery is dead at once), stopped when the test ends.
+func newTestDispatcher(t *testing.T) *dispatch.Dispatcher {
 	t.Helper()
-	return newFakeDispatcher()
+	cfg := rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second}
+	d, err := dispatch.New(cfg, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("dispatch.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dispatcher Run: %v", err)
+		}
+	})
+	return d
 }

@@ -15,6 +15,7 @@
 //	GET    /rest/api/webhooks/{id}/dead                         dead deliveries (hooktap's own)
 //	POST   /rest/api/webhooks/{id}/dead/{deliveryId}/redeliver  redeliver one (hooktap's own)
 //	POST   /rest/api/webhooks/{id}/dead/redeliver               redeliver all (hooktap's own)
+//	POST   /rest/api/webhooks/{id}/reactivate                   turn on after a 410 Gone (hooktap's own)
 //	GET    /metrics                                             Prometheus text format
 //	GET    /healthz                                             200 while the process runs
 //	GET    /readyz                                              200 when every check passes, else 503
@@ -34,15 +35,18 @@
 // The merged set is the rules file's webhooks (listed with "source":"file", read-only: a
 // change is refused with 403) plus those made through the API ("source":"api"). Ids are
 // numbers, kept in the store with the API's webhooks so that a file webhook keeps its id
-// across restarts. Names are unique across both. Each change is pushed to the dispatcher at
+// across restarts. Names are unique across both. The dispatcher knows a file webhook by its
+// name and an API-made one as "api-<id>", so renaming the latter keeps its breaker, counters,
+// delivery log and dead letters. Each change is pushed to the dispatcher at
 // once and written to the store (admin-webhooks.json in the data directory, mode 0600,
 // written to a temporary file, synced and renamed); if the write fails, the dispatcher gets
 // the old set back and the change is refused.
 //
 // # Security
 //
-// Reads need no token; the listener defaults to loopback. Every write (create, update,
-// delete, test connection, redeliver) needs the admin token, as "Authorization: Bearer
+// Reads need no token; the listener defaults to loopback. Unlike Confluence, loopback and
+// private receiver addresses are allowed: a sidecar's receivers are often local. Every write (create, update,
+// delete, test connection, redeliver, reactivate) needs the admin token, as "Authorization: Bearer
 // <token>" or as the password of Basic authentication, compared in constant time. With no
 // token configured the API is read-only and writes get 403. Secrets are write-only: no answer
 // and no log line holds one; answers say "hasSecret". Test connection reaches any http(s) URL

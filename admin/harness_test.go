@@ -36,7 +36,7 @@ type harness struct {
 // testDispatcher is what tests drive: the admin's view plus Enqueue.
 type testDispatcher interface {
 	Dispatcher
-	Enqueue(ev *rules.Event) error
+	rules.Sink
 }
 
 type harnessOpts struct {

@@ -1,11 +1,13 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"hooktap/dispatch"
 	"hooktap/rules"
 
 	"github.com/prometheus/common/expfmt"
@@ -39,7 +41,7 @@ func TestMetricsParse(t *testing.T) {
 	}
 	rcv.next(t)
 	waitFor(t, "the delivery counted", func() bool {
-		return strings.Contains(h.do("GET", "/metrics", nil, noAuth).raw, `outcome="success"`)
+		return strings.Contains(h.do("GET", "/metrics", nil, noAuth).raw, `outcome="delivered"} 1`)
 	})
 
 	a := h.do("GET", "/metrics", nil, noAuth).mustStatus(t, 200)
@@ -55,6 +57,7 @@ func TestMetricsParse(t *testing.T) {
 		"hooktap_proxy_requests_total", "hooktap_events_total", "hooktap_lookups_total",
 		"hooktap_lookup_cache_hits_total", "hooktap_lookup_cache_misses_total", "hooktap_lookup_cache_hit_ratio",
 		"hooktap_deliveries_total", "hooktap_breaker_open", "hooktap_breaker_failures", "hooktap_dead_deliveries",
+		"hooktap_drops_total", "hooktap_events_accepted_total", "hooktap_queue_pending",
 		"hooktap_queue_depth", "hooktap_queue_oldest_age_seconds", "hooktap_deliveries_in_flight",
 		"hooktap_webhooks",
 	} {
@@ -103,7 +106,8 @@ func TestMetricsParse(t *testing.T) {
 		{"hooktap_events_total", map[string]string{"event": "page_created"}, 4},
 		{"hooktap_lookups_total", nil, 10},
 		{"hooktap_lookup_cache_hit_ratio", nil, 0.75},
-		{"hooktap_deliveries_total", map[string]string{"webhook": weird, "outcome": "success"}, 1},
+		{"hooktap_deliveries_total", map[string]string{"webhook": weird, "outcome": "delivered"}, 1},
+		{"hooktap_events_accepted_total", nil, 1},
 		{"hooktap_breaker_open", map[string]string{"webhook": weird}, 0},
 		{"hooktap_webhooks", map[string]string{"source": "api"}, 1},
 		{"hooktap_webhooks", map[string]string{"source": "file"}, 0},
@@ -129,22 +133,25 @@ func TestPromWriterEscapes(t *testing.T) {
 	}
 }
 
-// fixedStats is a dispatcher whose counters a test sets.
+// fixedStats is the real dispatcher with counters a test sets.
 type fixedStats struct {
-	*fakeDispatcher
-	st Stats
+	*dispatch.Dispatcher
+	st dispatch.Stats
 }
 
-func (f fixedStats) Stats() Stats { return f.st }
+func (f fixedStats) Stats(context.Context) (dispatch.Stats, error) { return f.st, nil }
 
 func TestMetricsFromStats(t *testing.T) {
 	open := time.Unix(1700000000, 0)
-	d := fixedStats{newFakeDispatcher(), Stats{
-		QueueDepth: 42, OldestAge: 1500 * time.Millisecond, InFlight: 7,
-		Drops: map[string]uint64{"queue_full": 5, "shutting_down": 1},
-		Webhooks: map[string]HookStats{
-			"a":       {Outcomes: map[string]uint64{"success": 9, "failure": 2}, BreakerOpen: true, OpenUntil: open, Failures: 6, Dead: 3},
-			"deleted": {Outcomes: map[string]uint64{"success": 1}},
+	d := fixedStats{newTestDispatcher(t), dispatch.Stats{
+		Accepted: 12, InFlight: 7, QueueAge: 1500 * time.Millisecond,
+		Queue: dispatch.QueueDepth{Events: 42, Bytes: 4096},
+		Drops: map[string]uint64{"queue_full": 5, "closed": 1},
+		Hooks: []dispatch.HookStats{
+			{ID: "a", Name: "a", Delivered: 9, Failed: 2, Retried: 1, Dead: 1, Failures: map[string]uint64{"status_5xx": 2},
+				Breaker: dispatch.BreakerState{Open: true, Until: open, Failures: 6, Opens: 2},
+				Depth:   dispatch.HookDepth{Pending: 3, Fetched: 1, Dead: 1}},
+			{ID: "api-7", Name: "old name", Delivered: 1, Gone: true},
 		},
 	}}
 	h := newHarness(t, harnessOpts{disp: d, file: []rules.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}})
@@ -154,17 +161,24 @@ func TestMetricsFromStats(t *testing.T) {
 		t.Fatalf("the official parser refuses /metrics: %v\n%s", err, raw)
 	}
 	for _, want := range []string{
+		"hooktap_events_accepted_total 12\n",
 		"hooktap_queue_depth 42\n",
+		"hooktap_queue_bytes 4096\n",
 		"hooktap_queue_oldest_age_seconds 1.5\n",
 		"hooktap_deliveries_in_flight 7\n",
+		`hooktap_drops_total{reason="closed"} 1` + "\n",
 		`hooktap_drops_total{reason="queue_full"} 5` + "\n",
-		`hooktap_drops_total{reason="shutting_down"} 1` + "\n",
-		`hooktap_deliveries_total{webhook="a",outcome="failure"} 2` + "\n",
-		`hooktap_deliveries_total{webhook="a",outcome="success"} 9` + "\n",
-		`hooktap_deliveries_total{webhook="deleted",outcome="success"} 1` + "\n",
+		`hooktap_deliveries_total{webhook="a",outcome="delivered"} 9` + "\n",
+		`hooktap_deliveries_total{webhook="a",outcome="failed"} 2` + "\n",
+		`hooktap_deliveries_total{webhook="a",outcome="dead"} 1` + "\n",
+		`hooktap_delivery_failures_total{webhook="a",reason="status_5xx"} 2` + "\n",
+		`hooktap_deliveries_total{webhook="old name",outcome="delivered"} 1` + "\n",
+		`hooktap_webhook_gone{webhook="old name"} 1` + "\n",
 		`hooktap_breaker_open{webhook="a"} 1` + "\n",
 		`hooktap_breaker_failures{webhook="a"} 6` + "\n",
-		`hooktap_dead_deliveries{webhook="a"} 3` + "\n",
+		`hooktap_breaker_opens_total{webhook="a"} 2` + "\n",
+		`hooktap_queue_pending{webhook="a"} 4` + "\n",
+		`hooktap_dead_deliveries{webhook="a"} 1` + "\n",
 		`hooktap_webhooks{source="file"} 1` + "\n",
 	} {
 		if !strings.Contains(raw, want) {

@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"slices"
 	"time"
+
+	"hooktap/dispatch"
 )
 
 // checkTimeout bounds all readiness checks of one /readyz request together.
@@ -41,49 +43,79 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		p.float("hooktap_lookup_cache_hit_ratio", ratio)
 	}
 
-	st := s.deps.Dispatcher.Stats()
+	st := s.stats(r.Context())
+	names := make(map[string]string, len(st.Hooks)) // dispatcher id -> the name shown
 	hooks := s.snapshot()
-	names := make([]string, 0, len(hooks))
 	for _, h := range hooks {
-		names = append(names, h.Name)
+		names[h.dispID] = h.Name
 	}
-	// Webhooks the dispatcher still counts but the set no longer has (deleted) keep their
-	// counters, so that rates stay right.
-	for _, n := range slices.Sorted(maps.Keys(st.Webhooks)) {
-		if !slices.Contains(names, n) {
-			names = append(names, n)
+	label := func(hs *dispatch.HookStats) string {
+		if n, ok := names[hs.ID]; ok {
+			return n
 		}
+		return hs.Name
 	}
-	p.family("hooktap_deliveries_total", "counter", "Delivery attempts and their ends, by webhook and outcome.")
-	for _, n := range names {
-		hs := st.Webhooks[n]
-		for _, o := range slices.Sorted(maps.Keys(hs.Outcomes)) {
-			p.uint("hooktap_deliveries_total", hs.Outcomes[o], "webhook", n, "outcome", o)
+	p.family("hooktap_events_accepted_total", "counter", "Events accepted by the dispatcher's queue.")
+	p.uint("hooktap_events_accepted_total", st.Accepted)
+	p.family("hooktap_deliveries_total", "counter", "Delivery attempts and their ends, by webhook and outcome: delivered (2xx), failed, retried, dead, skipped.")
+	for i := range st.Hooks {
+		hs := &st.Hooks[i]
+		n := label(hs)
+		p.uint("hooktap_deliveries_total", hs.Delivered, "webhook", n, "outcome", "delivered")
+		p.uint("hooktap_deliveries_total", hs.Failed, "webhook", n, "outcome", "failed")
+		p.uint("hooktap_deliveries_total", hs.Retried, "webhook", n, "outcome", "retried")
+		p.uint("hooktap_deliveries_total", hs.Dead, "webhook", n, "outcome", "dead")
+		p.uint("hooktap_deliveries_total", hs.Skipped, "webhook", n, "outcome", "skipped")
+	}
+	p.family("hooktap_delivery_failures_total", "counter", "Failed delivery attempts, by webhook and reason.")
+	for i := range st.Hooks {
+		hs := &st.Hooks[i]
+		for _, reason := range slices.Sorted(maps.Keys(hs.Failures)) {
+			p.uint("hooktap_delivery_failures_total", hs.Failures[reason], "webhook", label(hs), "reason", reason)
 		}
 	}
 	p.family("hooktap_breaker_open", "gauge", "Whether the webhook's circuit breaker is open (1) or closed (0).")
-	for _, n := range names {
+	for i := range st.Hooks {
 		v := uint64(0)
-		if st.Webhooks[n].BreakerOpen {
+		if st.Hooks[i].Breaker.Open {
 			v = 1
 		}
-		p.uint("hooktap_breaker_open", v, "webhook", n)
+		p.uint("hooktap_breaker_open", v, "webhook", label(&st.Hooks[i]))
 	}
 	p.family("hooktap_breaker_failures", "gauge", "Consecutive failed deliveries to the webhook.")
-	for _, n := range names {
-		p.uint("hooktap_breaker_failures", uint64(max(st.Webhooks[n].Failures, 0)), "webhook", n)
+	for i := range st.Hooks {
+		p.uint("hooktap_breaker_failures", uint64(max(st.Hooks[i].Breaker.Failures, 0)), "webhook", label(&st.Hooks[i]))
 	}
-	p.family("hooktap_dead_deliveries", "gauge", "Deliveries that exhausted their retries and wait for a redelivery.")
-	for _, n := range names {
-		p.uint("hooktap_dead_deliveries", uint64(max(st.Webhooks[n].Dead, 0)), "webhook", n)
+	p.family("hooktap_breaker_opens_total", "counter", "Times the webhook's breaker opened or its window grew.")
+	for i := range st.Hooks {
+		p.uint("hooktap_breaker_opens_total", st.Hooks[i].Breaker.Opens, "webhook", label(&st.Hooks[i]))
 	}
-	p.family("hooktap_queue_depth", "gauge", "Deliveries accepted and not yet delivered.")
-	p.uint("hooktap_queue_depth", uint64(max(st.QueueDepth, 0)))
-	p.family("hooktap_queue_oldest_age_seconds", "gauge", "Age of the oldest undelivered event (0 when none).")
-	p.float("hooktap_queue_oldest_age_seconds", st.OldestAge.Seconds())
-	p.family("hooktap_deliveries_in_flight", "gauge", "Delivery requests in flight.")
+	p.family("hooktap_webhook_gone", "gauge", "Whether a 410 Gone turned the webhook off (1).")
+	for i := range st.Hooks {
+		v := uint64(0)
+		if st.Hooks[i].Gone {
+			v = 1
+		}
+		p.uint("hooktap_webhook_gone", v, "webhook", label(&st.Hooks[i]))
+	}
+	p.family("hooktap_queue_pending", "gauge", "Deliveries waiting or in flight, by webhook.")
+	for i := range st.Hooks {
+		d := st.Hooks[i].Depth
+		p.uint("hooktap_queue_pending", uint64(max(d.Pending+d.Fetched, 0)), "webhook", label(&st.Hooks[i]))
+	}
+	p.family("hooktap_dead_deliveries", "gauge", "Dead letters kept for redelivery, by webhook.")
+	for i := range st.Hooks {
+		p.uint("hooktap_dead_deliveries", uint64(max(st.Hooks[i].Depth.Dead, 0)), "webhook", label(&st.Hooks[i]))
+	}
+	p.family("hooktap_queue_depth", "gauge", "Events the queue holds (pending or dead).")
+	p.uint("hooktap_queue_depth", uint64(max(st.Queue.Events, 0)))
+	p.family("hooktap_queue_bytes", "gauge", "Payload bytes the queue holds.")
+	p.uint("hooktap_queue_bytes", uint64(max(st.Queue.Bytes, 0)))
+	p.family("hooktap_queue_oldest_age_seconds", "gauge", "Age of the oldest event the queue holds (0 when empty).")
+	p.float("hooktap_queue_oldest_age_seconds", st.QueueAge.Seconds())
+	p.family("hooktap_deliveries_in_flight", "gauge", "Delivery attempts in flight.")
 	p.uint("hooktap_deliveries_in_flight", uint64(max(st.InFlight, 0)))
-	p.family("hooktap_drops_total", "counter", "Events or deliveries dropped, by reason.")
+	p.family("hooktap_drops_total", "counter", "Events or deliveries given up without an attempt, by reason.")
 	for _, reason := range slices.Sorted(maps.Keys(st.Drops)) {
 		p.uint("hooktap_drops_total", st.Drops[reason], "reason", reason)
 	}

@@ -12,10 +12,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"hooktap/dispatch"
 	"hooktap/rules"
 )
 
@@ -55,7 +58,12 @@ type hook struct {
 	Updated int64 // ms
 	File    bool  // from the rules file: read-only
 	file    rules.Webhook
+	dispID  string // the dispatcher's id: the name for a file webhook, "api-<id>" for the API's
 }
+
+// apiDispID is the dispatcher id of the API-made webhook id: stable across renames, so that
+// its breaker, counters, delivery log and dead letters carry over.
+func apiDispID(id int64) string { return "api-" + strconv.FormatInt(id, 10) }
 
 // New checks cfg and deps and returns a server. It reads the token (token, or the variable
 // named by token_env) and does no other I/O; the webhook store is read by Load.
@@ -69,6 +77,9 @@ func New(cfg rules.AdminSection, deps Deps, log *slog.Logger) (*Server, error) {
 	s := &Server{log: log, deps: deps, now: deps.Now}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.deps.Ping == nil {
+		s.deps.Ping = dispatch.Ping
 	}
 	tok := cfg.Token
 	if tok == "" && cfg.TokenEnv != "" {
@@ -137,7 +148,7 @@ func (s *Server) Load() error {
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Dispatcher.SetWebhooks(flatten(hooks)); err != nil {
+	if err := s.deps.Dispatcher.SetHooks(flatten(hooks)); err != nil {
 		return fmt.Errorf("admin: applying webhooks: %w", err)
 	}
 	if changed {
@@ -163,7 +174,7 @@ func (s *Server) SetFileWebhooks(file []rules.Webhook) error {
 	if err != nil {
 		return err
 	}
-	if err := s.deps.Dispatcher.SetWebhooks(flatten(hooks)); err != nil {
+	if err := s.deps.Dispatcher.SetHooks(flatten(hooks)); err != nil {
 		return fmt.Errorf("admin: applying webhooks: %w", err)
 	}
 	if changed {
@@ -187,10 +198,11 @@ func (s *Server) mergeLocked(doc storeDoc, file []rules.Webhook) (hooks []*hook,
 	api := map[string]bool{}
 	for _, h := range doc.Webhooks {
 		api[h.Name] = true
+		api[apiDispID(h.ID)] = true
 	}
 	for _, w := range file {
 		if api[w.Name] {
-			return nil, doc, false, fmt.Errorf("admin: webhook %q is both in the rules file and made through the API; rename one", w.Name)
+			return nil, doc, false, fmt.Errorf("admin: webhook name %q is in the rules file and also used by a webhook made through the API; rename one", w.Name)
 		}
 		id, ok := out.FileIDs[w.Name]
 		if !ok {
@@ -202,7 +214,7 @@ func (s *Server) mergeLocked(doc storeDoc, file []rules.Webhook) (hooks []*hook,
 		active := w.Active == nil || *w.Active
 		hooks = append(hooks, &hook{
 			ID: id, Name: w.Name, URL: w.URL, Events: w.Events, Active: active,
-			Payload: w.Payload, File: true, file: w,
+			Payload: w.Payload, File: true, file: w, dispID: w.Name,
 			Secret: w.Secret,
 		})
 	}
@@ -210,6 +222,7 @@ func (s *Server) mergeLocked(doc storeDoc, file []rules.Webhook) (hooks []*hook,
 		hooks = append(hooks, &hook{
 			ID: h.ID, Name: h.Name, URL: h.URL, Secret: h.Secret, Events: h.Events,
 			Active: h.Active, Payload: h.Payload, Created: h.Created, Updated: h.Updated,
+			dispID: apiDispID(h.ID),
 		})
 	}
 	sortHooks(hooks)
@@ -218,18 +231,18 @@ func (s *Server) mergeLocked(doc storeDoc, file []rules.Webhook) (hooks []*hook,
 
 // flatten turns the merged set into what the dispatcher takes: file webhooks exactly as the
 // file has them (secret_env included), API webhooks built from the store.
-func flatten(hooks []*hook) []rules.Webhook {
-	out := make([]rules.Webhook, 0, len(hooks))
+func flatten(hooks []*hook) []dispatch.Hook {
+	out := make([]dispatch.Hook, 0, len(hooks))
 	for _, h := range hooks {
 		if h.File {
-			out = append(out, h.file)
+			out = append(out, dispatch.Hook{ID: h.dispID, Webhook: h.file})
 			continue
 		}
 		active := h.Active
-		out = append(out, rules.Webhook{
-			Name: h.Name, URL: h.URL, Secret: h.Secret, Events: append([]string(nil), h.Events...),
+		out = append(out, dispatch.Hook{ID: h.dispID, Webhook: rules.Webhook{
+			Name: h.Name, URL: h.URL, Secret: h.Secret, Events: slices.Clone(h.Events),
 			Active: &active, Payload: h.Payload,
-		})
+		}})
 	}
 	return out
 }
@@ -272,6 +285,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /rest/api/webhooks/{id}/dead", s.dead)
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/dead/redeliver", s.write(s.redeliverAll))
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/dead/{delivery}/redeliver", s.write(s.redeliverOne))
+	mux.HandleFunc("POST /rest/api/webhooks/{id}/reactivate", s.write(s.reactivate))
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)

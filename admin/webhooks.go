@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"hooktap/dispatch"
 )
 
 // Limits on what the API accepts.
@@ -58,27 +61,39 @@ type hookView struct {
 	Statistics    *statsView        `json:"statistics,omitempty"`
 }
 
-// statsView is a webhook's statistics.
+// statsView is a webhook's statistics and health.
 type statsView struct {
-	Counts       map[string]uint64 `json:"counts"`
-	Breaker      string            `json:"breaker"` // "closed" or "open"
-	OpenUntil    int64             `json:"openUntil,omitempty"`
-	Failures     int               `json:"failures"`
-	LastDelivery int64             `json:"lastDelivery,omitempty"`
-	LastStatus   int               `json:"lastStatus,omitempty"`
-	Dead         int               `json:"dead"`
-	LastSuccess  *attemptView      `json:"lastSuccess"`
-	LastFailure  *attemptView      `json:"lastFailure"`
-	LastError    *attemptView      `json:"lastError"`
+	// Counts are the dispatcher's counters: delivered, failed, retried, dead, skipped.
+	Counts map[string]uint64 `json:"counts"`
+	// Failures counts failed attempts by reason (status_5xx, timeout, connection, ...).
+	FailureReasons map[string]uint64 `json:"failureReasons"`
+	Breaker        string            `json:"breaker"` // "closed" or "open"
+	OpenUntil      int64             `json:"openUntil,omitempty"`
+	Failures       int               `json:"failures"` // consecutive
+	BreakerOpens   uint64            `json:"breakerOpens"`
+	Gone           bool              `json:"gone"` // turned off by a 410 Gone
+	PausedUntil    int64             `json:"pausedUntil,omitempty"`
+	InFlight       int               `json:"inFlight"`
+	Pending        int               `json:"pending"`
+	Dead           int               `json:"dead"`
+	LastDelivery   int64             `json:"lastDelivery,omitempty"`
+	LastStatus     int               `json:"lastStatus,omitempty"`
+	LastSuccess    *attemptView      `json:"lastSuccess"`
+	LastFailure    *attemptView      `json:"lastFailure"`
+	LastError      *attemptView      `json:"lastError"`
 }
 
 // attemptView is one delivery attempt in answers.
 type attemptView struct {
-	Time         int64  `json:"time"`
-	Event        string `json:"event"`
-	DeliveryID   string `json:"deliveryId"`
-	StatusCode   int    `json:"statusCode"`
-	Duration     int64  `json:"durationMillis"`
+	Time       int64  `json:"time"`
+	Event      string `json:"event"`
+	DeliveryID string `json:"deliveryId"`
+	Attempt    int    `json:"attempt"`
+	StatusCode int    `json:"statusCode"`
+	Duration   int64  `json:"durationMillis"`
+	// Result is Confluence's outcome: success (2xx), failure (another status) or error (no
+	// response). Outcome is the dispatcher's finer one: delivered, status_5xx, timeout, ...
+	Result       string `json:"result"`
 	Outcome      string `json:"outcome"`
 	Error        string `json:"error,omitempty"`
 	ResponseBody string `json:"responseBody"`
@@ -88,9 +103,11 @@ type attemptView struct {
 type deadView struct {
 	ID       string `json:"id"`
 	Event    string `json:"event"`
-	Time     int64  `json:"time"`
+	Time     int64  `json:"time"`     // the event's time
+	Accepted int64  `json:"accepted"` // when hooktap accepted it
+	Died     int64  `json:"died"`     // when it was given up
 	Attempts int    `json:"attempts"`
-	Error    string `json:"error,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 // restList is Confluence's RestList shape.
@@ -107,8 +124,8 @@ func sortHooks(hooks []*hook) {
 	slices.SortFunc(hooks, func(a, b *hook) int { return int(a.ID - b.ID) })
 }
 
-// view builds h's answer; stats adds its statistics.
-func (s *Server) view(h *hook, withStats bool) hookView {
+// view builds h's answer; withStats adds its statistics.
+func (s *Server) view(ctx context.Context, h *hook, withStats bool) hookView {
 	v := hookView{
 		ID: h.ID, Name: h.Name, CreatedDate: h.Created, UpdatedDate: h.Updated,
 		Events: h.Events, Configuration: map[string]string{}, URL: h.URL, Active: h.Active,
@@ -125,33 +142,67 @@ func (s *Server) view(h *hook, withStats bool) hookView {
 		v.Source = "file"
 	}
 	if withStats {
-		st := s.deps.Dispatcher.Stats()
-		v.Statistics = s.statsFor(h, st)
+		v.Statistics = s.statsFor(h, s.stats(ctx))
 	}
 	return v
 }
 
-// statsFor builds h's statistics from a counters snapshot and its history.
-func (s *Server) statsFor(h *hook, st Stats) *statsView {
-	hs := st.Webhooks[h.Name]
-	sv := &statsView{Counts: map[string]uint64{}, Breaker: "closed", Failures: hs.Failures, LastStatus: hs.LastStatus, Dead: hs.Dead}
-	for k, n := range hs.Outcomes {
-		sv.Counts[k] = n
+// stats returns the dispatcher's snapshot; a failure to read the queue's depth is logged
+// and the rest is used.
+func (s *Server) stats(ctx context.Context) dispatch.Stats {
+	st, err := s.deps.Dispatcher.Stats(ctx)
+	if err != nil {
+		s.log.Warn("admin: reading dispatcher stats", "err", err)
 	}
-	if hs.BreakerOpen {
+	return st
+}
+
+// hookStats finds webhook id in a snapshot.
+func hookStats(st dispatch.Stats, id string) dispatch.HookStats {
+	for _, hs := range st.Hooks {
+		if hs.ID == id {
+			return hs
+		}
+	}
+	return dispatch.HookStats{}
+}
+
+// statsFor builds h's statistics from a snapshot and its delivery log.
+func (s *Server) statsFor(h *hook, st dispatch.Stats) *statsView {
+	hs := hookStats(st, h.dispID)
+	sv := &statsView{
+		Counts: map[string]uint64{
+			"delivered": hs.Delivered, "failed": hs.Failed, "retried": hs.Retried, "dead": hs.Dead, "skipped": hs.Skipped,
+		},
+		FailureReasons: map[string]uint64{},
+		Breaker:        "closed", Failures: hs.Breaker.Failures, BreakerOpens: hs.Breaker.Opens,
+		Gone: hs.Gone, PausedUntil: ms(hs.PausedUntil), InFlight: hs.InFlight,
+		Pending: hs.Depth.Pending + hs.Depth.Fetched, Dead: hs.Depth.Dead,
+	}
+	for k, n := range hs.Failures {
+		sv.FailureReasons[k] = n
+	}
+	if hs.Breaker.Open {
 		sv.Breaker = "open"
-		sv.OpenUntil = ms(hs.OpenUntil)
+		sv.OpenUntil = ms(hs.Breaker.Until)
 	}
-	sv.LastDelivery = ms(hs.LastDelivery)
-	for _, a := range s.deps.Dispatcher.History(h.Name, nil) { // oldest first: the last one wins
-		av := viewAttempt(a)
-		switch a.Outcome {
+	hist, _ := s.deps.Dispatcher.History(h.dispID) // newest first; unknown id: none
+	if len(hist) > 0 {
+		sv.LastDelivery, sv.LastStatus = ms(hist[0].Time), hist[0].Status
+	}
+	for i := range hist {
+		av := viewAttempt(&hist[i])
+		var slot **attemptView
+		switch av.Result {
 		case "success":
-			sv.LastSuccess = &av
+			slot = &sv.LastSuccess
 		case "failure":
-			sv.LastFailure = &av
-		case "error":
-			sv.LastError = &av
+			slot = &sv.LastFailure
+		default:
+			slot = &sv.LastError
+		}
+		if *slot == nil {
+			*slot = &av
 		}
 	}
 	return sv
@@ -165,11 +216,24 @@ func ms(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
+// result is Confluence's outcome of an attempt.
+func result(a *dispatch.Attempt) string {
+	switch {
+	case a.Status >= 200 && a.Status < 300:
+		return "success"
+	case a.Status != 0:
+		return "failure"
+	default:
+		return "error"
+	}
+}
+
 // viewAttempt builds an attempt's answer, with the start of the response as valid UTF-8.
-func viewAttempt(a Attempt) attemptView {
+func viewAttempt(a *dispatch.Attempt) attemptView {
 	return attemptView{
-		Time: ms(a.Time), Event: a.Event, DeliveryID: a.DeliveryID, StatusCode: a.Status,
-		Duration: a.Duration.Milliseconds(), Outcome: a.Outcome, Error: a.Err, ResponseBody: excerpt(a.Response),
+		Time: ms(a.Time), Event: a.Event, DeliveryID: a.ID.String(), Attempt: a.Attempt, StatusCode: a.Status,
+		Duration: a.Duration.Milliseconds(), Result: result(a), Outcome: a.Outcome, Error: a.Error,
+		ResponseBody: excerpt(a.Body),
 	}
 }
 
@@ -266,16 +330,16 @@ func (s *Server) listHooks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	withStats := boolParam(q, "statistics")
-	var st Stats
+	var st dispatch.Stats
 	if withStats {
-		st = s.deps.Dispatcher.Stats()
+		st = s.stats(r.Context())
 	}
 	var views []hookView
 	for _, h := range s.snapshot() {
 		if ev != "" && !slices.Contains(h.Events, ev) && !slices.Contains(h.Events, "*") {
 			continue
 		}
-		v := s.view(h, false)
+		v := s.view(r.Context(), h, false)
 		if withStats {
 			v.Statistics = s.statsFor(h, st)
 		}
@@ -290,7 +354,7 @@ func (s *Server) getHook(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		return
 	}
-	writeJSON(w, http.StatusOK, s.view(h, boolParam(r.URL.Query(), "statistics")))
+	writeJSON(w, http.StatusOK, s.view(r.Context(), h, boolParam(r.URL.Query(), "statistics")))
 }
 
 // decodeInput reads a create or update body.
@@ -401,7 +465,7 @@ func (s *Server) createHook(w http.ResponseWriter, r *http.Request) {
 	for _, h := range s.hooks {
 		if h.ID == sh.ID {
 			w.Header().Set("Location", "/rest/api/webhooks/"+strconv.FormatInt(sh.ID, 10))
-			writeJSON(w, http.StatusCreated, s.view(h, false))
+			writeJSON(w, http.StatusCreated, s.view(r.Context(), h, false))
 			return
 		}
 	}
@@ -448,7 +512,7 @@ func (s *Server) updateHook(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("admin: webhook updated", "id", h.ID, "name", *in.Name, "url", *in.URL)
 	for _, nh := range s.hooks {
 		if nh.ID == h.ID {
-			writeJSON(w, http.StatusOK, s.view(nh, false))
+			writeJSON(w, http.StatusOK, s.view(r.Context(), nh, false))
 			return
 		}
 	}
@@ -534,14 +598,14 @@ func (s *Server) applyLocked(w http.ResponseWriter, doc storeDoc) bool {
 		writeErrors(w, http.StatusConflict, fieldError{Field: "name", Message: err.Error()})
 		return false
 	}
-	if err := s.deps.Dispatcher.SetWebhooks(flatten(hooks)); err != nil {
+	if err := s.deps.Dispatcher.SetHooks(flatten(hooks)); err != nil {
 		s.log.Error("admin: applying webhooks", "err", err)
 		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "the dispatcher refused the webhooks: " + err.Error()})
 		return false
 	}
 	if err := s.store.save(doc); err != nil {
 		s.log.Error("admin: saving webhooks", "err", err)
-		if err2 := s.deps.Dispatcher.SetWebhooks(flatten(s.hooks)); err2 != nil {
+		if err2 := s.deps.Dispatcher.SetHooks(flatten(s.hooks)); err2 != nil {
 			s.log.Error("admin: restoring webhooks", "err", err2)
 		}
 		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "saving the webhooks failed; nothing changed"})
@@ -574,15 +638,21 @@ func (s *Server) testHook(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
 	defer cancel()
-	res := s.deps.Dispatcher.Ping(ctx, u)
+	res := s.deps.Ping(ctx, u)
 	writeJSON(w, http.StatusOK, pingView{
-		URL: u, Success: res.Err == "" && res.Status >= 200 && res.Status < 300, StatusCode: res.Status,
-		Duration: res.Duration.Milliseconds(), Error: res.Err, Body: excerpt(res.Body),
+		URL: u, Success: res.OK, StatusCode: res.Status,
+		Duration: res.Duration.Milliseconds(), Error: res.Error, Body: excerpt([]byte(res.Body)),
 	})
 }
 
-// latest answers GET /rest/api/webhooks/{id}/latest?event=&outcome=&limit=: recent attempts,
-// newest first.
+// outcomes are the values ?outcome= takes: Confluence's results and the dispatcher's outcomes.
+var outcomes = []string{
+	"success", "failure", "error",
+	"delivered", "status_4xx", "status_5xx", "status_other", "throttled", "gone", "timeout", "connection",
+}
+
+// latest answers GET /rest/api/webhooks/{id}/latest?event=&outcome=&start=&limit=: recent
+// attempts, newest first.
 func (s *Server) latest(w http.ResponseWriter, r *http.Request) {
 	h := s.lookup(w, r)
 	if h == nil {
@@ -594,23 +664,21 @@ func (s *Server) latest(w http.ResponseWriter, r *http.Request) {
 	if ev != "" && !s.eventOK[ev] {
 		errs = append(errs, fieldError{Field: "event", Message: "unknown event " + strconv.Quote(ev)})
 	}
-	switch outcome {
-	case "", "success", "failure", "error", "skipped":
-	default:
-		errs = append(errs, fieldError{Field: "outcome", Message: "outcome must be success, failure, error or skipped"})
+	if outcome != "" && !slices.Contains(outcomes, outcome) {
+		errs = append(errs, fieldError{Field: "outcome", Message: "outcome must be one of " + strings.Join(outcomes, ", ")})
 	}
 	if len(errs) > 0 {
 		writeErrors(w, http.StatusBadRequest, errs...)
 		return
 	}
-	hist := s.deps.Dispatcher.History(h.Name, nil)
+	hist, _ := s.deps.Dispatcher.History(h.dispID) // unknown to the dispatcher: no attempts yet
 	views := make([]attemptView, 0, len(hist))
-	for i := len(hist) - 1; i >= 0; i-- {
-		a := hist[i]
-		if (ev != "" && a.Event != ev) || (outcome != "" && a.Outcome != outcome) {
+	for i := range hist {
+		v := viewAttempt(&hist[i])
+		if (ev != "" && v.Event != ev) || (outcome != "" && v.Result != outcome && v.Outcome != outcome) {
 			continue
 		}
-		views = append(views, viewAttempt(a))
+		views = append(views, v)
 	}
 	writeJSON(w, http.StatusOK, page(r, views, start, limit))
 }
@@ -621,10 +689,10 @@ func (s *Server) statistics(w http.ResponseWriter, r *http.Request) {
 	if h == nil {
 		return
 	}
-	writeJSON(w, http.StatusOK, s.statsFor(h, s.deps.Dispatcher.Stats()))
+	writeJSON(w, http.StatusOK, s.statsFor(h, s.stats(r.Context())))
 }
 
-// dead answers GET /rest/api/webhooks/{id}/dead.
+// dead answers GET /rest/api/webhooks/{id}/dead: dead deliveries, oldest first.
 func (s *Server) dead(w http.ResponseWriter, r *http.Request) {
 	h := s.lookup(w, r)
 	if h == nil {
@@ -635,41 +703,82 @@ func (s *Server) dead(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, errs...)
 		return
 	}
-	dead := s.deps.Dispatcher.Dead(h.Name, nil)
+	dead, err := s.deps.Dispatcher.Dead(r.Context(), h.dispID, 0)
+	if err != nil && !errors.Is(err, dispatch.ErrNotFound) {
+		s.log.Error("admin: listing dead deliveries", "webhook", h.Name, "err", err)
+		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "listing dead deliveries failed: " + err.Error()})
+		return
+	}
 	views := make([]deadView, 0, len(dead))
 	for _, d := range dead {
-		views = append(views, deadView{ID: d.ID, Event: d.Event, Time: ms(d.Time), Attempts: d.Attempts, Error: d.LastErr})
+		views = append(views, deadView{
+			ID: d.ID.String(), Event: d.Event, Time: d.Time, Accepted: ms(d.Accepted), Died: ms(d.Died),
+			Attempts: d.Attempts, Reason: d.Reason,
+		})
 	}
 	writeJSON(w, http.StatusOK, page(r, views, start, limit))
 }
 
 // redeliverOne answers POST /rest/api/webhooks/{id}/dead/{delivery}/redeliver.
 func (s *Server) redeliverOne(w http.ResponseWriter, r *http.Request) {
-	s.redeliver(w, r, r.PathValue("delivery"))
-}
-
-// redeliverAll answers POST /rest/api/webhooks/{id}/dead/redeliver.
-func (s *Server) redeliverAll(w http.ResponseWriter, r *http.Request) {
-	s.redeliver(w, r, "")
-}
-
-// redeliver queues dead deliveries again and answers how many.
-func (s *Server) redeliver(w http.ResponseWriter, r *http.Request, id string) {
 	h := s.lookup(w, r)
 	if h == nil {
 		return
 	}
-	n, err := s.deps.Dispatcher.Redeliver(h.Name, id)
-	if err != nil {
-		writeErrors(w, http.StatusInternalServerError, fieldError{Message: err.Error()})
+	id := r.PathValue("delivery")
+	if _, err := dispatch.ParseID(id); err != nil {
+		writeErrors(w, http.StatusBadRequest, fieldError{Field: "deliveryId", Message: "delivery id must be 32 lowercase hex digits, got " + strconv.Quote(id)})
 		return
 	}
-	if id != "" && n == 0 {
-		writeErrors(w, http.StatusNotFound, fieldError{Field: "deliveryId", Message: "no dead delivery " + strconv.Quote(id) + " for this webhook"})
+	if err := s.deps.Dispatcher.Redeliver(r.Context(), h.dispID, id); err != nil {
+		if errors.Is(err, dispatch.ErrNotFound) {
+			writeErrors(w, http.StatusNotFound, fieldError{Field: "deliveryId", Message: "no dead delivery " + strconv.Quote(id) + " for this webhook"})
+			return
+		}
+		s.log.Error("admin: redelivering", "webhook", h.Name, "delivery", id, "err", err)
+		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "redelivering failed: " + err.Error()})
 		return
 	}
-	s.log.Info("admin: redelivered", "webhook", h.Name, "delivery", id, "count", n)
-	writeJSON(w, http.StatusOK, struct {
-		Redelivered int `json:"redelivered"`
-	}{n})
+	s.log.Info("admin: redelivered", "webhook", h.Name, "delivery", id)
+	writeJSON(w, http.StatusOK, redelivered{1})
+}
+
+// redeliverAll answers POST /rest/api/webhooks/{id}/dead/redeliver.
+func (s *Server) redeliverAll(w http.ResponseWriter, r *http.Request) {
+	h := s.lookup(w, r)
+	if h == nil {
+		return
+	}
+	n, err := s.deps.Dispatcher.RedeliverAll(r.Context(), h.dispID)
+	if err != nil && !errors.Is(err, dispatch.ErrNotFound) {
+		s.log.Error("admin: redelivering", "webhook", h.Name, "err", err)
+		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "redelivering failed after " + strconv.Itoa(n) + ": " + err.Error()})
+		return
+	}
+	s.log.Info("admin: redelivered", "webhook", h.Name, "count", n)
+	writeJSON(w, http.StatusOK, redelivered{n})
+}
+
+// redelivered is the answer to a redelivery.
+type redelivered struct {
+	Redelivered int `json:"redelivered"`
+}
+
+// reactivate answers POST /rest/api/webhooks/{id}/reactivate: a webhook that a 410 Gone
+// turned off is turned back on.
+func (s *Server) reactivate(w http.ResponseWriter, r *http.Request) {
+	h := s.lookup(w, r)
+	if h == nil {
+		return
+	}
+	if err := s.deps.Dispatcher.Reactivate(h.dispID); err != nil {
+		if errors.Is(err, dispatch.ErrNotFound) {
+			writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "the dispatcher does not know this webhook yet"})
+			return
+		}
+		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "reactivating failed: " + err.Error()})
+		return
+	}
+	s.log.Info("admin: webhook reactivated", "webhook", h.Name)
+	writeJSON(w, http.StatusOK, s.view(r.Context(), h, true))
 }
