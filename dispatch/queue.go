@@ -72,8 +72,11 @@ type Queue interface {
 
 	// Publish stores m for every subscribed webhook whose event filter matches m.Event. It
 	// returns once the event is stored (JetStream: the stream's publish ack), or with an
-	// error; ctx bounds the wait (the dispatcher passes enqueue_timeout). An event that no
-	// subscription matches may be discarded and is not an error.
+	// error. The queue bounds that wait itself by enqueue_timeout (the dispatcher passes a
+	// context without deadline, so that Enqueue allocates no context per event); ctx only
+	// carries cancellation. An event that no subscription matches may be discarded and is
+	// not an error. Publish is on the proxy's write path: it must not allocate per event
+	// beyond what storing needs, and must not wait on deliveries.
 	Publish(ctx context.Context, m *Message) error
 
 	// Subscribe creates the webhook's subscription, or updates its event filter, keeping

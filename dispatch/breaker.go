@@ -1,0 +1,108 @@
+package dispatch
+
+import (
+	"math"
+	"sync"
+	"time"
+)
+
+// Breaker constants, as Confluence's webhook dispatcher (DESIGN.md, Delivery).
+const (
+	breakerThreshold = 5                // the 5th consecutive failure opens the breaker
+	breakerFirst     = 10 * time.Second // for this long
+	breakerFactor    = 1.2              // each further failure multiplies the window
+	breakerMax       = 10 * time.Hour   // up to this
+)
+
+// breaker is one webhook's circuit breaker: a pure state machine over an injected clock.
+//
+// After the breakerThreshold-th consecutive failure it opens for breakerFirst; each further
+// failure (of an attempt made after the window that it follows) reopens it for the previous
+// window × breakerFactor, capped at breakerMax; a success closes it and resets the count. The
+// window after the n-th consecutive failure (n >= 5) is round(10 s × 1.2^(n−5)), in
+// milliseconds, as Confluence computes it.
+//
+// Failures of attempts that were already in flight when the breaker opened do not lengthen
+// the window: they are not "further" failures in the timeline, only the same outage seen by
+// several concurrent requests (without this rule 64 concurrent failures would open the
+// breaker for 10 h at once). Such an attempt is recognised by its start time (now − latency)
+// being before the moment the current window was opened.
+type breaker struct {
+	clock clock
+
+	mu       sync.Mutex
+	fails    int       // consecutive failures counted; mu guards all below
+	openedAt time.Time // when the current window began; zero when closed
+	until    time.Time // end of the current window; zero when closed
+	opens    uint64    // times the window was (re)opened, for stats
+}
+
+// Allow reports whether a request may be made now (the breaker is closed, or its window
+// has passed).
+func (b *breaker) Allow() bool {
+	b.mu.Lock()
+	ok := b.until.IsZero() || !b.clock.Now().Before(b.until)
+	b.mu.Unlock()
+	return ok
+}
+
+// Record records the outcome of one attempt that took latency.
+func (b *breaker) Record(ok bool, latency time.Duration) {
+	now := b.clock.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ok {
+		b.fails, b.openedAt, b.until = 0, time.Time{}, time.Time{}
+		return
+	}
+	if !b.openedAt.IsZero() && now.Add(-latency).Before(b.openedAt) {
+		return // in flight when the window opened: not a further failure
+	}
+	b.fails++
+	if n := b.fails - breakerThreshold; n >= 0 {
+		b.openedAt = now
+		b.until = now.Add(breakerWindow(n))
+		b.opens++
+	}
+}
+
+// breakerWindow is the open window after the (breakerThreshold+n)-th consecutive failure.
+func breakerWindow(n int) time.Duration {
+	ms := math.Round(float64(breakerFirst/time.Millisecond) * math.Pow(breakerFactor, float64(n)))
+	if ms >= float64(breakerMax/time.Millisecond) {
+		return breakerMax
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// BreakerState is a breaker as the admin API shows it.
+type BreakerState struct {
+	Open     bool      // reports whether requests are being skipped now
+	Until    time.Time // end of the current or last window; zero when closed
+	Failures int       // consecutive failures
+	Opens    uint64    // times opened or extended since start
+}
+
+func (b *breaker) state() BreakerState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return BreakerState{
+		Open:     !b.until.IsZero() && b.clock.Now().Before(b.until),
+		Until:    b.until,
+		Failures: b.fails,
+		Opens:    b.opens,
+	}
+}
+
+// openFor returns how long the breaker stays open from now (0 when it allows requests).
+func (b *breaker) openFor() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.until.IsZero() {
+		return 0
+	}
+	if d := b.until.Sub(b.clock.Now()); d > 0 {
+		return d
+	}
+	return 0
+}

@@ -1,0 +1,622 @@
+package dispatch
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"hooktap/rules"
+)
+
+// Version is hooktap's version, sent as User-Agent: hooktap/<Version>. main sets it at
+// start-up, before calling New; it is read once, by New.
+var Version = "dev"
+
+// Defaults for zero fields of rules.DispatchSection (rules.Load fills the same; New fills
+// them again because tests and the admin API build configurations by hand).
+const (
+	defaultQueue              = "disk"
+	defaultMaxInFlight        = 500
+	defaultMaxInFlightPerHook = 64
+	defaultTimeout            = 20 * time.Second
+	defaultEnqueueTimeout     = 5 * time.Second
+	defaultMemoryQueueSize    = 65536
+	defaultHistorySize        = 100
+	maxSecretLen              = 255
+	// inFlightSkipWait is how long a delivery waits for a global in-flight slot before it
+	// is skipped when on_skip = "drop" (Confluence's dispatchTimeout).
+	inFlightSkipWait = 250 * time.Millisecond
+	// maxResponseBody is the response body kept per attempt in the delivery log.
+	maxResponseBody = 16 << 10
+	// clientMaxResponseBody is the largest response body the client reads at all.
+	clientMaxResponseBody = 4 << 20
+	// fetchErrorBackoff is the pause after a failed Fetch before the next one.
+	fetchErrorBackoff = time.Second
+)
+
+// DefaultRetry is the retry schedule used when [dispatch] retry is not set: the delays
+// after the 1st, 2nd, ... failed attempt (each with ±20 % jitter); a delivery whose 7th
+// attempt fails is dead.
+var DefaultRetry = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour,
+}
+
+// Hook is a webhook as the dispatcher runs it: a runtime identity plus its configuration.
+// ID is the key of everything per-webhook (queue subscription, breaker, counters, delivery
+// log, dead letters) and must be stable across reloads for those to carry over; webhooks
+// from the rules file use their name (see [Dispatcher.SetWebhooks]), the admin API gives the
+// webhooks it creates IDs of its own (e.g. "api-7") and may rename them freely.
+type Hook struct {
+	ID      string // unique; "" means Webhook.Name
+	Webhook rules.Webhook
+}
+
+// settings is rules.DispatchSection with defaults filled and values checked.
+type settings struct {
+	queue           string
+	maxInFlight     int
+	perHook         int
+	timeout         time.Duration
+	retry           []time.Duration
+	dropOnSkip      bool
+	passStoreErrors bool
+	enqueueTimeout  time.Duration
+	queueSize       int
+	historySize     int
+}
+
+// hookConfig is one webhook's resolved configuration; immutable once built (a reload
+// swaps in a new one).
+type hookConfig struct {
+	name    string
+	url     string
+	secret  string // resolved from secret or secret_env; never logged
+	full    bool
+	timeout time.Duration
+	events  []string
+	active  bool
+}
+
+// Dispatcher accepts events (Enqueue), keeps them in a [Queue] and delivers them to the
+// webhooks subscribed to them. See the package documentation.
+type Dispatcher struct {
+	set       settings
+	log       *slog.Logger
+	queue     Queue
+	clock     clock
+	client    *fasthttp.Client
+	userAgent string
+	idPrefix  [IDLen / 2]byte // random hex, per Dispatcher
+	seq       atomic.Uint64   // ID sequence
+	msgPool   sync.Pool       // *Message, for Enqueue
+	sem       chan struct{}   // global in-flight slots; never closed
+
+	started atomic.Bool   // Run was called
+	open    atomic.Bool   // the queue is open and Run is not shutting down
+	ready   chan struct{} // closed once the queue is open
+	stopped chan struct{} // closed when Run starts shutting down
+
+	accepted atomic.Uint64
+	drops    [numDrops]atomic.Uint64
+
+	mu      sync.Mutex       // guards hooks, order, running
+	hooks   map[string]*hook // by ID
+	order   []string         // IDs in configuration order
+	running bool             // Run's loop accepts reload requests
+
+	reload  chan chan error // SetHooks -> Run
+	recheck chan struct{}   // 1-buffered: a hook went gone or was reactivated
+
+	// settled, when set (by tests, before Run), is called after every attempt (a non-nil
+	// Attempt) and every skip (nil), once the delivery is settled.
+	settled func(hookID string, a *Attempt)
+}
+
+// Drop reasons: every event or delivery given up without an attempt is counted under one.
+const (
+	dropQueueFull    = iota // Enqueue: the queue is at its bound
+	dropStoreError          // Enqueue: the queue failed to store the event
+	dropClosed              // Enqueue: not running (before Run or during shutdown)
+	dropSkipped             // on_skip = "drop": breaker open, Retry-After pause or no in-flight slot
+	dropUnsubscribed        // pending deliveries discarded when a webhook was removed or deactivated
+	numDrops
+)
+
+var dropNames = [numDrops]string{"queue_full", "store_error", "closed", "skipped", "unsubscribed"}
+
+// New checks cfg and hooks and returns a Dispatcher with the queue that cfg.Queue names. It
+// does no I/O and starts no goroutines; Run does. Zero fields of cfg take their defaults.
+// secret_env is read from the environment here (and on each SetWebhooks).
+func New(cfg rules.DispatchSection, hooks []rules.Webhook, log *slog.Logger) (*Dispatcher, error) {
+	set, err := resolveSettings(cfg)
+	if err != nil {
+		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout)
+		return nil, errors.Join(err, herr)
+	}
+	q, err := newQueue(cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	return newDispatcher(set, fromWebhooks(hooks), q, log, realClock{})
+}
+
+// NewWithQueue is New with a queue built by the caller (cfg.Queue is then ignored). The
+// Dispatcher owns q: Run opens it and closes it.
+func NewWithQueue(cfg rules.DispatchSection, hooks []rules.Webhook, q Queue, log *slog.Logger) (*Dispatcher, error) {
+	if q == nil {
+		return nil, errors.New("dispatch: nil queue")
+	}
+	set, err := resolveSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newDispatcher(set, fromWebhooks(hooks), q, log, realClock{})
+}
+
+// newQueue builds the queue that cfg.Queue names. A durable implementation adds its case.
+func newQueue(cfg rules.DispatchSection, set settings) (Queue, error) {
+	switch set.queue {
+	case "memory":
+		return NewMemoryQueue(set.queueSize), nil
+	default:
+		return nil, fmt.Errorf("dispatch: queue %q is not available in this build (use \"memory\")", cfg.Queue)
+	}
+}
+
+func newDispatcher(set settings, hooks []Hook, q Queue, log *slog.Logger, c clock) (*Dispatcher, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{
+		set:       set,
+		log:       log,
+		queue:     q,
+		clock:     c,
+		userAgent: "hooktap/" + Version,
+		sem:       make(chan struct{}, set.maxInFlight),
+		ready:     make(chan struct{}),
+		stopped:   make(chan struct{}),
+		hooks:     make(map[string]*hook),
+		reload:    make(chan chan error),
+		recheck:   make(chan struct{}, 1),
+	}
+	d.msgPool.New = func() any { return new(Message) }
+	var rnd [IDLen / 4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("dispatch: id prefix: %w", err)
+	}
+	hex.Encode(d.idPrefix[:], rnd[:])
+	d.client = &fasthttp.Client{
+		MaxConnsPerHost:               set.maxInFlight,
+		MaxConnWaitTimeout:            set.timeout,
+		MaxIdleConnDuration:           90 * time.Second,
+		MaxResponseBodySize:           clientMaxResponseBody,
+		NoDefaultUserAgentHeader:      true,
+		DisablePathNormalizing:        true,
+		DisableHeaderNamesNormalizing: true,
+	}
+	if err := d.SetHooks(hooks); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func resolveSettings(cfg rules.DispatchSection) (settings, error) {
+	s := settings{
+		queue:          cfg.Queue,
+		maxInFlight:    cfg.MaxInFlight,
+		perHook:        cfg.MaxInFlightPerHook,
+		timeout:        cfg.Timeout,
+		retry:          cfg.Retry,
+		enqueueTimeout: cfg.EnqueueTimeout,
+		queueSize:      cfg.MemoryQueueSize,
+		historySize:    cfg.HistorySize,
+	}
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("dispatch: "+format, a...)) }
+	if s.queue == "" {
+		s.queue = defaultQueue
+	}
+	pos := func(name string, v *int, def int) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 0:
+			bad("%s = %d: must be positive", name, *v)
+		}
+	}
+	pos("max_in_flight", &s.maxInFlight, defaultMaxInFlight)
+	pos("max_in_flight_per_hook", &s.perHook, defaultMaxInFlightPerHook)
+	pos("memory_queue_size", &s.queueSize, defaultMemoryQueueSize)
+	pos("history_size", &s.historySize, defaultHistorySize)
+	dur := func(name string, v *time.Duration, def time.Duration) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 0:
+			bad("%s = %s: must be positive", name, *v)
+		}
+	}
+	dur("timeout", &s.timeout, defaultTimeout)
+	dur("enqueue_timeout", &s.enqueueTimeout, defaultEnqueueTimeout)
+	if s.retry == nil {
+		s.retry = DefaultRetry
+	}
+	s.retry = slices.Clone(s.retry)
+	for i, r := range s.retry {
+		if r <= 0 {
+			bad("retry[%d] = %s: must be positive", i, r)
+		}
+	}
+	switch cfg.OnSkip {
+	case "", "retry":
+	case "drop":
+		s.dropOnSkip = true
+	default:
+		bad("on_skip = %q: want \"retry\" or \"drop\"", cfg.OnSkip)
+	}
+	switch cfg.OnStoreError {
+	case "", "reject":
+	case "pass":
+		s.passStoreErrors = true
+	default:
+		bad("on_store_error = %q: want \"reject\" or \"pass\"", cfg.OnStoreError)
+	}
+	return s, errors.Join(errs...)
+}
+
+func fromWebhooks(hooks []rules.Webhook) []Hook {
+	out := make([]Hook, len(hooks))
+	for i, w := range hooks {
+		out[i] = Hook{ID: w.Name, Webhook: w}
+	}
+	return out
+}
+
+// resolveHook checks one webhook and resolves its secret; a zero timeout becomes
+// defTimeout.
+func resolveHook(h Hook, defTimeout time.Duration) (string, *hookConfig, error) {
+	w := h.Webhook
+	id := h.ID
+	if id == "" {
+		id = w.Name
+	}
+	where := fmt.Sprintf("webhook %q", w.Name)
+	if w.Line > 0 {
+		where = fmt.Sprintf("line %d: %s", w.Line, where)
+	}
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("dispatch: %s: "+format, append([]any{where}, a...)...))
+	}
+	if w.Name == "" {
+		bad("name is required")
+	}
+	if id == "" {
+		bad("id is required")
+	}
+	if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("url %q: want an absolute http or https URL", w.URL)
+	}
+	secret := w.Secret
+	if w.SecretEnv != "" {
+		if w.Secret != "" {
+			bad("secret and secret_env are both set")
+		}
+		secret = os.Getenv(w.SecretEnv)
+		if secret == "" {
+			bad("secret_env %s is empty or unset", w.SecretEnv)
+		}
+	}
+	if len(secret) > maxSecretLen {
+		bad("secret is %d characters long, at most %d", len(secret), maxSecretLen)
+	}
+	if len(w.Events) == 0 {
+		bad("events is required (event names, or [\"*\"])")
+	}
+	for _, e := range w.Events {
+		if e == "*" {
+			if len(w.Events) > 1 {
+				bad("\"*\" must be the only event")
+			}
+		} else if !rules.IsName(e) {
+			bad("unknown event %q", e)
+		}
+	}
+	full := false
+	switch w.Payload {
+	case "", "id":
+	case "full":
+		full = true
+	default:
+		bad("payload = %q: want \"id\" or \"full\"", w.Payload)
+	}
+	timeout := w.Timeout
+	if timeout < 0 {
+		bad("timeout = %s: must be positive", timeout)
+	} else if timeout == 0 {
+		timeout = defTimeout
+	}
+	return id, &hookConfig{
+		name:    w.Name,
+		url:     w.URL,
+		secret:  secret,
+		full:    full,
+		timeout: timeout,
+		events:  slices.Clone(w.Events),
+		active:  w.Active == nil || *w.Active,
+	}, errors.Join(errs...)
+}
+
+// resolveHooks checks every hook, collecting all errors.
+func resolveHooks(hooks []Hook, defTimeout time.Duration) ([]string, []*hookConfig, error) {
+	cfgs := make([]*hookConfig, len(hooks))
+	ids := make([]string, len(hooks))
+	seen := make(map[string]bool, len(hooks))
+	var errs []error
+	for i, h := range hooks {
+		id, c, err := resolveHook(h, defTimeout)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if seen[id] {
+			errs = append(errs, fmt.Errorf("dispatch: webhook id %q is not unique", id))
+		}
+		seen[id] = true
+		ids[i], cfgs[i] = id, c
+	}
+	return ids, cfgs, errors.Join(errs...)
+}
+
+// SetWebhooks replaces the set of webhooks with those of a rules file, each identified by its
+// name. See SetHooks.
+func (d *Dispatcher) SetWebhooks(hooks []rules.Webhook) error {
+	return d.SetHooks(fromWebhooks(hooks))
+}
+
+// SetHooks replaces the set of webhooks (a reload, or the admin API adding, changing or
+// removing one). Every hook is checked first; on any error nothing changes and all errors are
+// returned, joined. A hook whose ID is kept keeps its breaker, counters, delivery log,
+// pending deliveries and dead letters, with its new configuration used from its next
+// attempt. A removed or newly inactive hook stops being fetched and its pending deliveries
+// are discarded (counted as dropped, reason "unsubscribed"); a new or newly active one gets
+// the events accepted after SetHooks returns. While Run is running, SetHooks returns once
+// the queue's subscriptions are updated.
+func (d *Dispatcher) SetHooks(hooks []Hook) error {
+	ids, cfgs, err := resolveHooks(hooks, d.set.timeout)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	next := make(map[string]*hook, len(ids))
+	for i, id := range ids {
+		h := d.hooks[id]
+		if h == nil {
+			h = d.newHook(id)
+		}
+		h.cfg.Store(cfgs[i])
+		next[id] = h
+	}
+	d.hooks, d.order = next, ids
+	running := d.running
+	d.mu.Unlock()
+	if !running {
+		return nil
+	}
+	done := make(chan error, 1)
+	select {
+	case d.reload <- done:
+		return <-done
+	case <-d.stopped:
+		return ErrClosed
+	}
+}
+
+// Reactivate turns a webhook that a 410 Gone deactivated back on.
+func (d *Dispatcher) Reactivate(id string) error {
+	h := d.hook(id)
+	if h == nil {
+		return ErrNotFound
+	}
+	if h.gone.CompareAndSwap(true, false) {
+		poke(d.recheck)
+	}
+	return nil
+}
+
+func (d *Dispatcher) hook(id string) *hook {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.hooks[id]
+}
+
+// Enqueue accepts ev for delivery to every active webhook subscribed to ev.Name: it copies ev
+// into the queue (the queue's own bound applies to the wait) and returns. It does not
+// allocate in the steady state. When the event cannot be stored, the drop is counted by
+// reason and, with on_store_error = "reject", Enqueue returns ErrQueueFull, ErrClosed, or
+// an error wrapping ErrStore; with "pass" it returns nil. Before Run has opened the queue,
+// Enqueue waits for it up to enqueue_timeout.
+func (d *Dispatcher) Enqueue(ev *rules.Event) error {
+	if !d.open.Load() {
+		if err := d.waitOpen(); err != nil {
+			return d.dropped(dropClosed, err)
+		}
+	}
+	m := d.msgPool.Get().(*Message)
+	d.nextID(&m.ID)
+	m.Event, m.Time, m.Accepted = ev.Name, ev.Time, d.clock.Now()
+	m.Payload, m.Full = ev.Payload, ev.Full
+	err := d.queue.Publish(context.Background(), m)
+	*m = Message{}
+	d.msgPool.Put(m)
+	switch {
+	case err == nil:
+		d.accepted.Add(1)
+		return nil
+	case errors.Is(err, ErrQueueFull):
+		return d.dropped(dropQueueFull, ErrQueueFull)
+	case errors.Is(err, ErrClosed):
+		return d.dropped(dropClosed, ErrClosed)
+	default:
+		return d.dropped(dropStoreError, fmt.Errorf("%w: %w", ErrStore, err))
+	}
+}
+
+var _ rules.Sink = (*Dispatcher)(nil)
+
+func (d *Dispatcher) dropped(reason int, err error) error {
+	d.drops[reason].Add(1)
+	if d.set.passStoreErrors {
+		return nil
+	}
+	return err
+}
+
+func (d *Dispatcher) waitOpen() error {
+	select {
+	case <-d.stopped:
+		return ErrClosed
+	default:
+	}
+	t := time.NewTimer(d.set.enqueueTimeout)
+	defer t.Stop()
+	select {
+	case <-d.ready:
+		if d.open.Load() {
+			return nil
+		}
+		return ErrClosed
+	case <-d.stopped:
+		return ErrClosed
+	case <-t.C:
+		return ErrClosed
+	}
+}
+
+// nextID writes a fresh ID: the Dispatcher's random prefix and the next sequence number.
+func (d *Dispatcher) nextID(id *ID) {
+	copy(id[:], d.idPrefix[:])
+	const digits = "0123456789abcdef"
+	n := d.seq.Add(1)
+	for i := IDLen - 1; i >= IDLen/2; i-- {
+		id[i] = digits[n&15]
+		n >>= 4
+	}
+}
+
+// Run opens the queue, subscribes the active webhooks and delivers until ctx ends. Then it
+// stops intake (Enqueue returns ErrClosed), stops fetching, lets the attempts in flight
+// finish (each is bounded by its timeout) and settle, leaves everything else unacknowledged
+// in the queue, closes the queue and returns. It returns an error only when the queue cannot
+// be opened. Run may be called once.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if !d.started.CompareAndSwap(false, true) {
+		return errors.New("dispatch: Run called twice")
+	}
+	defer d.queue.Close()
+	if err := d.queue.Open(ctx); err != nil {
+		close(d.stopped)
+		return fmt.Errorf("dispatch: opening queue: %w", err)
+	}
+	hookCtx, stopHooks := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	running := make(map[string]*runningHook)
+
+	d.mu.Lock()
+	d.running = true
+	d.mu.Unlock()
+	d.reconcile(hookCtx, &wg, running)
+	d.open.Store(true)
+	close(d.ready)
+
+	for loop := true; loop; {
+		select {
+		case <-ctx.Done():
+			loop = false
+		case done := <-d.reload:
+			done <- d.reconcile(hookCtx, &wg, running)
+		case <-d.recheck:
+			if err := d.reconcile(hookCtx, &wg, running); err != nil {
+				d.log.Warn("dispatch: updating subscriptions", "err", err)
+			}
+		}
+	}
+
+	d.open.Store(false)
+	d.mu.Lock()
+	d.running = false
+	d.mu.Unlock()
+	close(d.stopped)
+	stopHooks()
+	wg.Wait()
+	return nil
+}
+
+// runningHook is a hook's fetcher as Run tracks it. Owned by Run.
+type runningHook struct {
+	h      *hook
+	cancel context.CancelFunc
+	events []string // the filter last subscribed
+}
+
+// reconcile makes the queue's subscriptions and the running fetchers match the configured
+// hooks. Called only by Run.
+func (d *Dispatcher) reconcile(ctx context.Context, wg *sync.WaitGroup, running map[string]*runningHook) error {
+	d.mu.Lock()
+	want := make(map[string]*hook, len(d.hooks))
+	for id, h := range d.hooks {
+		if h.cfg.Load().active && !h.gone.Load() {
+			want[id] = h
+		}
+	}
+	d.mu.Unlock()
+
+	var errs []error
+	for id, r := range running {
+		if want[id] == r.h {
+			continue
+		}
+		r.cancel()
+		delete(running, id)
+		n, err := d.queue.Unsubscribe(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("dispatch: unsubscribing %q: %w", id, err))
+		}
+		d.drops[dropUnsubscribed].Add(uint64(n))
+	}
+	for id, h := range want {
+		cfg := h.cfg.Load()
+		r := running[id]
+		if r != nil && slices.Equal(r.events, cfg.events) {
+			continue
+		}
+		sub := Subscription{Hook: id, Events: cfg.events, AckWait: cfg.timeout + d.set.timeout + 30*time.Second}
+		if err := d.queue.Subscribe(ctx, sub); err != nil {
+			errs = append(errs, fmt.Errorf("dispatch: subscribing %q: %w", id, err))
+			continue
+		}
+		if r != nil {
+			r.events = cfg.events
+			continue
+		}
+		hctx, cancel := context.WithCancel(ctx)
+		running[id] = &runningHook{h: h, cancel: cancel, events: cfg.events}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.runHook(hctx, h)
+		}()
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,66 @@
+// Package dispatch delivers hooktap's events to webhooks, with Confluence Data Center's
+// delivery contract (same headers, same signature, same circuit breaker) and without its
+// weaknesses: nothing accepted is dropped silently, failures are retried, and one bad
+// receiver does not slow the others.
+//
+// A [Dispatcher] is built by [New] (or [NewWithQueue]) from the [dispatch] section and the
+// [[webhook]]s of the rules file. [Dispatcher.Enqueue] (a rules.Sink) stores each event in a
+// [Queue]; [Dispatcher.Run] fetches deliveries per webhook and POSTs them. The admin API
+// reads [Dispatcher.Stats], [Dispatcher.History] and [Dispatcher.Dead], redelivers dead
+// letters, reloads webhooks with [Dispatcher.SetHooks] and tests a URL with [Ping].
+//
+// # Delivery
+//
+// Each attempt is a POST of the payload bytes ("full" webhooks get the full shape) with
+// Content-Type: application/json; charset=utf-8, X-Event-Key, a new UUID v4 X-Request-Id,
+// User-Agent: hooktap/<Version>, the Standard Webhooks headers webhook-id (the event's [ID],
+// the same on every attempt and redelivery) and webhook-timestamp, and, with a secret,
+// X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)> and webhook-signature:
+// v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>. Redirects are not followed. A 2xx is
+// success; any other status, a transport error or the timeout is a failure.
+//
+// A failure feeds the webhook's breaker (the 5th consecutive failure opens it for 10 s, each
+// further one for 1.2 times longer, up to 10 h; a success closes it) and the delivery is
+// retried after the next delay of the retry schedule, ±20 % jitter, or kept as a dead
+// letter once the schedule is exhausted. 429 and 503 with Retry-After pause the webhook and
+// delay the retry at least that long. 410 Gone dead-letters the delivery and deactivates
+// the webhook until [Dispatcher.Reactivate] (or a reload that re-creates it); its pending
+// deliveries are discarded.
+//
+// # Concurrency
+//
+// New starts nothing. Run owns every goroutine: per active webhook, one fetcher and up to
+// max_in_flight_per_hook workers (started on demand), each worker with its own request,
+// response, HMAC state and buffers. A global semaphore of max_in_flight slots bounds the
+// attempts in flight; the per-hook cap keeps a slow receiver from taking them all. Enqueue,
+// SetHooks, Reactivate, Stats, History, Dead and Redeliver are safe for concurrent use with
+// Run and with each other. On shutdown Run stops intake, stops fetching, waits for the
+// attempts in flight (each bounded by its timeout) and closes the queue.
+//
+// # Ordering
+//
+// Deliveries to one webhook are fetched in acceptance order, but up to
+// max_in_flight_per_hook are in flight at once and failed ones come back later, so a
+// receiver may see events out of order; the payload's timestamp and webhook-id let it
+// order and deduplicate. There is no order across webhooks.
+//
+// # Drop guarantees
+//
+// Every event or delivery given up without an attempt is counted, by reason, in
+// Stats.Drops: queue_full and store_error (Enqueue could not store the event; the error
+// goes to the caller unless on_store_error = "pass"), closed (Enqueue before Run opened the
+// queue or during shutdown), skipped (on_skip = "drop": the breaker was open, a Retry-After
+// pause was on, or no in-flight slot came within 250 ms; the Confluence behaviour), and
+// unsubscribed (pending deliveries of a webhook that was removed, deactivated or gone).
+// With on_skip = "retry" (the default) nothing is skipped: a blocked webhook is not fetched
+// from and its backlog waits. Every failed attempt is retried or becomes a dead letter.
+// The memory queue loses what it holds when the process exits; a durable queue keeps it,
+// and deliveries in flight at a crash come back with the same webhook-id (at least once).
+//
+// # Allocation
+//
+// Enqueue, the memory queue's fan-out, signing, header building and the attempt itself do
+// not allocate in the steady state (alloc_test.go): messages and deliveries are recycled,
+// each worker reuses one HMAC (Reset, Sum into a fixed buffer) and appends hex, base64,
+// timestamps and UUIDs into its own buffers.
+package dispatch

@@ -1,0 +1,512 @@
+package dispatch
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+
+	"hooktap/rules"
+)
+
+// eventIndex maps an event name to its bit in a memHook's filter mask. Immutable.
+var eventIndex = func() map[string]uint {
+	m := make(map[string]uint, len(rules.Names))
+	for i, n := range rules.Names {
+		m[n] = uint(i)
+	}
+	return m
+}()
+
+// maxKeptBuf is the largest payload buffer the memory queue keeps for reuse.
+const maxKeptBuf = 64 << 10
+
+// MemoryQueue is the bounded in-process [Queue] (queue = "memory"): the fastest, and lost on
+// crash or exit, like Confluence's own dispatch queue. It holds at most size events (an
+// event is stored once and shared by every webhook it goes to, and held while any of them
+// still has it pending, fetched or dead); Publish beyond that returns [ErrQueueFull], which
+// the dispatcher counts. Messages and deliveries are recycled through free lists, so the
+// steady state does not allocate.
+type MemoryQueue struct {
+	size  int
+	clock clock
+
+	mu      sync.Mutex // guards everything below
+	closed  bool
+	closeCh chan struct{} // closed by Close; never reopened
+	held    int           // events held
+	bytes   int64         // payload bytes held
+	hooks   map[string]*memHook
+	list    []*memHook            // subscribed hooks, for fan-out in a stable order
+	dead    map[string][]deadItem // dead letters by hook; kept across Unsubscribe
+	msgFree []*memMsg             // free list, at most size long
+	delFree []*Delivery           // free list, at most size long
+}
+
+// memMsg is one stored event and the count of deliveries that still hold it.
+type memMsg struct {
+	Message
+	buf  []byte
+	refs int
+}
+
+// memHook is one subscription.
+type memHook struct {
+	id      string
+	all     bool
+	mask    uint64        // bit i: rules.Names[i] is subscribed
+	ready   deque         // ready now, oldest first
+	delayed delayHeap     // waiting for a Retry delay
+	fetched int           // fetched, not yet settled
+	notify  chan struct{} // 1-buffered; poked when something may be ready
+	removed bool          // unsubscribed: settling only releases
+}
+
+type deadItem struct {
+	d      *Delivery
+	died   time.Time
+	reason string
+}
+
+// NewMemoryQueue returns an empty memory queue holding at most size events (size <= 0: the
+// default, 65536).
+func NewMemoryQueue(size int) *MemoryQueue {
+	return newMemoryQueue(size, realClock{})
+}
+
+func newMemoryQueue(size int, c clock) *MemoryQueue {
+	if size <= 0 {
+		size = defaultMemoryQueueSize
+	}
+	return &MemoryQueue{
+		size:    size,
+		clock:   c,
+		closeCh: make(chan struct{}),
+		hooks:   make(map[string]*memHook),
+		dead:    make(map[string][]deadItem),
+	}
+}
+
+// Open implements [Queue]; the memory queue needs no start-up.
+func (q *MemoryQueue) Open(context.Context) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Publish implements [Queue]. It never waits.
+func (q *MemoryQueue) Publish(_ context.Context, m *Message) error {
+	bit, known := eventIndex[m.Event]
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	var mm *memMsg
+	for _, h := range q.list {
+		if !h.all && (!known || h.mask&(1<<bit) == 0) {
+			continue
+		}
+		if mm == nil {
+			if q.held >= q.size {
+				return ErrQueueFull
+			}
+			mm = q.newMsgLocked(m)
+		}
+		d := q.newDeliveryLocked(mm, h)
+		h.ready.push(d)
+		poke(h.notify)
+	}
+	return nil
+}
+
+func (q *MemoryQueue) newMsgLocked(m *Message) *memMsg {
+	var mm *memMsg
+	if n := len(q.msgFree); n > 0 {
+		mm = q.msgFree[n-1]
+		q.msgFree[n-1] = nil
+		q.msgFree = q.msgFree[:n-1]
+	} else {
+		mm = new(memMsg)
+	}
+	mm.buf = append(append(mm.buf[:0], m.Payload...), m.Full...)
+	mm.Message = *m
+	mm.Payload = mm.buf[:len(m.Payload):len(m.Payload)]
+	if m.Full != nil {
+		mm.Full = mm.buf[len(m.Payload):]
+	}
+	q.held++
+	q.bytes += int64(len(mm.buf))
+	return mm
+}
+
+func (q *MemoryQueue) newDeliveryLocked(mm *memMsg, h *memHook) *Delivery {
+	var d *Delivery
+	if n := len(q.delFree); n > 0 {
+		d = q.delFree[n-1]
+		q.delFree[n-1] = nil
+		q.delFree = q.delFree[:n-1]
+	} else {
+		d = new(Delivery)
+	}
+	d.Message = mm.Message
+	d.Hook = h.id
+	d.Attempt = 1
+	d.q = mm
+	d.due = time.Time{}
+	d.heapIndex = -1
+	mm.refs++
+	return d
+}
+
+// releaseLocked drops d's hold on its message and recycles both when unused.
+func (q *MemoryQueue) releaseLocked(d *Delivery) {
+	mm := d.q.(*memMsg)
+	*d = Delivery{heapIndex: -1}
+	if len(q.delFree) < q.size {
+		q.delFree = append(q.delFree, d)
+	}
+	mm.refs--
+	if mm.refs > 0 {
+		return
+	}
+	q.held--
+	q.bytes -= int64(len(mm.buf))
+	mm.Message = Message{}
+	if cap(mm.buf) > maxKeptBuf {
+		mm.buf = nil
+	}
+	if len(q.msgFree) < q.size {
+		q.msgFree = append(q.msgFree, mm)
+	}
+}
+
+// Subscribe implements [Queue].
+func (q *MemoryQueue) Subscribe(_ context.Context, s Subscription) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	h := q.hooks[s.Hook]
+	if h == nil {
+		h = &memHook{id: s.Hook, notify: make(chan struct{}, 1)}
+		q.hooks[s.Hook] = h
+		q.list = append(q.list, h)
+	}
+	h.all, h.mask = false, 0
+	for _, e := range s.Events {
+		if e == "*" {
+			h.all = true
+		} else if bit, ok := eventIndex[e]; ok {
+			h.mask |= 1 << bit
+		}
+	}
+	return nil
+}
+
+// Unsubscribe implements [Queue].
+func (q *MemoryQueue) Unsubscribe(_ context.Context, hook string) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h := q.hooks[hook]
+	if h == nil {
+		return 0, nil
+	}
+	delete(q.hooks, hook)
+	for i, x := range q.list {
+		if x == h {
+			q.list = append(q.list[:i], q.list[i+1:]...)
+			break
+		}
+	}
+	h.removed = true
+	n := 0
+	for h.ready.len() > 0 {
+		q.releaseLocked(h.ready.pop())
+		n++
+	}
+	for _, d := range h.delayed {
+		q.releaseLocked(d)
+		n++
+	}
+	h.delayed = nil
+	poke(h.notify)
+	return n, nil
+}
+
+// Fetch implements [Queue].
+func (q *MemoryQueue) Fetch(ctx context.Context, hook string, dst []*Delivery) ([]*Delivery, error) {
+	for {
+		q.mu.Lock()
+		if q.closed {
+			q.mu.Unlock()
+			return dst, ErrClosed
+		}
+		h := q.hooks[hook]
+		if h == nil {
+			q.mu.Unlock()
+			return dst, ErrNotSubscribed
+		}
+		now := q.clock.Now()
+		for len(h.delayed) > 0 && !h.delayed[0].due.After(now) {
+			h.ready.push(heap.Pop(&h.delayed).(*Delivery))
+		}
+		for len(dst) < cap(dst) && h.ready.len() > 0 {
+			dst = append(dst, h.ready.pop())
+			h.fetched++
+		}
+		if len(dst) > 0 || cap(dst) == 0 {
+			q.mu.Unlock()
+			return dst, nil
+		}
+		var due time.Time
+		if len(h.delayed) > 0 {
+			due = h.delayed[0].due
+		}
+		notify := h.notify
+		q.mu.Unlock()
+
+		var stop func() bool
+		if !due.IsZero() {
+			stop = q.clock.At(due, func() { poke(notify) })
+		}
+		select {
+		case <-ctx.Done():
+		case <-notify:
+		case <-q.closeCh:
+		}
+		if stop != nil {
+			stop()
+		}
+		if err := ctx.Err(); err != nil {
+			return dst, err
+		}
+	}
+}
+
+// settleLocked does the bookkeeping common to Ack, Retry and Dead; it returns d's hook, or
+// nil when the hook was unsubscribed meanwhile (and d released).
+func (q *MemoryQueue) settleLocked(d *Delivery) *memHook {
+	h := q.hooks[d.Hook]
+	if h == nil {
+		q.releaseLocked(d)
+		return nil
+	}
+	h.fetched--
+	return h
+}
+
+// Ack implements [Queue].
+func (q *MemoryQueue) Ack(d *Delivery) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if h := q.settleLocked(d); h != nil {
+		q.releaseLocked(d)
+	}
+	return nil
+}
+
+// Retry implements [Queue].
+func (q *MemoryQueue) Retry(d *Delivery, delay time.Duration) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h := q.settleLocked(d)
+	if h == nil {
+		return nil
+	}
+	d.Attempt++
+	if delay <= 0 {
+		h.ready.push(d)
+	} else {
+		d.due = q.clock.Now().Add(delay)
+		heap.Push(&h.delayed, d)
+	}
+	poke(h.notify)
+	return nil
+}
+
+// Dead implements [Queue].
+func (q *MemoryQueue) Dead(d *Delivery, reason string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if h := q.settleLocked(d); h == nil {
+		return nil
+	}
+	q.dead[d.Hook] = append(q.dead[d.Hook], deadItem{d: d, died: q.clock.Now(), reason: reason})
+	return nil
+}
+
+// DeadLetters implements [Queue].
+func (q *MemoryQueue) DeadLetters(_ context.Context, hook string, max int) ([]DeadLetter, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	items := q.dead[hook]
+	if max > 0 && len(items) > max {
+		items = items[:max]
+	}
+	out := make([]DeadLetter, 0, len(items))
+	for _, it := range items {
+		out = append(out, DeadLetter{
+			ID: it.d.ID, Hook: hook, Event: it.d.Event, Time: it.d.Time,
+			Accepted: it.d.Accepted, Died: it.died, Attempts: it.d.Attempt, Reason: it.reason,
+		})
+	}
+	return out, nil
+}
+
+// Redeliver implements [Queue].
+func (q *MemoryQueue) Redeliver(_ context.Context, hook string, id ID) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h := q.hooks[hook]
+	items := q.dead[hook]
+	for i, it := range items {
+		if it.d.ID != id {
+			continue
+		}
+		if h == nil {
+			return ErrNotSubscribed
+		}
+		q.dead[hook] = append(items[:i], items[i+1:]...)
+		q.requeueLocked(h, it.d)
+		return nil
+	}
+	return ErrNotFound
+}
+
+// RedeliverAll implements [Queue].
+func (q *MemoryQueue) RedeliverAll(_ context.Context, hook string) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	h := q.hooks[hook]
+	items := q.dead[hook]
+	if len(items) == 0 {
+		return 0, nil
+	}
+	if h == nil {
+		return 0, ErrNotSubscribed
+	}
+	for _, it := range items {
+		q.requeueLocked(h, it.d)
+	}
+	delete(q.dead, hook)
+	return len(items), nil
+}
+
+func (q *MemoryQueue) requeueLocked(h *memHook, d *Delivery) {
+	d.Attempt = 1
+	d.due = time.Time{}
+	h.ready.push(d)
+	poke(h.notify)
+}
+
+// Depth implements [Queue].
+func (q *MemoryQueue) Depth(context.Context) (QueueDepth, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	qd := QueueDepth{Events: q.held, Bytes: q.bytes, Hooks: make(map[string]HookDepth, len(q.hooks))}
+	older := func(a, b time.Time) time.Time {
+		if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+			return b
+		}
+		return a
+	}
+	for id, h := range q.hooks {
+		hd := HookDepth{Pending: h.ready.len() + len(h.delayed), Fetched: h.fetched, Dead: len(q.dead[id])}
+		h.ready.each(func(d *Delivery) { hd.Oldest = older(hd.Oldest, d.Accepted) })
+		for _, d := range h.delayed {
+			hd.Oldest = older(hd.Oldest, d.Accepted)
+		}
+		qd.Hooks[id] = hd
+		qd.Oldest = older(qd.Oldest, hd.Oldest)
+	}
+	for _, items := range q.dead {
+		for _, it := range items {
+			qd.Oldest = older(qd.Oldest, it.d.Accepted)
+		}
+	}
+	return qd, nil
+}
+
+// Close implements [Queue]: blocked Fetch calls return ErrClosed; what is held is dropped.
+func (q *MemoryQueue) Close() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.closed {
+		q.closed = true
+		close(q.closeCh)
+	}
+	return nil
+}
+
+// poke signals a 1-buffered notify channel without blocking.
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// deque is a growable ring of deliveries. Not safe for concurrent use.
+type deque struct {
+	buf  []*Delivery
+	head int
+	n    int
+}
+
+func (q *deque) len() int { return q.n }
+
+func (q *deque) push(d *Delivery) {
+	if q.n == len(q.buf) {
+		nb := make([]*Delivery, max(16, 2*len(q.buf)))
+		for i := 0; i < q.n; i++ {
+			nb[i] = q.buf[(q.head+i)%len(q.buf)]
+		}
+		q.buf, q.head = nb, 0
+	}
+	q.buf[(q.head+q.n)%len(q.buf)] = d
+	q.n++
+}
+
+func (q *deque) pop() *Delivery {
+	d := q.buf[q.head]
+	q.buf[q.head] = nil
+	q.head = (q.head + 1) % len(q.buf)
+	q.n--
+	return d
+}
+
+func (q *deque) each(f func(*Delivery)) {
+	for i := 0; i < q.n; i++ {
+		f(q.buf[(q.head+i)%len(q.buf)])
+	}
+}
+
+// delayHeap orders delayed deliveries by due time.
+type delayHeap []*Delivery
+
+func (h delayHeap) Len() int           { return len(h) }
+func (h delayHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h delayHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIndex, h[j].heapIndex = i, j
+}
+func (h *delayHeap) Push(x any) {
+	d := x.(*Delivery)
+	d.heapIndex = len(*h)
+	*h = append(*h, d)
+}
+func (h *delayHeap) Pop() any {
+	old := *h
+	d := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	d.heapIndex = -1
+	return d
+}
+
+var _ Queue = (*MemoryQueue)(nil)

@@ -1,0 +1,316 @@
+package dispatch
+
+import (
+	"context"
+	crand "crypto/rand"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// runHook is one webhook's fetcher: it pulls ready deliveries from the queue while the
+// webhook may be sent to and has free per-hook slots, takes a global in-flight slot for each,
+// and hands it to one of up to max_in_flight_per_hook workers, started as needed. It returns
+// when ctx ends, when the hook is unsubscribed or gone (410), or when the queue closes; it
+// then waits for its workers, whose attempts finish and settle.
+func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
+	jobs := make(chan *Delivery)
+	var wg sync.WaitGroup
+	workers := 0
+	defer func() {
+		close(jobs)
+		wg.Wait()
+	}()
+	buf := make([]*Delivery, 0, d.set.perHook)
+	for ctx.Err() == nil && !h.gone.Load() {
+		if !d.set.dropOnSkip {
+			// A blocked webhook is not fetched from: its backlog waits in the queue
+			// without using up attempts.
+			if now := d.clock.Now(); h.blockedFor(now) > 0 {
+				d.sleep(ctx, h.wake, now.Add(h.blockedFor(now)))
+				continue
+			}
+		}
+		free := d.set.perHook - int(h.inflight.Load())
+		if free <= 0 {
+			select {
+			case <-h.freed:
+			case <-ctx.Done():
+			}
+			continue
+		}
+		batch, err := d.queue.Fetch(ctx, h.id, buf[:0:free])
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrNotSubscribed) {
+				return // deliveries in batch stay unacknowledged
+			}
+			d.log.Warn("dispatch: fetching deliveries", "webhook", h.id, "err", err)
+			d.sleep(ctx, h.wake, d.clock.Now().Add(fetchErrorBackoff))
+		}
+		for i, dl := range batch {
+			batch[i] = nil
+			if wait := h.blockedFor(d.clock.Now()); wait > 0 {
+				// The breaker opened (or a Retry-After arrived) while Fetch waited.
+				if d.set.dropOnSkip {
+					d.skip(h, dl)
+				} else {
+					d.settle(d.queue.Retry(dl, wait), h, "retry")
+				}
+				continue
+			}
+			if !d.acquire(ctx) {
+				if ctx.Err() != nil {
+					return // the rest of batch stays unacknowledged
+				}
+				d.skip(h, dl)
+				continue
+			}
+			h.inflight.Add(1)
+			select {
+			case jobs <- dl:
+			default:
+				if workers < d.set.perHook {
+					workers++
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						d.work(h, jobs)
+					}()
+				}
+				jobs <- dl
+			}
+		}
+	}
+}
+
+// acquire takes a global in-flight slot: waiting as long as needed, or with on_skip = "drop"
+// at most inFlightSkipWait (Confluence's dispatch timeout). It reports whether it got one.
+func (d *Dispatcher) acquire(ctx context.Context) bool {
+	select {
+	case d.sem <- struct{}{}:
+		return true
+	default:
+	}
+	var timeout <-chan time.Time
+	if d.set.dropOnSkip {
+		t := time.NewTimer(inFlightSkipWait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case d.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-timeout:
+		return false
+	}
+}
+
+// skip drops dl without an attempt (on_skip = "drop"), counting it.
+func (d *Dispatcher) skip(h *hook, dl *Delivery) {
+	h.count[outSkipped].Add(1)
+	d.drops[dropSkipped].Add(1)
+	d.settle(d.queue.Ack(dl), h, "ack")
+	if d.settled != nil {
+		d.settled(h.id, nil)
+	}
+}
+
+// settle logs a failure to settle a delivery (the delivery then comes back from a durable
+// queue after its ack wait).
+func (d *Dispatcher) settle(err error, h *hook, op string) {
+	if err != nil {
+		d.log.Warn("dispatch: settling delivery", "webhook", h.id, "op", op, "err", err)
+	}
+}
+
+// sleep waits until the injected clock reaches until, or until wake is poked or ctx ends.
+func (d *Dispatcher) sleep(ctx context.Context, wake chan struct{}, until time.Time) {
+	stop := d.clock.At(until, func() { poke(wake) })
+	select {
+	case <-wake:
+	case <-ctx.Done():
+	}
+	stop()
+}
+
+// work is one of a hook's workers: it attempts the deliveries it is handed until jobs is
+// closed.
+func (d *Dispatcher) work(h *hook, jobs <-chan *Delivery) {
+	w := newWorker()
+	for dl := range jobs {
+		d.attempt(w, h, dl)
+		h.inflight.Add(-1)
+		<-d.sem
+		poke(h.freed)
+	}
+}
+
+// worker is the reusable per-goroutine state of delivery: request, response, signing state
+// and scratch buffers. Owned by one goroutine.
+type worker struct {
+	req    fasthttp.Request
+	resp   fasthttp.Response
+	cfg    *hookConfig // the configuration sign was keyed for
+	sign   signer
+	rng    *rand.ChaCha8
+	reqID  []byte
+	ts     []byte
+	hub    []byte
+	std    []byte
+	record Attempt
+}
+
+func newWorker() *worker {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:]) // never fails (crypto/rand panics instead)
+	return &worker{
+		rng:   newChaCha(seed),
+		reqID: make([]byte, 0, 36),
+		ts:    make([]byte, 0, 20),
+		hub:   make([]byte, 0, 7+64),
+		std:   make([]byte, 0, 3+44),
+	}
+}
+
+func newChaCha(seed [32]byte) *rand.ChaCha8 { return rand.NewChaCha8(seed) }
+
+// prepare builds the request for one attempt of dl at now: URL, headers and both
+// signatures. It does not allocate once the worker's buffers have grown.
+func (d *Dispatcher) prepare(w *worker, cfg *hookConfig, dl *Delivery, now time.Time) {
+	if w.cfg != cfg {
+		if w.cfg == nil || w.cfg.secret != cfg.secret {
+			w.sign = newSigner(cfg.secret)
+		}
+		w.cfg = cfg
+	}
+	req := &w.req
+	req.Reset()
+	req.Header.DisableNormalizing()
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.SetRequestURI(cfg.url)
+	req.Header.SetContentType("application/json; charset=utf-8")
+	req.Header.SetUserAgent(d.userAgent)
+	req.Header.Set("X-Event-Key", dl.Event)
+	w.reqID = appendUUID(w.reqID[:0], w.rng)
+	req.Header.SetBytesV("X-Request-Id", w.reqID)
+	req.Header.SetBytesV("webhook-id", dl.ID[:])
+	w.ts = strconv.AppendInt(w.ts[:0], now.Unix(), 10)
+	req.Header.SetBytesV("webhook-timestamp", w.ts)
+	body := dl.Body(cfg.full)
+	if w.sign.hasSecret() {
+		w.hub = w.sign.appendHub(w.hub[:0], body)
+		req.Header.SetBytesV("X-Hub-Signature", w.hub)
+		w.std = w.sign.appendStandard(w.std[:0], dl.ID[:], w.ts, body)
+		req.Header.SetBytesV("webhook-signature", w.std)
+	}
+	req.SetBodyRaw(body)
+}
+
+// appendUUID appends a random (version 4) UUID in its text form.
+func appendUUID(dst []byte, rng *rand.ChaCha8) []byte {
+	var u [16]byte
+	a, b := rng.Uint64(), rng.Uint64()
+	for i := 0; i < 8; i++ {
+		u[i], u[8+i] = byte(a>>(8*i)), byte(b>>(8*i))
+	}
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	const digits = "0123456789abcdef"
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, digits[c>>4], digits[c&15])
+	}
+	return dst
+}
+
+// attempt makes one attempt of dl to h, records it and settles dl.
+func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
+	cfg := h.cfg.Load()
+	start := d.clock.Now()
+	d.prepare(w, cfg, dl, start)
+	t0 := time.Now()
+	err := d.client.DoTimeout(&w.req, &w.resp, cfg.timeout)
+	took := time.Since(t0)
+	now := d.clock.Now()
+
+	status := 0
+	if err == nil {
+		status = w.resp.StatusCode()
+	}
+	ok := err == nil && status >= 200 && status < 300
+	h.br.Record(ok, now.Sub(start))
+
+	var retryAfter time.Duration
+	reason := outDelivered
+	switch {
+	case ok:
+	case err != nil:
+		reason = outConnection
+		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {
+			reason = outTimeout
+		}
+	case status == fasthttp.StatusGone:
+		reason = outGone
+	case status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable:
+		reason = outThrottled
+		if retryAfter = parseRetryAfter(w.resp.Header.Peek("Retry-After"), now); retryAfter > 0 {
+			h.pause(now.Add(retryAfter))
+		}
+	case status >= 400 && status < 500:
+		reason = outStatus4xx
+	case status >= 500:
+		reason = outStatus5xx
+	default:
+		reason = outStatusOther
+	}
+
+	rec := &w.record
+	*rec = Attempt{Time: start, Event: dl.Event, ID: dl.ID, Attempt: dl.Attempt, Status: status,
+		Duration: took, Outcome: outcomeNames[reason]}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	h.hist.add(rec, w.resp.Body())
+	h.count[reason].Add(1)
+	defer w.resp.Reset()
+	if d.settled != nil {
+		defer d.settled(h.id, rec)
+	}
+
+	switch {
+	case ok:
+		d.settle(d.queue.Ack(dl), h, "ack")
+	case reason == outGone:
+		h.count[outFailed].Add(1)
+		h.count[outDead].Add(1)
+		d.settle(d.queue.Dead(dl, "gone: status 410"), h, "dead")
+		if h.gone.CompareAndSwap(false, true) {
+			d.log.Warn("dispatch: receiver answered 410 Gone; webhook deactivated", "webhook", h.id, "name", cfg.name)
+			poke(d.recheck)
+		}
+	default:
+		h.count[outFailed].Add(1)
+		delay, more := retryDelay(d.set.retry, dl.Attempt, float64(w.rng.Uint64()>>11)/(1<<53), retryAfter)
+		if more {
+			h.count[outRetried].Add(1)
+			d.settle(d.queue.Retry(dl, delay), h, "retry")
+			return
+		}
+		h.count[outDead].Add(1)
+		why := "retries exhausted: " + outcomeNames[reason]
+		if status != 0 {
+			why += " " + strconv.Itoa(status)
+		}
+		id, event := dl.ID, dl.Event
+		d.settle(d.queue.Dead(dl, why), h, "dead")
+		d.log.Info("dispatch: delivery dead", "webhook", h.id, "id", id.String(), "event", event, "reason", why)
+	}
+}
