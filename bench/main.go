@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Settings are the flags every scenario reads.
+type Settings struct {
+	Short      bool          `json:"short"`
+	Duration   time.Duration `json:"duration"` // one measurement step
+	Warmup     time.Duration `json:"warmup"`   // before each step, not recorded
+	Conns      int           `json:"conns"`
+	Runs       int           `json:"runs"`
+	Events     int           `json:"events"` // backlog: events accepted while the receiver is down
+	Out        string        `json:"out,omitempty"`
+	CPUProfile string        `json:"cpuprofile,omitempty"`
+	NoPin      bool          `json:"nopin"`
+	Pack       string        `json:"pack"` // rules file for the proxy and classify scenarios
+
+	machine Machine
+	tmp     string
+}
+
+func (s Settings) String() string {
+	return fmt.Sprintf("duration %s per step (+%s warm-up), %d connections, %d repetitions, backlog %d events, rules pack %s",
+		s.Duration, s.Warmup, s.Conns, s.Runs, s.Events, s.Pack)
+}
+
+type scenario struct {
+	name string
+	// estimate is how long the scenario will take with these settings, for "time left".
+	estimate func(s *Settings) time.Duration
+	run      func(ctx context.Context, s *Settings, p *Progress) (Result, error)
+}
+
+var scenarios = []scenario{
+	{"proxy", estimateProxy, runProxy},
+	{"tap", estimateTap, runTap},
+	{"dispatch", estimateDispatch, runDispatch},
+	{"classify", estimateClassify, runClassify},
+	{"backlog", estimateBacklog, runBacklog},
+}
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "__serve":
+			if err := runServe(os.Args[2:]); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			return
+		case "__pin":
+			if err := runPin(os.Args[2:]); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func usage(fs *flag.FlagSet) {
+	fmt.Fprintf(os.Stderr, "usage: go run ./bench <proxy|tap|dispatch|classify|backlog|all> [flags]\n\n")
+	fs.PrintDefaults()
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var s Settings
+	fs.BoolVar(&s.Short, "short", false, "every scenario in a few seconds (CI)")
+	fs.DurationVar(&s.Duration, "duration", 0, "length of one measurement step (default 5s, -short 150ms)")
+	fs.DurationVar(&s.Warmup, "warmup", 0, "warm-up before each step, not recorded (default 1s, -short 50ms)")
+	fs.IntVar(&s.Conns, "conns", 64, "load generator connections")
+	fs.IntVar(&s.Runs, "runs", 0, "repetitions of every measurement (default 3, -short 1)")
+	fs.IntVar(&s.Events, "events", 0, "backlog: events accepted while the receiver is down (default 100000, -short 2000)")
+	fs.StringVar(&s.Out, "out", "", "write results.json and SVG charts into this directory")
+	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the hooktap side here (proxy and tap scenarios: the hooktap child; others: this process)")
+	fs.BoolVar(&s.NoPin, "nopin", false, "do not pin the load generator and the servers to separate CPUs")
+	fs.StringVar(&s.Pack, "pack", "", "rules file loaded by hooktap in the proxy scenario and benchmarked by classify (default rules.toml when present)")
+	fs.Usage = func() { usage(fs) }
+	var name string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if name == "" && fs.NArg() > 0 {
+		name = fs.Arg(0)
+	}
+	if name == "" {
+		usage(fs)
+		return fmt.Errorf("no scenario given")
+	}
+	var chosen []scenario
+	for _, sc := range scenarios {
+		if name == "all" || name == sc.name {
+			chosen = append(chosen, sc)
+		}
+	}
+	if len(chosen) == 0 {
+		usage(fs)
+		return fmt.Errorf("unknown scenario %q", name)
+	}
+	s.fill()
+	if s.CPUProfile != "" {
+		abs, err := filepath.Abs(s.CPUProfile)
+		if err != nil {
+			return err
+		}
+		s.CPUProfile = abs
+	}
+	tmp, err := os.MkdirTemp("", "hooktap-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	_ = os.Chmod(tmp, 0o755) // nginx workers may run as another user
+	s.tmp = tmp
+
+	s.machine = describeMachine(s.NoPin)
+	if err := pinProcess(s.machine.LoadCPUs); err != nil {
+		return err
+	}
+	fmt.Printf("# hooktap benchmark\n\n")
+	fmt.Printf("- command: `go run ./bench %s`\n", strings.Join(append([]string{name}, args...), " "))
+	fmt.Printf("- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Printf("- machine: %s\n", s.machine)
+	fmt.Printf("- settings: %s\n\n", s)
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	p := &Progress{start: time.Now()}
+	for _, sc := range chosen {
+		p.planned += sc.estimate(&s)
+	}
+	var results []Result
+	failed := 0
+	for _, sc := range chosen {
+		if ctx.Err() != nil {
+			break
+		}
+		t0 := time.Now()
+		p.scenario = sc.name
+		res, err := sc.run(ctx, &s, p)
+		res.Scenario, res.Seconds = sc.name, time.Since(t0).Seconds()
+		fmt.Printf("## %s\n\n", sc.name)
+		if err != nil {
+			failed++
+			res.Error = err.Error()
+			fmt.Printf("**failed**: %s\n\n", oneLine(err.Error()))
+			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", sc.name, err)
+		}
+		for _, t := range res.Tables {
+			fmt.Println(t.Markdown())
+		}
+		results = append(results, res)
+	}
+	fmt.Fprintf(os.Stderr, "bench: done in %s\n", time.Since(p.start).Round(time.Second))
+	if s.Out != "" {
+		if err := writeOut(s.Out, map[string]any{"machine": s.machine, "settings": s, "scenario": name}, results); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "bench: wrote %s\n", s.Out)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d scenario(s) failed", failed)
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " …"
+	}
+	return s
+}
+
+func (s *Settings) fill() {
+	def := func(d *time.Duration, long, short time.Duration) {
+		if *d == 0 {
+			*d = long
+			if s.Short {
+				*d = short
+			}
+		}
+	}
+	def(&s.Duration, 5*time.Second, 150*time.Millisecond)
+	def(&s.Warmup, time.Second, 50*time.Millisecond)
+	if s.Runs <= 0 {
+		s.Runs = 3
+		if s.Short {
+			s.Runs = 1
+		}
+	}
+	if s.Events <= 0 {
+		s.Events = 100_000
+		if s.Short {
+			s.Events = 2000
+		}
+	}
+	if s.Conns <= 0 {
+		s.Conns = 64
+	}
+	if s.Pack == "" {
+		s.Pack = "rules.toml"
+		if _, err := os.Stat(s.Pack); err != nil {
+			s.Pack = "bench (synthetic pack; rules.toml not found)"
+		}
+	}
+}
+
+// Progress prints what is running and an estimate of the time left, on stderr.
+type Progress struct {
+	mu       sync.Mutex
+	start    time.Time
+	planned  time.Duration
+	scenario string
+}
+
+// Step announces a step expected to take about d.
+func (p *Progress) Step(d time.Duration, format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	el := time.Since(p.start)
+	left := p.planned - el
+	if left < d {
+		left = d
+	}
+	fmt.Fprintf(os.Stderr, "[%6s] %-8s %-60s ~%s left\n", el.Round(time.Second), p.scenario, fmt.Sprintf(format, args...), left.Round(time.Second))
+}

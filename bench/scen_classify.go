@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+	"github.com/valyala/fasthttp"
+
+	"hooktap/rules"
+	"hooktap/wiki"
+)
+
+// syntheticPack writes a rules file of n rules with distinct path templates, conditions
+// on the JSON request body and payloads from path, request and response, cycling through
+// the event names. receiver, when set, adds a webhook for every event.
+func syntheticPack(n int, upstream, receiver string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[proxy]\nupstream = %q\n\n[dispatch]\nqueue = \"memory\"\n\n", upstream)
+	if receiver != "" {
+		fmt.Fprintf(&b, "[[webhook]]\nname = \"bench\"\nurl = %q\nsecret = \"bench-secret\"\nevents = [\"*\"]\n\n", receiver)
+	}
+	methods := []string{"POST", "PUT", "DELETE"}
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "[[rule]]\nname = \"synthetic %d\"\nmethod = %q\npath = \"/api/v%d/things%d/{id}/sub%d\"\n", i, methods[i%3], i%5, i, i%7)
+		if i%2 == 0 {
+			fmt.Fprintf(&b, "when = { \"req.type\" = \"page\" }\n")
+		}
+		ev := rules.Names[i%len(rules.Names)]
+		fmt.Fprintf(&b, "[[rule.emit]]\nevent = %q\npayload = { \"thing.id\" = \"path.id|num\", \"thing.name\" = \"req.name\", \"t\" = \"resp.t\" }\nfull = { \"thing.title\" = \"resp.title\" }\n\n", ev)
+	}
+	return b.String()
+}
+
+// hdrs is a Peeker over a few fixed headers.
+type hdrs [][2]string
+
+func (h hdrs) Peek(name string) []byte {
+	for _, kv := range h {
+		if strings.EqualFold(kv[0], name) {
+			return []byte(kv[1])
+		}
+	}
+	return nil
+}
+
+// countSink counts the events it is given and keeps nothing.
+type countSink struct{ n atomic.Int64 }
+
+func (c *countSink) Enqueue(*rules.Event) error { c.n.Add(1); return nil }
+
+// memoFetcher answers lookups from the sample wiki once per path and then from memory, so
+// that the benchmark measures the classifier, not the wiki.
+type memoFetcher struct {
+	w    *wiki.Wiki
+	memo map[string]memoAnswer
+}
+
+type memoAnswer struct {
+	status int
+	body   []byte
+}
+
+func (f *memoFetcher) Fetch(dst []byte, pq []byte) (int, []byte, error) {
+	if a, ok := f.memo[string(pq)]; ok {
+		return a.status, append(dst, a.body...), nil
+	}
+	st, _, body := wikiDo(f.w, "GET", string(pq), nil)
+	f.memo[string(pq)] = memoAnswer{st, body}
+	return st, append(dst, body...), nil
+}
+
+var adminAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:admin"))
+
+// wikiDo runs one request through the sample wiki's handler in memory.
+func wikiDo(w *wiki.Wiki, method, pathQuery string, body []byte) (int, hdrs, []byte) {
+	var ctx fasthttp.RequestCtx
+	var req fasthttp.Request
+	req.Header.SetMethod(method)
+	req.SetRequestURI("http://wiki.local" + pathQuery)
+	req.Header.Set("Authorization", adminAuth)
+	if body != nil {
+		req.Header.SetContentType("application/json")
+		req.SetBody(body)
+	}
+	ctx.Init(&req, nil, nil)
+	w.Handler()(&ctx)
+	var h hdrs
+	for _, k := range []string{"Content-Type", "X-AUSERNAME", "X-AUSERKEY"} {
+		if v := ctx.Response.Header.Peek(k); v != nil {
+			h = append(h, [2]string{k, string(v)})
+		}
+	}
+	return ctx.Response.StatusCode(), h, append([]byte(nil), ctx.Response.Body()...)
+}
+
+// classifyCase is one exchange benchmarked against one pack.
+type classifyCase struct {
+	name string
+	x    rules.Exchange
+}
+
+func estimateClassify(s *Settings) time.Duration {
+	if s.Short {
+		return 3 * time.Second
+	}
+	return 12 * time.Duration(s.Runs) * 1200 * time.Millisecond
+}
+
+func runClassify(ctx context.Context, s *Settings, p *Progress) (Result, error) {
+	res := Result{}
+	type pack struct {
+		name  string
+		file  *rules.File
+		cases []classifyCase
+		fetch rules.Fetcher
+	}
+	var packs []pack
+
+	// The shipped pack, against exchanges taken from the sample wiki.
+	if data, err := os.ReadFile(s.Pack); err == nil {
+		f, err := rules.Parse(s.Pack, data)
+		if err != nil {
+			return res, fmt.Errorf("parsing %s: %w", s.Pack, err)
+		}
+		w := wiki.New()
+		fe := &memoFetcher{w: w, memo: map[string]memoAnswer{}}
+		mk := func(name, method, path string, body []byte) classifyCase {
+			pth, q, _ := strings.Cut(path, "?")
+			st, rh, rb := wikiDo(w, method, path, body)
+			return classifyCase{name: name, x: rules.Exchange{Method: []byte(method), Path: []byte(pth), Query: []byte(q),
+				Header: hdrs{{"Authorization", adminAuth}, {"Content-Type", "application/json"}}, Body: body,
+				Status: st, RespHeader: rh, RespBody: rb, Upstream: fe, RemoteAddr: []byte("127.0.0.1")}}
+		}
+		page := mk("write: POST page create", "POST", "/rest/api/content",
+			[]byte(`{"type":"page","title":"Bench page","space":{"key":"DS"},"body":{"storage":{"value":"<p>hi</p>","representation":"storage"}}}`))
+		id := gjson.GetBytes(page.x.RespBody, "id").String()
+		label := mk("write: POST label add", "POST", "/rest/api/content/"+id+"/label", []byte(`[{"prefix":"global","name":"bench"}]`))
+		read := mk("read: GET page", "GET", "/rest/api/content/"+id+"?expand=body.storage", nil)
+		packs = append(packs, pack{name: filepath.Base(s.Pack) + fmt.Sprintf(" (shipped, %d rules)", len(f.Rules)), file: f,
+			cases: []classifyCase{read, page, label}, fetch: fe})
+	}
+
+	// A 1000-rule synthetic pack.
+	f, err := rules.Parse("synthetic.toml", []byte(syntheticPack(1000, "http://127.0.0.1:1", "")))
+	if err != nil {
+		return res, fmt.Errorf("synthetic pack: %w", err)
+	}
+	syn := func(name, method, path string, body []byte) classifyCase {
+		return classifyCase{name: name, x: rules.Exchange{Method: []byte(method), Path: []byte(path),
+			Header: hdrs{{"Content-Type", "application/json"}}, Body: body, Status: 200,
+			RespHeader: hdrs{{"Content-Type", "application/json"}}, RespBody: []byte(`{"id":42,"title":"Bench","t":1700000000000000000}`),
+			RemoteAddr: []byte("127.0.0.1")}}
+	}
+	packs = append(packs, pack{name: "synthetic (1000 rules)", file: f, cases: []classifyCase{
+		syn("read: GET, no rule wants it", "GET", "/api/v3/things998/42/sub4", nil),
+		syn("write: no rule wants it", "POST", "/api/v3/nothing/42", []byte(`{"type":"page","name":"x"}`)),
+		syn("write: matches 1 rule", "POST", "/api/v3/things498/42/sub1", []byte(`{"type":"page","name":"bench"}`)),
+	}})
+
+	tab := Table{
+		Title:   "Classifier cost per exchange (testing.Benchmark, Wants + Before + After as the proxy calls them)",
+		Columns: []string{"pack", "exchange", "ns/op", "allocs/op", "B/op", "events/op"},
+	}
+	raw := []map[string]any{}
+	for _, pk := range packs {
+		m, err := rules.Compile(pk.file)
+		if err != nil {
+			return res, fmt.Errorf("%s: %w", pk.name, err)
+		}
+		for _, c := range pk.cases {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			var ns, allocs, bytes Spread
+			var evPerOp float64
+			for r := 0; r < s.Runs; r++ {
+				p.Step(time.Second, "run %d/%d · %s · %s", r+1, s.Runs, pk.name, c.name)
+				sink := &countSink{}
+				cls := rules.NewClassifier(m, pk.file.Classify, sink, nil)
+				x := c.x
+				br := benchmark(s, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						if !cls.Wants(x.Method, x.Path) {
+							continue
+						}
+						ex := x
+						cls.Before(&ex)
+						_ = cls.After(&ex)
+					}
+				})
+				ns = append(ns, float64(br.NsPerOp()))
+				allocs = append(allocs, float64(br.AllocsPerOp()))
+				bytes = append(bytes, float64(br.AllocedBytesPerOp()))
+				evPerOp = float64(sink.n.Load()) / float64(br.N)
+			}
+			tab.Rows = append(tab.Rows, []string{pk.name, c.name, ns.Fmt(fmtFloat), allocs.Fmt(fmtFloat), bytes.Fmt(fmtFloat), fmt.Sprintf("%.2f", evPerOp)})
+			raw = append(raw, map[string]any{"pack": pk.name, "case": c.name, "ns_per_op": ns, "allocs_per_op": allocs, "bytes_per_op": bytes, "events_per_op": evPerOp})
+		}
+	}
+	if _, err := os.Stat(s.Pack); err != nil {
+		tab.Notes = append(tab.Notes, "The shipped pack ("+s.Pack+") was not found, so only the synthetic pack is measured.")
+	}
+	tab.Notes = append(tab.Notes, "Events are handed to a sink that only counts them, so the numbers are the classifier's own; lookups are answered from memory (replies recorded once from the sample wiki).")
+	res.Tables = []Table{tab}
+	res.Raw = raw
+	return res, nil
+}
+
+// benchmark runs f through testing.Benchmark, for 1 s per measurement (50 ms under -short).
+func benchmark(s *Settings, f func(b *testing.B)) testing.BenchmarkResult {
+	benchOnce.Do(func() {
+		testing.Init()
+		bt := "1s"
+		if s.Short {
+			bt = "50ms"
+		}
+		_ = flag.CommandLine.Set("test.benchtime", bt)
+	})
+	return testing.Benchmark(f)
+}
+
+var benchOnce sync.Once
