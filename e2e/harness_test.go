@@ -70,7 +70,7 @@ func workloadSeed(t *testing.T) (uint64, int) {
 			n = v
 		}
 	}
-	t.Logf("workload seed %d, %d actions (replay: go test ./e2e -run %s -e2e.seed %d -e2e.actions %d)", seed, n, t.Name(), seed, n)
+	t.Logf("workload seed %d, %d actions (replay: HOOKTAP_E2E=1 go test ./e2e -run %s -args -e2e.seed=%d -e2e.actions=%d)", seed, n, t.Name(), seed, n)
 	return seed, n
 }
 
