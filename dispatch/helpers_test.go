@@ -99,6 +99,7 @@ func newReceiver(t *testing.T) *receiver {
 		n := len(rc.got)
 		answer := rc.answer
 		rc.mu.Unlock()
+		rc.ch <- req // before answering, so that a test can see a request that hangs
 		status := http.StatusOK
 		if answer != nil {
 			var hdr map[string]string
@@ -109,7 +110,6 @@ func newReceiver(t *testing.T) *receiver {
 		}
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`{"ok":true}`))
-		rc.ch <- req
 	}))
 	t.Cleanup(rc.Close)
 	return rc
