@@ -235,10 +235,11 @@ func (w *Wiki) v2CreateLocked(r *req, typ string, inline bool) {
 	r.json(code, w.v2JSON(c))
 }
 
-// cloudV1Locked serves Cloud's v1 page move: PUT /wiki/rest/api/content/{id}/move/{position}/{targetId}.
+// cloudV1Locked serves Cloud's v1 page move, PUT /wiki/rest/api/content/{id}/move/{position}/{targetId},
+// and the rest of /wiki/rest/api as /rest/api.
 func (w *Wiki) cloudV1Locked(r *req, seg []string) {
 	if len(seg) != 5 || seg[0] != "content" || seg[2] != "move" {
-		r.fail(404, "null for uri: "+string(r.ctx.Path()))
+		w.restLocked(r, seg) // the rest of Cloud's v1 is DC's /rest/api under /wiki
 		return
 	}
 	if r.method() != "PUT" {

@@ -45,6 +45,8 @@
 //	GET    /content?type=&spaceKey=&title=&status=    list
 //	POST   /content                                   create page, blogpost, comment (200); status "draft" makes a draft
 //	GET    /content/{id}?status=current|trashed|draft|any
+//	GET    /content/search?cql=                       CQL subset: field = value [AND ...] over id, type,
+//	                                                  space, title, label, parent, ancestor
 //	PUT    /content/{id}                              edit (version.number must be current+1, else 409);
 //	                                                  new ancestors move a page; status "current" on a
 //	                                                  trashed item restores it
@@ -102,7 +104,8 @@
 //	GET|DELETE /attachments/{id}[?purge=true]
 //	GET /spaces/{id}
 //
-// and the Cloud v1 move, PUT /wiki/rest/api/content/{id}/move/{append|before|after}/{targetId}.
+// and the Cloud v1 move, PUT /wiki/rest/api/content/{id}/move/{append|before|after}/{targetId};
+// every other /wiki/rest/api/... path is served as /rest/api/....
 //
 // Errors have Confluence's shape: {"statusCode":404,"data":{...},"message":"...","reason":"Not Found"}.
 //

@@ -16,6 +16,8 @@ func (w *Wiki) restLocked(r *req, seg []string) {
 			default:
 				r.badMethod()
 			}
+		case n == 2 && seg[1] == "search" && m == "GET":
+			w.searchLocked(r)
 		case n == 4 && seg[1] == "blueprint" && seg[2] == "instance" && m == "POST":
 			w.publishBlueprintLocked(r, seg[3])
 		case n == 2:
