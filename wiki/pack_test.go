@@ -246,9 +246,11 @@ func packCases() []packCase {
 			act:  []packReq{jsonReq("PUT", "/rest/api/space/DS", `{"name":"Demo","description":{"plain":{"value":"Try things","representation":"plain"}}}`)},
 			want: []string{ev("space_updated", admin, `,"space":{"id":1},"homePage":{"id":1001},"creatorKey":"`+admin+`","lastModifierKey":"`+admin+`"`)}},
 		{event: "space_removed", name: "DELETE space (202 long task)",
-			setup: func(h *packHarness) { h.must(200, jsonReq("POST", "/rest/api/space", `{"key":"ENG","name":"Engineering"}`)) },
-			act:   []packReq{jsonReq("DELETE", "/rest/api/space/ENG", "")},
-			want:  []string{ev("space_removed", admin, `,"space":{"id":2},"homePage":{"id":1002},"creatorKey":"`+admin+`"`)}},
+			setup: func(h *packHarness) {
+				h.must(200, jsonReq("POST", "/rest/api/space", `{"key":"ENG","name":"Engineering"}`))
+			},
+			act:  []packReq{jsonReq("DELETE", "/rest/api/space/ENG", "")},
+			want: []string{ev("space_removed", admin, `,"space":{"id":2},"homePage":{"id":1002},"creatorKey":"`+admin+`"`)}},
 		{event: "space_permissions_updated", name: "POST, DELETE, PUT grant and revoke",
 			act: []packReq{
 				jsonReq("POST", "/rest/api/space/DS/permissions", `{"subject":{"type":"group","identifier":"confluence-users"},"operation":{"key":"read","target":"space"}}`),
@@ -315,9 +317,11 @@ func packCases() []packCase {
 			act:  []packReq{jsonReq("POST", "/rest/api/admin/group", `{"type":"group","name":"Devs"}`)},
 			want: []string{ev("group_created", admin, `,"group":"devs"`)}},
 		{event: "group_removed", name: "DELETE admin/group/{name}",
-			setup: func(h *packHarness) { h.must(201, jsonReq("POST", "/rest/api/admin/group", `{"type":"group","name":"devs"}`)) },
-			act:   []packReq{jsonReq("DELETE", "/rest/api/admin/group/devs", "")},
-			want:  []string{ev("group_removed", admin, `,"group":"devs"`)}},
+			setup: func(h *packHarness) {
+				h.must(201, jsonReq("POST", "/rest/api/admin/group", `{"type":"group","name":"devs"}`))
+			},
+			act:  []packReq{jsonReq("DELETE", "/rest/api/admin/group/devs", "")},
+			want: []string{ev("group_removed", admin, `,"group":"devs"`)}},
 
 		// ---------------------------------------------------------------- Confluence Cloud
 		{event: "page_created", name: "Cloud v2 POST pages",
