@@ -209,4 +209,3 @@ func sameSet(t *testing.T, what string, got, want []string) {
 		t.Errorf("%s:\ngot  %s\nwant %s", what, strings.Join(g, "\n     "), strings.Join(w, "\n     "))
 	}
 }
-
