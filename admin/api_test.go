@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -106,15 +107,16 @@ func TestWebhookLifecycle(t *testing.T) {
 	rcv := newReceiver(t)
 	auth := bearer(testToken)
 	const secret = "very-secret-value-42"
+	const urlToken = "tok3n-in-the-url"
 
-	body := newHook("chat", rcv.url(), "page_created", "label_added")
+	body := newHook("chat", rcv.url()+"?key="+urlToken, "page_created", "label_added")
 	body["configuration"] = map[string]string{"secret": secret}
 	a := h.do("POST", "/rest/api/webhooks", body, auth).mustStatus(t, http.StatusCreated)
 	id := num(a.json, "id")
 	if id < 1 || a.header.Get("Location") != "/rest/api/webhooks/"+strconv.FormatInt(id, 10) {
 		t.Fatalf("got id %d, Location %q", id, a.header.Get("Location"))
 	}
-	for k, want := range map[string]any{"name": "chat", "url": rcv.url(), "active": true, "scopeType": "global", "source": "api", "readOnly": false, "hasSecret": true, "payload": "id"} {
+	for k, want := range map[string]any{"name": "chat", "url": rcv.url() + "?key=" + urlToken, "active": true, "scopeType": "global", "source": "api", "readOnly": false, "hasSecret": true, "payload": "id"} {
 		if a.json[k] != want {
 			t.Errorf("created %s = %v, want %v", k, a.json[k], want)
 		}
@@ -191,7 +193,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	if n := len(h.do("GET", "/rest/api/webhooks", nil, noAuth).results()); n != 0 {
 		t.Errorf("got %d webhooks after delete, want 0", n)
 	}
-	if strings.Contains(h.logText(), secret) {
+	if strings.Contains(h.logText(), secret) || strings.Contains(h.logText(), urlToken) {
 		t.Errorf("the log holds the secret:\n%s", h.logText())
 	}
 }
@@ -420,6 +422,14 @@ func TestStoreFailureChangesNothing(t *testing.T) {
 	}
 	if n := len(h.do("GET", "/rest/api/webhooks", nil, noAuth).results()); n != 0 {
 		t.Errorf("got %d webhooks after a failed save, want 0", n)
+	}
+	// The dispatcher got the old set back.
+	st, err := h.disp.Stats(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Hooks) != 0 {
+		t.Errorf("the dispatcher kept %d webhooks after a failed save, want 0", len(st.Hooks))
 	}
 }
 

@@ -182,7 +182,8 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	queueErr := errors.New("queue closed")
 
-	h := newHarness(t, harnessOpts{checks: []Check{{Name: "upstream", Checker: upCheck}, {Name: "queue", Checker: CheckFunc(func(context.Context) error { return nil })}}})
+	d := newTestDispatcher(t)
+	h := newHarness(t, harnessOpts{disp: d, checks: []Check{{Name: "upstream", Checker: upCheck}, {Name: "queue", Checker: QueueCheck(d)}}})
 	if a := h.do("GET", "/healthz", nil, noAuth).mustStatus(t, 200); a.json["status"] != "ok" {
 		t.Errorf("healthz: %s", a.raw)
 	}

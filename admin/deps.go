@@ -63,21 +63,41 @@ type Dispatcher interface {
 // url. dispatch.Ping is one.
 type PingFunc func(ctx context.Context, url string) dispatch.PingResult
 
-// ProxyStats reads the proxy's counters. Only builtin types, so that neither package imports
-// the other.
+// ProxyStats reads the proxy's counters. The proxy's own Stats type is not named here, so
+// that admin does not import proxy; main fills a [ProxyCounters] from proxy.Stats.
 type ProxyStats interface {
-	// RangeRequests calls fn for each proxied request counter: method, status class (1 to 5;
-	// 0 when the upstream did not answer) and count.
-	RangeRequests(fn func(method string, class int, n uint64))
+	// ProxyCounters returns a snapshot of the proxy's counters.
+	ProxyCounters() ProxyCounters
 }
 
-// ClassifierStats reads the classifier's counters.
+// ProxyStatsFunc adapts a function to [ProxyStats].
+type ProxyStatsFunc func() ProxyCounters
+
+// ProxyCounters calls f.
+func (f ProxyStatsFunc) ProxyCounters() ProxyCounters { return f() }
+
+// ProxyCounters are the proxy's counters since start.
+type ProxyCounters struct {
+	Requests       []RequestCount // answered requests, by method and status class
+	UpstreamErrors uint64         // answered 502: upstream unreachable or broken
+	Timeouts       uint64         // answered 504: upstream too slow
+	Tapped         uint64         // exchanges handed to the classifier
+	TapRejected    uint64         // writes answered 503 because their event could not be stored
+	TapTruncated   uint64         // tapped exchanges whose body exceeded tap_body_limit
+	Upgrades       uint64         // WebSocket upgrades tunnelled
+}
+
+// RequestCount is one cell of the proxied requests counter.
+type RequestCount struct {
+	Method string // "GET", ..., "OTHER"
+	Class  string // "1xx" to "5xx"
+	N      uint64
+}
+
+// ClassifierStats reads the classifier's counters; *rules.Classifier satisfies it.
 type ClassifierStats interface {
-	// RangeEvents calls fn with the count of each event name recognised.
-	RangeEvents(fn func(name string, n uint64))
-	// LookupStats returns the lookups made to the upstream and the lookup cache's hits and
-	// misses.
-	LookupStats() (lookups, hits, misses uint64)
+	// Stats returns a snapshot of the classifier's counters.
+	Stats() rules.Stats
 }
 
 // Checker is one readiness check: the upstream is reachable, the queue is writable.

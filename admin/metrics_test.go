@@ -14,25 +14,25 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-type fakeProxyStats struct{}
+// proxyCounters are fixed proxy counters, with a method label that needs escaping.
+var proxyCounters = ProxyStatsFunc(func() ProxyCounters {
+	return ProxyCounters{
+		Requests:       []RequestCount{{"GET", "2xx", 10}, {"POST", "5xx", 3}, {"WEIRD\"\\\nMETHOD", "4xx", 1}},
+		UpstreamErrors: 2, Timeouts: 1, TapRejected: 4,
+	}
+})
 
-func (fakeProxyStats) RangeRequests(fn func(method string, class int, n uint64)) {
-	fn("GET", 2, 10)
-	fn("POST", 5, 3)
-	fn("WEIRD\"\\\nMETHOD", 0, 1)
+// classifierStats are fixed classifier counters.
+type classifierStats struct{}
+
+func (classifierStats) Stats() rules.Stats {
+	return rules.Stats{Exchanges: 20, Events: map[string]uint64{"page_created": 4, "label_added": 2}, Lookups: 1, CacheHits: 3, LookupErrors: 1}
 }
 
-type fakeClassifierStats struct{}
-
-func (fakeClassifierStats) RangeEvents(fn func(name string, n uint64)) {
-	fn("page_created", 4)
-	fn("label_added", 2)
-}
-
-func (fakeClassifierStats) LookupStats() (lookups, hits, misses uint64) { return 10, 3, 1 }
+var _ ClassifierStats = (*rules.Classifier)(nil)
 
 func TestMetricsParse(t *testing.T) {
-	h := newHarness(t, harnessOpts{token: testToken, proxy: fakeProxyStats{}, class: fakeClassifierStats{}})
+	h := newHarness(t, harnessOpts{token: testToken, proxy: proxyCounters, class: classifierStats{}})
 	rcv := newReceiver(t)
 	weird := `chat "ops" \ team`
 	h.do("POST", "/rest/api/webhooks", newHook(weird, rcv.url(), "page_created"), bearer(testToken)).mustStatus(t, http.StatusCreated)
@@ -54,8 +54,10 @@ func TestMetricsParse(t *testing.T) {
 		t.Fatalf("the official parser refuses /metrics: %v\n%s", err, a.raw)
 	}
 	for _, name := range []string{
-		"hooktap_proxy_requests_total", "hooktap_events_total", "hooktap_lookups_total",
-		"hooktap_lookup_cache_hits_total", "hooktap_lookup_cache_misses_total", "hooktap_lookup_cache_hit_ratio",
+		"hooktap_proxy_requests_total", "hooktap_proxy_upstream_errors_total", "hooktap_proxy_tap_rejected_total",
+		"hooktap_classified_total", "hooktap_events_lost_total", "hooktap_lookup_errors_total",
+		"hooktap_events_total", "hooktap_lookups_total",
+		"hooktap_lookup_cache_hits_total", "hooktap_lookup_cache_hit_ratio",
 		"hooktap_deliveries_total", "hooktap_breaker_open", "hooktap_breaker_failures", "hooktap_dead_deliveries",
 		"hooktap_drops_total", "hooktap_events_accepted_total", "hooktap_queue_pending",
 		"hooktap_queue_depth", "hooktap_queue_oldest_age_seconds", "hooktap_deliveries_in_flight",
@@ -102,9 +104,12 @@ func TestMetricsParse(t *testing.T) {
 	}{
 		{"hooktap_proxy_requests_total", map[string]string{"method": "GET", "class": "2xx"}, 10},
 		{"hooktap_proxy_requests_total", map[string]string{"method": "POST", "class": "5xx"}, 3},
-		{"hooktap_proxy_requests_total", map[string]string{"method": "WEIRD\"\\\nMETHOD", "class": "none"}, 1},
+		{"hooktap_proxy_requests_total", map[string]string{"method": "WEIRD\"\\\nMETHOD", "class": "4xx"}, 1},
+		{"hooktap_proxy_tap_rejected_total", nil, 4},
+		{"hooktap_classified_total", nil, 20},
 		{"hooktap_events_total", map[string]string{"event": "page_created"}, 4},
-		{"hooktap_lookups_total", nil, 10},
+		{"hooktap_lookups_total", nil, 1},
+		{"hooktap_events_total", map[string]string{"event": "label_added"}, 2},
 		{"hooktap_lookup_cache_hit_ratio", nil, 0.75},
 		{"hooktap_deliveries_total", map[string]string{"webhook": weird, "outcome": "delivered"}, 1},
 		{"hooktap_events_accepted_total", nil, 1},

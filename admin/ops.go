@@ -20,24 +20,45 @@ const checkTimeout = 5 * time.Second
 func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 	p := promWriter{b: make([]byte, 0, 8<<10)}
 	if px := s.deps.Proxy; px != nil {
-		p.family("hooktap_proxy_requests_total", "counter", "Requests proxied to the upstream, by method and upstream status class (none: no answer).")
-		px.RangeRequests(func(method string, class int, n uint64) {
-			p.uint("hooktap_proxy_requests_total", n, "method", method, "class", classLabel(class))
-		})
+		c := px.ProxyCounters()
+		p.family("hooktap_proxy_requests_total", "counter", "Requests answered by the proxy, by method and status class (the proxy's own 502/503/504 included).")
+		for _, rc := range c.Requests {
+			p.uint("hooktap_proxy_requests_total", rc.N, "method", rc.Method, "class", rc.Class)
+		}
+		for _, m := range []struct {
+			name, help string
+			v          uint64
+		}{
+			{"hooktap_proxy_upstream_errors_total", "Requests answered 502: the upstream was unreachable or broke the exchange.", c.UpstreamErrors},
+			{"hooktap_proxy_upstream_timeouts_total", "Requests answered 504: the upstream was too slow.", c.Timeouts},
+			{"hooktap_proxy_tapped_total", "Exchanges handed to the classifier.", c.Tapped},
+			{"hooktap_proxy_tap_rejected_total", "Writes answered 503 because their event could not be stored.", c.TapRejected},
+			{"hooktap_proxy_tap_truncated_total", "Tapped exchanges whose body exceeded tap_body_limit.", c.TapTruncated},
+			{"hooktap_proxy_upgrades_total", "WebSocket upgrades tunnelled.", c.Upgrades},
+		} {
+			p.family(m.name, "counter", m.help)
+			p.uint(m.name, m.v)
+		}
 	}
 	if c := s.deps.Classifier; c != nil {
+		cs := c.Stats()
+		p.family("hooktap_classified_total", "counter", "Exchanges the classifier looked at.")
+		p.uint("hooktap_classified_total", cs.Exchanges)
 		p.family("hooktap_events_total", "counter", "Events recognised, by event name.")
-		c.RangeEvents(func(name string, n uint64) { p.uint("hooktap_events_total", n, "event", name) })
-		lookups, hits, misses := c.LookupStats()
-		p.family("hooktap_lookups_total", "counter", "Lookups made to the upstream.")
-		p.uint("hooktap_lookups_total", lookups)
+		for _, name := range slices.Sorted(maps.Keys(cs.Events)) {
+			p.uint("hooktap_events_total", cs.Events[name], "event", name)
+		}
+		p.family("hooktap_events_lost_total", "counter", "Events recognised that the dispatcher refused (see hooktap_drops_total for why).")
+		p.uint("hooktap_events_lost_total", cs.SinkErrors)
+		p.family("hooktap_lookups_total", "counter", "Lookups sent to the upstream (cache misses).")
+		p.uint("hooktap_lookups_total", cs.Lookups)
+		p.family("hooktap_lookup_errors_total", "counter", "Lookups that failed (transport error or timeout).")
+		p.uint("hooktap_lookup_errors_total", cs.LookupErrors)
 		p.family("hooktap_lookup_cache_hits_total", "counter", "Lookups answered from the cache.")
-		p.uint("hooktap_lookup_cache_hits_total", hits)
-		p.family("hooktap_lookup_cache_misses_total", "counter", "Lookups not found in the cache.")
-		p.uint("hooktap_lookup_cache_misses_total", misses)
+		p.uint("hooktap_lookup_cache_hits_total", cs.CacheHits)
 		ratio := 0.0
-		if hits+misses > 0 {
-			ratio = float64(hits) / float64(hits+misses)
+		if n := cs.CacheHits + cs.Lookups; n > 0 {
+			ratio = float64(cs.CacheHits) / float64(n)
 		}
 		p.family("hooktap_lookup_cache_hit_ratio", "gauge", "Share of lookups answered from the cache since start (0 before the first).")
 		p.float("hooktap_lookup_cache_hit_ratio", ratio)
@@ -207,4 +228,16 @@ func UpstreamCheck(rawURL string) (Checker, error) {
 		c.Close()
 		return nil
 	}), nil
+}
+
+// QueueCheck returns a readiness check that the dispatcher's queue answers: its depth can
+// be read (an embedded or external JetStream that is down fails it). It cannot tell a
+// memory queue that is closed; a Ready method on the dispatcher would.
+func QueueCheck(sr StatsReader) Checker {
+	return CheckFunc(func(ctx context.Context) error {
+		if _, err := sr.Stats(ctx); err != nil {
+			return fmt.Errorf("queue: %w", err)
+		}
+		return nil
+	})
 }

@@ -90,12 +90,3 @@ func (p *promWriter) float(name string, v float64, kv ...string) {
 	}
 	p.b = append(p.b, '\n')
 }
-
-// classLabel turns a status class (1 to 5, as [ProxyStats] reports it) into its label, "2xx";
-// any other class is "none" (no upstream answer).
-func classLabel(class int) string {
-	if class < 1 || class > 5 {
-		return "none"
-	}
-	return string(rune('0'+class)) + "xx"
-}
