@@ -3,6 +3,7 @@ package dispatch
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -35,6 +36,10 @@ type breaker struct {
 	openedAt time.Time // when the current window began; zero when closed
 	until    time.Time // end of the current window; zero when closed
 	opens    uint64    // times the window was (re)opened, for stats
+
+	// untilNS mirrors until in Unix ns (0 when closed) so that the hot path can see a
+	// closed breaker without the lock or the clock.
+	untilNS atomic.Int64
 }
 
 // Allow reports whether a request may be made now (the breaker is closed, or its window
@@ -52,7 +57,10 @@ func (b *breaker) Record(ok bool, latency time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if ok {
-		b.fails, b.openedAt, b.until = 0, time.Time{}, time.Time{}
+		if b.fails != 0 || !b.until.IsZero() {
+			b.fails, b.openedAt, b.until = 0, time.Time{}, time.Time{}
+			b.untilNS.Store(0)
+		}
 		return
 	}
 	if !b.openedAt.IsZero() && now.Add(-latency).Before(b.openedAt) {
@@ -62,6 +70,7 @@ func (b *breaker) Record(ok bool, latency time.Duration) {
 	if n := b.fails - breakerThreshold; n >= 0 {
 		b.openedAt = now
 		b.until = now.Add(breakerWindow(n))
+		b.untilNS.Store(b.until.UnixNano())
 		b.opens++
 	}
 }
@@ -96,6 +105,9 @@ func (b *breaker) state() BreakerState {
 
 // openFor returns how long the breaker stays open from now (0 when it allows requests).
 func (b *breaker) openFor() time.Duration {
+	if b.untilNS.Load() == 0 {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.until.IsZero() {

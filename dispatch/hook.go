@@ -54,11 +54,17 @@ func (d *Dispatcher) newHook(id string) *hook {
 }
 
 // blockedFor returns how long no request may be made to h: the breaker's open window or a
-// Retry-After pause, whichever ends later; 0 when requests may be made.
-func (h *hook) blockedFor(now time.Time) time.Duration {
+// Retry-After pause, whichever ends later; 0 when requests may be made. It reads the clock
+// only when one of them is set.
+func (h *hook) blockedFor(c clock) time.Duration {
 	w := h.br.openFor()
-	if p := time.Duration(h.pausedUntil.Load() - now.UnixNano()); p > w {
-		w = p
+	if p := h.pausedUntil.Load(); p != 0 {
+		d := time.Duration(p - c.Now().UnixNano())
+		if d <= 0 {
+			h.pausedUntil.CompareAndSwap(p, 0) // over: back to the fast path
+		} else if d > w {
+			w = d
+		}
 	}
 	return w
 }

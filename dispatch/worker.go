@@ -30,8 +30,8 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 		if !d.set.dropOnSkip {
 			// A blocked webhook is not fetched from: its backlog waits in the queue
 			// without using up attempts.
-			if now := d.clock.Now(); h.blockedFor(now) > 0 {
-				d.sleep(ctx, h.wake, now.Add(h.blockedFor(now)))
+			if wait := h.blockedFor(d.clock); wait > 0 {
+				d.sleep(ctx, h.wake, d.clock.Now().Add(wait))
 				continue
 			}
 		}
@@ -53,7 +53,7 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 		}
 		for i, dl := range batch {
 			batch[i] = nil
-			if wait := h.blockedFor(d.clock.Now()); wait > 0 {
+			if wait := h.blockedFor(d.clock); wait > 0 {
 				// The breaker opened (or a Retry-After arrived) while Fetch waited.
 				if d.set.dropOnSkip {
 					d.skip(h, dl)
