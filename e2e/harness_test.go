@@ -95,6 +95,8 @@ type backend struct {
 
 func (b *backend) url() string { return b.env["URL"] }
 
+var startMu sync.Mutex
+
 // startBackend runs backends.sh start NAME in a state dir of its own and stops the backend
 // when the test ends.
 func startBackend(t *testing.T, name string) *backend {
@@ -125,8 +127,11 @@ func startBackend(t *testing.T, name string) *backend {
 		}
 		os.RemoveAll(dir)
 	})
+	// Starts are serialised: apt-get and dpkg take one lock, and installs are shared.
+	startMu.Lock()
 	start := time.Now()
 	out, err := run("start")
+	startMu.Unlock()
 	if err != nil {
 		t.Fatalf("backends.sh start %s: %v\n%s", name, err, out)
 	}

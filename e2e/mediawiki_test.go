@@ -270,6 +270,7 @@ func mwKey(d delivery) string {
 
 func TestMediaWiki(t *testing.T) {
 	requireE2E(t)
+	t.Parallel()
 	start := time.Now()
 	seed, n := workloadSeed(t)
 	be := startBackend(t, "mediawiki")

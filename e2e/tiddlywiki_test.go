@@ -167,6 +167,7 @@ func twKey(d delivery) string {
 
 func TestTiddlyWiki(t *testing.T) {
 	requireE2E(t)
+	t.Parallel()
 	start := time.Now()
 	seed, n := workloadSeed(t)
 	be := startBackend(t, "tiddlywiki")
