@@ -123,7 +123,7 @@ type JetStreamQueue struct {
 
 	// Counters, for tests and metrics.
 	malformed atomic.Uint64 // messages on hooktap subjects that did not decode; terminated
-	handback  atomic.Uint64 // messages of interrupted Fetch calls handed back with a nak
+	handback  atomic.Uint64 // messages of interrupted Fetch calls handed back with a nak at Close
 }
 
 const (
@@ -139,7 +139,17 @@ type jsHook struct {
 	subject string // jsRedeliverPre + token
 	cons    jetstream.Consumer
 	filters []string
+	ackWait time.Duration
 	fetched atomic.Int64 // fetched by this instance, not yet settled
+
+	stashMu sync.Mutex
+	stash   []stashed // delivered to an interrupted Fetch; handed out by the next one
+}
+
+// stashed is a message that arrived for a Fetch that had already returned.
+type stashed struct {
+	msg jetstream.Msg
+	at  time.Time
 }
 
 // jsDelivery is a Delivery with its JetStream message. Fetch hands out &jd.Delivery, whose q
@@ -664,11 +674,11 @@ func (q *JetStreamQueue) Subscribe(ctx context.Context, s Subscription) error {
 		return ErrClosed
 	}
 	if h := q.hooks[s.Hook]; h != nil {
-		h.filters = filters
-		h.cons = cons
+		h.filters, h.cons, h.ackWait = filters, cons, ackWait
 		return nil
 	}
-	q.hooks[s.Hook] = &jsHook{id: s.Hook, token: token, subject: jsRedeliverPre + token, cons: cons, filters: filters}
+	q.hooks[s.Hook] = &jsHook{id: s.Hook, token: token, subject: jsRedeliverPre + token, cons: cons,
+		filters: filters, ackWait: ackWait}
 	return nil
 }
 
@@ -726,6 +736,10 @@ func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery
 			return dst, err
 		}
 		n := len(dst)
+		dst = q.unstash(h, dst)
+		if len(dst) >= cap(dst) {
+			return dst, nil
+		}
 		b, err := h.cons.FetchNoWait(cap(dst) - len(dst))
 		if err == nil {
 			dst, err = q.collect(ctx, h, b, dst)
@@ -765,8 +779,9 @@ func (q *JetStreamQueue) fetchErr(err error) error {
 }
 
 // collect appends the messages of one pull to dst. When ctx ends or the queue closes before
-// the pull is over, it returns; a goroutine then hands back, with a nak, whatever the pull
-// still brings, so that nothing waits for AckWait.
+// the pull is over (the server keeps the pull request open until it expires), it returns,
+// and a goroutine keeps whatever the pull still brings for the hook's next Fetch, so that
+// no delivery waits for AckWait or uses up an attempt.
 func (q *JetStreamQueue) collect(ctx context.Context, h *jsHook, b jetstream.MessageBatch, dst []*Delivery) ([]*Delivery, error) {
 	msgs := b.Messages()
 	for {
@@ -779,24 +794,67 @@ func (q *JetStreamQueue) collect(ctx context.Context, h *jsHook, b jetstream.Mes
 				dst = append(dst, d)
 			}
 		case <-ctx.Done():
-			q.handBack(msgs)
+			q.keepRest(h, msgs)
 			return dst, ctx.Err()
 		case <-q.closing:
-			q.handBack(msgs)
+			q.keepRest(h, msgs)
 			return dst, ErrClosed
 		}
 	}
 }
 
-func (q *JetStreamQueue) handBack(msgs <-chan jetstream.Msg) {
+// keepRest stashes what an interrupted pull still brings (naks it once the queue is
+// closing: another instance, or the next start, then gets it without waiting for AckWait).
+func (q *JetStreamQueue) keepRest(h *jsHook, msgs <-chan jetstream.Msg) {
 	q.drains.Add(1)
 	go func() {
 		defer q.drains.Done()
 		for m := range msgs {
-			q.handback.Add(1)
-			_ = m.Nak() // lost: it comes back after AckWait anyway
+			if q.isClosing() {
+				q.handback.Add(1)
+				_ = m.Nak() // if lost, it comes back after AckWait
+				continue
+			}
+			h.stashMu.Lock()
+			h.stash = append(h.stash, stashed{msg: m, at: time.Now()})
+			h.stashMu.Unlock()
 		}
 	}()
+}
+
+// unstash hands out stashed messages still well within their AckWait; older ones are given
+// back with a nak, as the server may redeliver them any moment.
+func (q *JetStreamQueue) unstash(h *jsHook, dst []*Delivery) []*Delivery {
+	h.stashMu.Lock()
+	defer h.stashMu.Unlock()
+	i := 0
+	for ; i < len(h.stash) && len(dst) < cap(dst); i++ {
+		s := h.stash[i]
+		h.stash[i] = stashed{}
+		if time.Since(s.at) > h.ackWait/2 {
+			q.handback.Add(1)
+			_ = s.msg.Nak()
+			continue
+		}
+		if d := q.delivery(h, s.msg); d != nil {
+			dst = append(dst, d)
+		}
+	}
+	h.stash = append(h.stash[:0], h.stash[i:]...)
+	return dst
+}
+
+// nakStashes gives back every stashed message; called by Close once no pull is open.
+func (q *JetStreamQueue) nakStashes() {
+	for _, h := range q.hooks {
+		h.stashMu.Lock()
+		for _, s := range h.stash {
+			q.handback.Add(1)
+			_ = s.msg.Nak()
+		}
+		h.stash = nil
+		h.stashMu.Unlock()
+	}
 }
 
 // delivery wraps a fetched message; a message that does not decode is terminated.
@@ -1168,6 +1226,7 @@ func (q *JetStreamQueue) Close() error {
 	q.drains.Wait()
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.nakStashes()
 	q.shutdownLocked()
 	return nil
 }
