@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -343,4 +344,22 @@ func TestDeterministicIDs(t *testing.T) {
 	a, b := run(), run()
 	want(t, "ids", a, `["1002","att1003","2"]`)
 	want(t, "same ids twice", b, a)
+}
+
+func TestCQLSearchAndCloudV1Alias(t *testing.T) {
+	_, c := serveWiki(t)
+	c.json("POST", "/rest/api/content", `{"type":"page","title":"A","space":{"key":"DS"},"ancestors":[{"id":"1001"}]}`)
+	c.json("POST", "/rest/api/content/1002/label", `[{"name":"alpha"}]`)
+	r := c.do("GET", "/rest/api/content/search?cql="+url.QueryEscape(`id=1002 and parent=1001`), "", nil)
+	want(t, "search status", r.status, 200)
+	want(t, "child found", r.get("size"), "1")
+	r = c.do("GET", "/rest/api/content/search?cql="+url.QueryEscape(`id=1002 AND parent = "1003"`), "", nil)
+	want(t, "not a child", r.get("size"), "0")
+	r = c.do("GET", "/rest/api/content/search?cql="+url.QueryEscape(`label = alpha and type != blogpost`), "", nil)
+	want(t, "by label", r.get("results.#.id"), `["1002"]`)
+	want(t, "bad cql", c.do("GET", "/rest/api/content/search?cql="+url.QueryEscape(`creator ~ x`), "", nil).status, 400)
+	r = c.do("GET", "/wiki/rest/api/content/1002", "", nil)
+	want(t, "cloud v1 alias", r.get("title"), "A")
+	want(t, "bad move position", c.do("PUT", "/wiki/rest/api/content/1002/move/inside/1001", "", nil).status, 400)
+	want(t, "move below itself", c.do("PUT", "/wiki/rest/api/content/1001/move/append/1002", "", nil).status, 400)
 }
