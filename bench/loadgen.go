@@ -32,7 +32,7 @@ type Step struct {
 	Achieved float64 `json:"achieved_rps"`
 	Requests int64   `json:"requests"` // answered with 2xx in the measured window
 	Sent     int64   `json:"sent"`     // every request sent, warm-up included
-	Errors   int64   `json:"errors"` // transport errors and non-2xx answers
+	Errors   int64   `json:"errors"`   // transport errors and non-2xx answers
 	P50      float64 `json:"p50_us"`
 	P99      float64 `json:"p99_us"`
 	P999     float64 `json:"p999_us"`
