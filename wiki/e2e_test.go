@@ -145,7 +145,27 @@ func TestPackThroughProxyAndDispatcher(t *testing.T) {
 		t.Fatalf("duplicate create: %d %s", r.status, r.body)
 	}
 
+	// A multipart upload (streamed by the proxy), a move decided by a lookup, and an admin
+	// write answered 201 with no body.
+	up := uploadReq("/rest/api/content/1001/child/attachment", "notes.txt", "text/plain", "hello")
+	if r := c.do(up.method, up.path, up.ctype, up.body, "X-Atlassian-Token", "nocheck"); r.status != 200 || r.get("results.0.id") != "att1004" {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	c.json("POST", "/rest/api/content", pageJSON("Other", "1001")) // 1005, raises page_created + content_created
+	if r := c.json("PUT", "/rest/api/content/1003", `{"type":"page","title":"Plan","version":{"number":2},"ancestors":[{"id":"1005"}]}`); r.status != 200 {
+		t.Fatalf("move: %d %s", r.status, r.body)
+	}
+	if r := c.json("POST", "/rest/api/admin/user", aliceJSON); r.status != 201 {
+		t.Fatalf("user: %d %s", r.status, r.body)
+	}
+
 	wantSigned := []string{
+		ev("attachment_created", admin, `,"attachedTo":{"id":1001},"attachments":[{"id":"att1004"}]`),
+		ev("content_created", admin, `,"content":{"id":1004}`),
+		ev("page_created", admin, `,"page":{"id":1005}`), ev("content_created", admin, `,"content":{"id":1005}`),
+		ev("page_moved", admin, `,"page":{"id":1003},"oldParent":{"id":1001},"newParent":{"id":1005}`),
+		ev("content_updated", admin, `,"content":{"id":1003}`),
+		ev("user_created", admin, `,"userProfile":{"userKey":"`+aliceKey+`"}`),
 		ev("page_created", admin, `,"page":{"id":1002}`), ev("content_created", admin, `,"content":{"id":1002}`),
 		ev("label_added", admin, `,"label":{"name":"alpha"},"labeled":{"labels":[{"name":"alpha"}],"id":1002}`),
 		ev("label_created", admin, `,"label":{"name":"alpha"}`),
@@ -156,7 +176,9 @@ func TestPackThroughProxyAndDispatcher(t *testing.T) {
 		return ev("page_created", admin, `,"page":{"id":`+id+`,"title":"Plan","contentType":"page","creatorKey":"`+admin+
 			`","lastModifierKey":"`+admin+`","version":1,"spaceKey":"DS"}`)
 	}
-	wantFull := []string{fullPage("1002"), ev("label_created", admin, `,"label":{"name":"alpha"}`), fullPage("1003")}
+	fullOther := ev("page_created", admin, `,"page":{"id":1005,"title":"Other","contentType":"page","creatorKey":"`+admin+
+		`","lastModifierKey":"`+admin+`","version":1,"spaceKey":"DS"}`)
+	wantFull := []string{fullPage("1002"), ev("label_created", admin, `,"label":{"name":"alpha"}`), fullPage("1003"), fullOther}
 
 	got := recv.wait(t, len(wantSigned)+len(wantFull))
 	var signed, full []string
