@@ -296,6 +296,8 @@ func TestBadInput(t *testing.T) {
 		{"redeliver malformed delivery id", "POST", "/rest/api/webhooks/" + id + "/dead/xyz/redeliver", nil, 400, "deliveryId"},
 		{"reactivate unknown id", "POST", "/rest/api/webhooks/999/reactivate", nil, 404, "id"},
 		{"unknown endpoint", "GET", "/rest/api/nothing", nil, 404, "path"},
+		{"wrong method", "PATCH", "/rest/api/webhooks/" + id, nil, 405, "method"},
+		{"wrong method on the list", "DELETE", "/rest/api/webhooks", nil, 405, "method"},
 	}
 	for _, c := range cases {
 		a := h.do(c.method, c.path, c.body, auth)
@@ -317,7 +319,7 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-func TestFileWebhooksReadOnly(t *testing.T) {
+func TestWebhooksReadOnly(t *testing.T) {
 	rcv := newReceiver(t)
 	file := []rules.Webhook{
 		{Name: "file-a", URL: rcv.url(), Events: []string{"*"}, Secret: "file-secret"},
@@ -435,7 +437,7 @@ func TestStoreFailureChangesNothing(t *testing.T) {
 
 func TestDispatcherRefusalFailsLoad(t *testing.T) {
 	d := newTestDispatcher(t)
-	srv, err := New(rules.AdminSection{}, Deps{Dispatcher: d, DataDir: t.TempDir(), FileWebhooks: []rules.Webhook{
+	srv, err := New(rules.AdminSection{}, Deps{Dispatcher: d, DataDir: t.TempDir(), Webhooks: []rules.Webhook{
 		{Name: "env", URL: "http://127.0.0.1:9/", Events: []string{"*"}, SecretEnv: "HOOKTAP_TEST_UNSET_SECRET"},
 	}}, nil)
 	if err != nil {
@@ -452,7 +454,51 @@ func TestNewRejects(t *testing.T) {
 		t.Error("New without a dispatcher: no error")
 	}
 	dup := []rules.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}, {Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}
-	if _, err := New(rules.AdminSection{}, Deps{Dispatcher: d, FileWebhooks: dup}, nil); err == nil || !strings.Contains(err.Error(), "twice") {
+	if _, err := New(rules.AdminSection{}, Deps{Dispatcher: d, Webhooks: dup}, nil); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("New with a duplicate file webhook: got %v", err)
+	}
+}
+
+func TestReloadFileWebhooks(t *testing.T) {
+	fileRcv, apiRcv := newReceiver(t), newReceiver(t)
+	h := newHarness(t, harnessOpts{token: testToken, file: []rules.Webhook{{Name: "a", URL: fileRcv.url(), Events: []string{"space_created"}}}})
+	h.do("POST", "/rest/api/webhooks", newHook("api", apiRcv.url(), "page_created"), bearer(testToken)).mustStatus(t, http.StatusCreated)
+	ids := func() map[string]int64 {
+		out := map[string]int64{}
+		for _, r := range h.do("GET", "/rest/api/webhooks", nil, noAuth).results() {
+			out[r["name"].(string)] = num(r, "id")
+		}
+		return out
+	}
+	before := ids()
+
+	if err := h.srv.SetFileWebhooks([]rules.Webhook{
+		{Name: "b", URL: fileRcv.url(), Events: []string{"page_created"}},
+		{Name: "a", URL: fileRcv.url(), Events: []string{"space_created"}},
+	}); err != nil {
+		t.Fatalf("SetFileWebhooks: %v", err)
+	}
+	after := ids()
+	if len(after) != 3 || after["a"] != before["a"] || after["api"] != before["api"] || after["b"] == 0 {
+		t.Errorf("after a reload got ids %v, before %v", after, before)
+	}
+	// Both the API's webhook and the new file webhook deliver.
+	if err := h.disp.Enqueue(event("page_created", 5)); err != nil {
+		t.Fatal(err)
+	}
+	apiRcv.next(t)
+	fileRcv.next(t)
+
+	// A reload that takes an API webhook's name, or repeats a name, is refused; nothing changes.
+	for _, bad := range [][]rules.Webhook{
+		{{Name: "api", URL: fileRcv.url(), Events: []string{"*"}}},
+		{{Name: "x", URL: fileRcv.url(), Events: []string{"*"}}, {Name: "x", URL: fileRcv.url(), Events: []string{"*"}}},
+	} {
+		if err := h.srv.SetFileWebhooks(bad); err == nil {
+			t.Errorf("SetFileWebhooks(%v) was accepted", bad[0].Name)
+		}
+	}
+	if got := ids(); len(got) != 3 || got["b"] != after["b"] {
+		t.Errorf("after refused reloads got %v, want %v", got, after)
 	}
 }

@@ -127,8 +127,8 @@ type Deps struct {
 	Classifier ClassifierStats // nil: no event and lookup metrics
 	Checks     []Check         // readiness checks; none: ready while the process runs
 
-	// FileWebhooks are the rules file's webhooks: listed, never changed by the API.
-	FileWebhooks []rules.Webhook
+	// Webhooks are the rules file's webhooks: listed, never changed by the API.
+	Webhooks []rules.Webhook
 	// Events are the event names webhooks may subscribe to; nil means rules.Names.
 	Events []string
 	// DataDir is where API-made webhooks are kept (file admin-webhooks.json, mode 0600);

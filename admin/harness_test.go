@@ -81,7 +81,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := New(rules.AdminSection{Token: o.token}, Deps{
-		Dispatcher: o.disp, FileWebhooks: o.file, DataDir: o.dir, Checks: o.checks,
+		Dispatcher: o.disp, Webhooks: o.file, DataDir: o.dir, Checks: o.checks,
 		Proxy: o.proxy, Classifier: o.class,
 	}, log)
 	if err != nil {

@@ -104,7 +104,7 @@ func New(cfg rules.AdminSection, deps Deps, log *slog.Logger) (*Server, error) {
 		s.eventOK[e] = true
 	}
 	names := map[string]bool{}
-	for i, w := range deps.FileWebhooks {
+	for i, w := range deps.Webhooks {
 		if w.Name == "" {
 			return nil, fmt.Errorf("admin: rules file webhook %d has no name", i+1)
 		}
@@ -144,7 +144,7 @@ func (s *Server) Load() error {
 	if err != nil {
 		return err
 	}
-	hooks, doc, changed, err := s.mergeLocked(doc, s.deps.FileWebhooks)
+	hooks, doc, changed, err := s.mergeLocked(doc, s.deps.Webhooks)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,7 @@ func (s *Server) SetFileWebhooks(file []rules.Webhook) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded {
-		s.deps.FileWebhooks = file
+		s.deps.Webhooks = file
 		return nil
 	}
 	hooks, doc, changed, err := s.mergeLocked(s.doc, file)
@@ -182,7 +182,7 @@ func (s *Server) SetFileWebhooks(file []rules.Webhook) error {
 			s.log.Error("admin: saving webhook ids", "err", err)
 		}
 	}
-	s.deps.FileWebhooks = file
+	s.deps.Webhooks = file
 	s.hooks, s.doc = hooks, doc
 	return nil
 }
@@ -200,7 +200,12 @@ func (s *Server) mergeLocked(doc storeDoc, file []rules.Webhook) (hooks []*hook,
 		api[h.Name] = true
 		api[apiDispID(h.ID)] = true
 	}
+	seen := make(map[string]bool, len(file))
 	for _, w := range file {
+		if seen[w.Name] {
+			return nil, doc, false, fmt.Errorf("admin: rules file webhook name %q is used twice", w.Name)
+		}
+		seen[w.Name] = true
 		if api[w.Name] {
 			return nil, doc, false, fmt.Errorf("admin: webhook name %q is in the rules file and also used by a webhook made through the API; rename one", w.Name)
 		}
@@ -290,6 +295,19 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", s.servePage)
+	// Paths that exist with another method: 405 with a JSON error (the patterns above, being
+	// method-specific, win over these).
+	for _, p := range []string{
+		"/rest/api/webhooks", "/rest/api/webhooks/{id}",
+		"/rest/api/webhooks/{id}/latest", "/rest/api/webhooks/{id}/statistics",
+		"/rest/api/webhooks/{id}/dead", "/rest/api/webhooks/{id}/dead/redeliver",
+		"/rest/api/webhooks/{id}/dead/{delivery}/redeliver", "/rest/api/webhooks/{id}/reactivate",
+		"/metrics", "/healthz", "/readyz",
+	} {
+		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			writeErrors(w, http.StatusMethodNotAllowed, fieldError{Field: "method", Message: "method " + r.Method + " is not allowed on " + r.URL.Path})
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, fieldError{Field: "path", Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

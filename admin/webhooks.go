@@ -603,7 +603,7 @@ func (s *Server) cloneDocLocked() storeDoc {
 // persists doc; if persisting fails it pushes the old set back. On failure it answers the
 // request and returns false.
 func (s *Server) applyLocked(w http.ResponseWriter, doc storeDoc) bool {
-	hooks, doc, _, err := s.mergeLocked(doc, s.deps.FileWebhooks)
+	hooks, doc, _, err := s.mergeLocked(doc, s.deps.Webhooks)
 	if err != nil {
 		writeErrors(w, http.StatusConflict, fieldError{Field: "name", Message: err.Error()})
 		return false
