@@ -184,7 +184,7 @@ func (d *decoder) index(md *toml.MetaData) {
 
 // keyOnLine reports whether line defines key (bare or quoted) or names it in a table header.
 func keyOnLine(line, key string) bool {
-	for off := 0; ; {
+	for off := 0; off <= len(line); {
 		i := strings.Index(line[off:], key)
 		if i < 0 {
 			return false
@@ -207,6 +207,7 @@ func keyOnLine(line, key string) bool {
 			return true
 		}
 	}
+	return false
 }
 
 func (d *decoder) decodeFile(raw map[string]any, f *File) {
