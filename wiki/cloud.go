@@ -133,6 +133,7 @@ func (w *Wiki) cloudLocked(r *req, seg []string) {
 		}
 		c.version++
 		c.modifier, c.modified = r.user.key, w.now()
+		w.indexTitleLocked(c)
 		r.json(200, w.v2JSON(c))
 	case "DELETE":
 		if r.query("purge") == "true" {
@@ -281,6 +282,7 @@ func (w *Wiki) cloudV1Locked(r *req, seg []string) {
 			}
 		}
 		c.position = pos
+		w.nextPositionLocked(t.parent, t.space) // the siblings moved up by one
 	default:
 		r.fail(400, "Invalid position "+seg[3]+": use append, before or after")
 		return

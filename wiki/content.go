@@ -269,25 +269,48 @@ func (w *Wiki) newContentLocked(u *user, in *contentIn) (*content, int, string) 
 	w.nextCont++
 	c.id = w.nextCont
 	w.contents[c.id] = c
+	w.indexTitleLocked(c)
 	return c, 200, ""
 }
 
-func (w *Wiki) titleTakenLocked(typ, space, title string, except int64) bool {
-	for _, o := range w.contents {
-		if o.id != except && o.typ == typ && o.space == space && o.status == "current" && o.title == title {
-			return true
-		}
-	}
-	return false
+type titleKey struct{ typ, space, title string }
+
+type posKey struct {
+	space  string
+	parent int64
 }
 
-func (w *Wiki) nextPositionLocked(parent int64, space string) int {
-	n := 0
-	for _, o := range w.contents {
-		if o.typ == "page" && o.parent == parent && o.space == space && o.position >= n {
-			n = o.position + 1
-		}
+// indexTitleLocked records c's title if c is a current page or blog post. It is called
+// wherever content becomes current or changes title; removals are not tracked, the lookup
+// checks instead.
+func (w *Wiki) indexTitleLocked(c *content) {
+	if c.status == "current" && (c.typ == "page" || c.typ == "blogpost") {
+		w.titles[titleKey{c.typ, c.space, c.title}] = c.id
 	}
+}
+
+// titleTakenLocked reports whether a current page or blog post other than except holds the
+// title in the space. Titles are unique among current content, so the index holds the one
+// candidate; an entry left by a trash, purge or rename is stale and dropped here.
+func (w *Wiki) titleTakenLocked(typ, space, title string, except int64) bool {
+	k := titleKey{typ, space, title}
+	id, ok := w.titles[k]
+	if !ok {
+		return false
+	}
+	c := w.contents[id]
+	if c == nil || c.status != "current" || c.title != title || c.typ != typ || c.space != space {
+		delete(w.titles, k)
+		return false
+	}
+	return id != except
+}
+
+// nextPositionLocked hands out the next position among a parent's children (the end).
+func (w *Wiki) nextPositionLocked(parent int64, space string) int {
+	k := posKey{space, parent}
+	n := w.nextPos[k]
+	w.nextPos[k] = n + 1
 	return n
 }
 
@@ -357,6 +380,7 @@ func (w *Wiki) updateContentLocked(r *req, id string) {
 	}
 	c.version++
 	c.modifier, c.modified = r.user.key, w.now()
+	w.indexTitleLocked(c)
 	r.json(200, w.contentJSON(r.base, c))
 }
 
@@ -832,5 +856,6 @@ func (w *Wiki) publishBlueprintLocked(r *req, id string) {
 	c.status = "current"
 	c.modified = w.now()
 	c.modifier = r.user.key
+	w.indexTitleLocked(c)
 	r.json(200, w.contentJSON(r.base, c))
 }

@@ -107,7 +107,16 @@
 // and the Cloud v1 move, PUT /wiki/rest/api/content/{id}/move/{append|before|after}/{targetId};
 // every other /wiki/rest/api/... path is served as /rest/api/....
 //
+// Content is always answered fully expanded (space, history, version, ancestors, container,
+// body.storage, metadata.labels, extensions); expand= is accepted and ignored.
+//
 // Errors have Confluence's shape: {"statusCode":404,"data":{...},"message":"...","reason":"Not Found"}.
+//
+// # Cost
+//
+// Creates and title checks are indexed, so a long benchmark run does not slow the wiki down;
+// BenchmarkCreatePage gives the handler's own cost (JSON encoding dominates). State only grows:
+// a benchmark that writes for hours holds every page it made.
 //
 // # Concurrency
 //

@@ -29,6 +29,7 @@ func (w *Wiki) createSpaceLocked(key, name, desc, creator string, at time.Time) 
 	home := &content{id: w.nextCont, typ: "page", status: "current", title: name + " Home", space: key,
 		version: 1, creator: creator, modifier: creator, created: at, modified: at}
 	w.contents[home.id] = home
+	w.indexTitleLocked(home)
 	s.homepage = home.id
 	return s
 }

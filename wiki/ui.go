@@ -113,6 +113,9 @@ func (w *Wiki) reorderLocked(r *req) {
 	for i, k := range kids {
 		k.position = i
 	}
+	if n := len(kids); w.nextPos[posKey{p.space, p.id}] < n {
+		w.nextPos[posKey{p.space, p.id}] = n
+	}
 	r.json(200, map[string]any{"pageId": p.id, "oldSortedChildren": old, "newSortedChildren": idList(kids)})
 }
 

@@ -48,6 +48,8 @@ type Wiki struct {
 	labelIDs map[string]int64 // label name -> id, kept once a label has existed
 	theme    string           // the site's theme
 	follows  map[[2]string]bool
+	titles   map[titleKey]int64 // current page/blog post by title; entries may be stale (see titleTakenLocked)
+	nextPos  map[posKey]int     // next child position under a parent
 
 	srvMu sync.Mutex // guards srv
 	srv   *fasthttp.Server
@@ -122,6 +124,8 @@ func New() *Wiki {
 		labelIDs: map[string]int64{},
 		theme:    DefaultTheme,
 		follows:  map[[2]string]bool{},
+		titles:   map[titleKey]int64{},
+		nextPos:  map[posKey]int{},
 	}
 	w.nextUser = 1
 	w.users["admin"] = &user{name: "admin", key: AdminKey, fullName: "Administrator",
