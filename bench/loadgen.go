@@ -33,10 +33,14 @@ type Step struct {
 	Requests int64   `json:"requests"` // answered with 2xx in the measured window
 	Sent     int64   `json:"sent"`     // every request sent, warm-up included
 	Errors   int64   `json:"errors"`   // transport errors and non-2xx answers
-	P50      float64 `json:"p50_us"`
-	P99      float64 `json:"p99_us"`
-	P999     float64 `json:"p999_us"`
-	Max      float64 `json:"max_us"`
+	// Unsent counts requests due in the window that the server was too far behind to be
+	// sent before the step's hard stop; each is recorded with its wait so far (a lower
+	// bound of its latency).
+	Unsent int64   `json:"unsent,omitempty"`
+	P50    float64 `json:"p50_us"`
+	P99    float64 `json:"p99_us"`
+	P999   float64 `json:"p999_us"`
+	Max    float64 `json:"max_us"`
 	// LagP99 is the 99th percentile of how late the generator sent a request after its
 	// intended time (open loop only): the floor under the latencies it reports.
 	LagP99 float64 `json:"lag_p99_us,omitempty"`
@@ -69,14 +73,15 @@ func newClients(targets []Target, conns int) []*fasthttp.HostClient {
 }
 
 type worker struct {
-	req  *fasthttp.Request
-	resp *fasthttp.Response
-	hc   *fasthttp.HostClient
-	hist *hdrhistogram.Histogram
-	lag  *hdrhistogram.Histogram
-	n    int64
-	sent int64
-	errs int64
+	req    *fasthttp.Request
+	resp   *fasthttp.Response
+	hc     *fasthttp.HostClient
+	hist   *hdrhistogram.Histogram
+	lag    *hdrhistogram.Histogram
+	n      int64
+	sent   int64
+	errs   int64
+	unsent int64
 }
 
 func newWorkers(targets []Target, conns int) []*worker {
@@ -128,6 +133,7 @@ func merge(ws []*worker, achievedOver time.Duration, offered float64) Step {
 		st.Requests += w.n
 		st.Errors += w.errs
 		st.Sent += w.sent
+		st.Unsent += w.unsent
 		w.release()
 	}
 	st.Offered = offered
@@ -147,14 +153,20 @@ func merge(ws []*worker, achievedOver time.Duration, offered float64) Step {
 func ClosedLoop(ctx context.Context, targets []Target, conns int, warm, dur time.Duration) Step {
 	ws := newWorkers(targets, conns)
 	var measuring, stop atomic.Bool
-	var wg sync.WaitGroup
+	var wg, connected sync.WaitGroup
 	for _, w := range ws {
 		wg.Add(1)
+		connected.Add(1)
 		go func() {
 			defer wg.Done()
+			first := true
 			for !stop.Load() {
 				t0 := time.Now()
 				ok := w.do()
+				if first {
+					first = false
+					connected.Done()
+				}
 				if measuring.Load() {
 					if ok {
 						w.n++
@@ -165,6 +177,14 @@ func ClosedLoop(ctx context.Context, targets []Target, conns int, warm, dur time
 				}
 			}
 		}()
+	}
+	// Measure only once every connection is open (bounded: a dead server fails fast).
+	conn := make(chan struct{})
+	go func() { connected.Wait(); close(conn) }()
+	select {
+	case <-conn:
+	case <-time.After(10 * time.Second):
+	case <-ctx.Done():
 	}
 	sleepCtx(ctx, warm)
 	measuring.Store(true)
@@ -188,6 +208,9 @@ func OpenLoop(ctx context.Context, targets []Target, conns int, rate float64, wa
 	start := time.Now().Add(5 * time.Millisecond)
 	measureFrom := start.Add(warm)
 	end := measureFrom.Add(dur)
+	// A server far behind the schedule would make the step last until it caught up; past
+	// hardStop the requests still due are recorded unsent, with their wait so far.
+	hardStop := end.Add(max(dur/2, time.Second))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for _, w := range ws {
@@ -199,6 +222,13 @@ func OpenLoop(ctx context.Context, targets []Target, conns int, rate float64, wa
 				due := start.Add(time.Duration(math.Round(float64(k) * interval)))
 				if !due.Before(end) {
 					return
+				}
+				if now := time.Now(); now.After(hardStop) {
+					if !due.Before(measureFrom) {
+						w.unsent++
+						_ = w.hist.RecordValue(max(1, now.Sub(due).Microseconds()))
+					}
+					continue
 				}
 				slept := false
 				if d := time.Until(due); d > 0 {
@@ -227,7 +257,7 @@ func OpenLoop(ctx context.Context, targets []Target, conns int, rate float64, wa
 	wg.Wait()
 	// Every request due in the window was sent and answered (or failed), so the achieved
 	// rate is what was answered over the time it took to answer it.
-	over := max(time.Since(measureFrom), dur)
+	over := max(min(time.Since(measureFrom), hardStop.Sub(measureFrom)), dur)
 	return merge(ws, over, rate)
 }
 

@@ -186,7 +186,8 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 	prodDone := make(chan int64, 1)
 	window := int64(256 * n)
 	go func() { prodDone <- produce(d, stop, 0, rc, n, window) }()
-	sleepCtx(ctx, s.Warmup)
+	// Warm-up, longer with many receivers: each webhook opens its own connections.
+	sleepCtx(ctx, s.Warmup+time.Duration(n)*5*time.Millisecond)
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
 	g0, t0 := rc.got.Load(), time.Now()

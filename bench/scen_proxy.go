@@ -163,23 +163,26 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 			for k, f := range loadFractions {
 				steps := open[t.name][i][k]
 				var p50, p99, p999, ach, dp99 Spread
-				var errs int64
+				var errs, unsent int64
 				for _, st := range steps {
 					p50, p99, p999, ach = append(p50, st.P50), append(p99, st.P99), append(p999, st.P999), append(ach, st.Achieved)
 					errs += st.Errors
+					unsent += st.Unsent
 					lagMax = max(lagMax, st.LagP99)
 				}
 				for _, st := range open["direct"][i][k] {
 					dp99 = append(dp99, st.P99)
 				}
 				lat.Rows = append(lat.Rows, []string{t.name, rq.Method, fmt.Sprintf("%.0f%% (%s)", f*100, fmtRate(steps[0].Offered)),
-					ratios(p99, dp99).Fmt(fmtRatio), p50.Fmt(fmtUS), p99.Fmt(fmtUS), p999.Fmt(fmtUS), ach.Fmt(fmtRate), fmt.Sprint(errs)})
+					ratios(p99, dp99).Fmt(fmtRatio), p50.Fmt(fmtUS), p99.Fmt(fmtUS), p999.Fmt(fmtUS), ach.Fmt(fmtRate), errCell(errs, unsent)})
 				cv.Points = append(cv.Points, Point{Offered: steps[0].Offered, P50: p50.Median(), P99: p99.Median(), P999: p999.Median()})
 			}
 			ch.Curves = append(ch.Curves, cv)
 		}
 		charts = append(charts, ch)
 	}
+	lat.Notes = append(lat.Notes, "\"unsent\": the server was so far behind the schedule that these requests were still waiting at the step's hard stop (half a step after its end); "+
+		"each is counted in the percentiles with its wait until then, a lower bound, so an overloaded server's latencies are, if anything, understated.")
 	lat.Notes = append(lat.Notes, fmt.Sprintf("Each latency counts from when the request was due on the fixed schedule, so queueing behind a slow answer is included. "+
 		"The generator's own lateness (p99 of sent − due, worst step) was %s: latencies below that are the generator's floor, not the server's.", fmtUS(lagMax)))
 	if s.machine.Shared {
@@ -340,4 +343,11 @@ backend be
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.ReplaceAll(lines[len(lines)-1], "|", "/")
+}
+
+func errCell(errs, unsent int64) string {
+	if unsent == 0 {
+		return fmt.Sprint(errs)
+	}
+	return fmt.Sprintf("%d + %d unsent", errs, unsent)
 }
