@@ -64,6 +64,19 @@ func TestTokenRules(t *testing.T) {
 				}
 			}
 		}
+		// A write from a browser on another site is refused even with the right credentials.
+		req, _ := http.NewRequest("POST", h.base+"/rest/api/webhooks", strings.NewReader(`{"name":"csrf","url":"http://127.0.0.1:9/","events":["*"]}`))
+		req.Header.Set("Authorization", basic("admin", testToken))
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		req.Header.Set("Origin", "http://evil.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-site write: got %d, want 403", resp.StatusCode)
+		}
 		if n := len(h.do("GET", "/rest/api/webhooks", nil, noAuth).results()); n != 3 {
 			t.Errorf("got %d webhooks, want the 3 created with the right token", n)
 		}

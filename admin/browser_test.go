@@ -150,7 +150,12 @@ func TestBrowser(t *testing.T) {
 
 	shot := screenshot(t, bctx)
 	rcv.status.Store(200)
-	run("pressing Redeliver", chromedp.Click(chromedp.CSS(`#dead tr.dead[data-id="`+deadID+`"] button.redeliver`)))
+	// The tables are rebuilt every 2 s, so the button is found and clicked in one step in the
+	// page, not through a node id that a rebuild may retire in between.
+	clicked, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`(() => { const b = document.querySelector('#dead tr.dead[data-id="`+deadID+`"] button.redeliver'); if (!b) return false; b.click(); return true; })()`))
+	if err != nil || !clicked {
+		t.Fatalf("pressing Redeliver: clicked %v, err %v", clicked, err)
+	}
 	if got := rcv.next(t).header.Get("webhook-id"); got != deadID {
 		t.Errorf("redelivery had webhook-id %q, want %q", got, deadID)
 	}

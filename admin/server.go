@@ -35,6 +35,7 @@ type Server struct {
 	eventOK map[string]bool
 	page    []byte // the rendered web page
 	http    *http.Server
+	cop     http.CrossOriginProtection // refuses cross-site browser writes
 	start   time.Time
 
 	// mu guards hooks, doc and loaded. Writes hold it while they push the new set to the
@@ -338,10 +339,18 @@ func (s *Server) write(h http.HandlerFunc) http.HandlerFunc {
 				Message: "the admin API is read-only: no admin token is configured ([admin] token or token_env)"})
 			return
 		}
+		// A browser on another site must not use credentials it holds for this one (a cached
+		// Basic login) to make changes.
+		if err := s.cop.Check(r); err != nil {
+			writeErrors(w, http.StatusForbidden, fieldError{Field: "origin", Message: "cross-origin write refused: " + err.Error()})
+			return
+		}
 		got, ok := credential(r)
 		sum := sha256.Sum256([]byte(got))
 		if subtle.ConstantTimeCompare(sum[:], s.token[:]) != 1 || !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="hooktap admin", Basic realm="hooktap admin"`)
+			// Bearer only: a Basic challenge would make browsers prompt and then cache the
+			// credentials.
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hooktap admin"`)
 			msg := "wrong admin token"
 			if !ok {
 				msg = "the admin token is required: Authorization: Bearer <token>, or Basic with the token as password"
