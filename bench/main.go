@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -88,7 +89,7 @@ func run(args []string) error {
 	fs.IntVar(&s.Runs, "runs", 0, "repetitions of every measurement (default 3, -short 1)")
 	fs.IntVar(&s.Events, "events", 0, "backlog: events accepted while the receiver is down (default 100000, -short 2000)")
 	fs.StringVar(&s.Out, "out", "", "write results.json and SVG charts into this directory")
-	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the hooktap side here (proxy and tap scenarios: the hooktap child; others: this process)")
+	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the hooktap side: proxy: the hooktap child to this path; tap: the tapped hooktap child to PATH.tap; dispatch, classify, backlog: this process to PATH.<scenario>")
 	fs.BoolVar(&s.NoPin, "nopin", false, "do not pin the load generator and the servers to separate CPUs")
 	fs.StringVar(&s.Pack, "pack", "", "rules file loaded by hooktap in the proxy scenario and benchmarked by classify (default rules.toml when present)")
 	fs.Usage = func() { usage(fs) }
@@ -140,7 +141,8 @@ func run(args []string) error {
 	fmt.Printf("- command: `go run ./bench %s`\n", strings.Join(append([]string{name}, args...), " "))
 	fmt.Printf("- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Printf("- machine: %s\n", s.machine)
-	fmt.Printf("- settings: %s\n\n", s)
+	fmt.Printf("- settings: %s\n", s)
+	fmt.Printf("- load average at start: %s (other work on the machine skews every number)\n\n", loadAvg())
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -156,7 +158,16 @@ func run(args []string) error {
 		}
 		t0 := time.Now()
 		p.scenario = sc.name
+		stopProf := func() {}
+		if s.CPUProfile != "" && inProcess[sc.name] {
+			if stop, err := startProfile(s.CPUProfile + "." + sc.name); err == nil {
+				stopProf = stop
+			} else {
+				fmt.Fprintln(os.Stderr, "bench:", err)
+			}
+		}
 		res, err := sc.run(ctx, &s, p)
+		stopProf()
 		res.Scenario, res.Seconds = sc.name, time.Since(t0).Seconds()
 		fmt.Printf("## %s\n\n", sc.name)
 		if err != nil {
@@ -170,6 +181,7 @@ func run(args []string) error {
 		}
 		results = append(results, res)
 	}
+	fmt.Printf("- load average at end: %s\n", loadAvg())
 	fmt.Fprintf(os.Stderr, "bench: done in %s\n", time.Since(p.start).Round(time.Second))
 	if s.Out != "" {
 		if err := writeOut(s.Out, map[string]any{"machine": s.machine, "settings": s, "scenario": name}, results); err != nil {
@@ -245,4 +257,33 @@ func (p *Progress) Step(d time.Duration, format string, args ...any) {
 		left = d
 	}
 	fmt.Fprintf(os.Stderr, "[%6s] %-8s %-60s ~%s left\n", el.Round(time.Second), p.scenario, fmt.Sprintf(format, args...), left.Round(time.Second))
+}
+
+// inProcess lists the scenarios that run in this process; -cpuprofile profiles this process
+// for them (the others profile the hooktap child).
+var inProcess = map[string]bool{"dispatch": true, "classify": true, "backlog": true}
+
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// loadAvg is /proc/loadavg's first three fields, or "unknown".
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

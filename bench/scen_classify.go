@@ -231,3 +231,12 @@ func benchmark(s *Settings, f func(b *testing.B)) testing.BenchmarkResult {
 }
 
 var benchOnce sync.Once
+
+// parsePack parses and compiles a rules file held in memory.
+func parsePack(src string) (*rules.Matcher, error) {
+	f, err := rules.Parse("pack.toml", []byte(src))
+	if err != nil {
+		return nil, err
+	}
+	return rules.Compile(f)
+}
