@@ -210,7 +210,7 @@ func OpenLoop(ctx context.Context, targets []Target, conns int, rate float64, wa
 	end := measureFrom.Add(dur)
 	// A server far behind the schedule would make the step last until it caught up; past
 	// hardStop the requests still due are recorded unsent, with their wait so far.
-	hardStop := end.Add(max(dur/2, time.Second))
+	hardStop := end.Add(max(dur/2, 100*time.Millisecond))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for _, w := range ws {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 )
 
@@ -39,7 +41,7 @@ func tapConfig(upstream, receiver string, withRules bool) string {
 var tapFractions = []float64{0.25, 0.50}
 
 func estimateTap(s *Settings) time.Duration {
-	steps := 3 * (1 + len(tapFractions)) * s.Runs
+	steps := 6 * (1 + len(tapFractions)) * s.Runs
 	return time.Duration(steps)*(s.Duration+s.Warmup+500*time.Millisecond) + 5*time.Second
 }
 
@@ -87,40 +89,129 @@ func drainRecv(ctx context.Context, addr string) (recvStats, error) {
 	return last, nil
 }
 
+// tapVariant is one hooktap configuration measured by the tap scenario.
+type tapVariant struct {
+	name, queue string
+	config      string // rules file contents
+	rules       bool
+	addr        string
+	proc        *Proc
+	absent      string
+	closed      Spread
+	open        [][]Step // [fraction][run]
+	e2e         [][]*HistSummary
+	delivered   int64
+	writes      int64
+}
+
+// tapGroup is a set of variants measured with the same write against the same upstream;
+// the first variant (no rules) is the baseline.
+type tapGroup struct {
+	title string
+	write Request
+	vars  []*tapVariant
+	notes []string
+}
+
 func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	res := Result{}
-	up, err := startRole(s.tmp, "upstream", s.machine.ServerCPUs)
+	up, err := startRole(s.tmp, "upstream", s.machine.ServerCPUs, "-wiki")
 	if err != nil {
 		return res, err
 	}
 	defer up.Stop()
 	upURL, recv := "http://"+up.Addrs["up"], up.Addrs["recv"]
+	hook := "http://" + recv + "/hook"
 
-	type variant struct {
-		name, queue string
-		rules       bool
-		addr        string
-		proc        *Proc
-		absent      string
-		closed      Spread
-		open        [][]Step // [fraction][run]
-		e2e         [][]*HistSummary
-		delivered   int64
-		writes      int64
-	}
-	vars := []*variant{
-		{name: "no rules (pass-through)", queue: "memory"},
-		{name: "rules, memory queue", queue: "memory", rules: true},
-		{name: "rules, disk queue", queue: "disk", rules: true},
-	}
-	for i, v := range vars {
-		cfg := filepath.Join(s.tmp, fmt.Sprintf("tap-%d.toml", i))
-		if err := os.WriteFile(cfg, []byte(tapConfig(upURL, "http://"+recv+"/hook", v.rules)), 0o644); err != nil {
+	groups := []*tapGroup{{
+		title: fmt.Sprintf("Tapped writes vs the same writes with no rules: static upstream, one bench rule (POST %s, %d connections, %d×%s)", tapWrite.Path, s.Conns, s.Runs, s.Duration),
+		write: tapWrite,
+		vars: []*tapVariant{
+			{name: "no rules (pass-through)", queue: "memory", config: tapConfig(upURL, hook, false)},
+			{name: "rules, memory queue", queue: "memory", rules: true, config: tapConfig(upURL, hook, true)},
+			{name: "rules, disk queue", queue: "disk", rules: true, config: tapConfig(upURL, hook, true)},
+		},
+		notes: []string{"The rule emits one label_added per write to one webhook (HMAC-signed); \"deliveries ÷ writes\" counts what the receiver got over the open-loop steps (1.000 = every write delivered)."},
+	}}
+	if data, err := os.ReadFile(s.Pack); err == nil {
+		wikiURL := "http://" + up.Addrs["wiki"]
+		id, err := wikiPage(up.Addrs["wiki"])
+		if err != nil {
 			return res, err
 		}
-		args := []string{"-config", cfg, "-queue", v.queue, "-data", filepath.Join(s.tmp, fmt.Sprintf("tap-data-%d", i))}
+		write := Request{Method: "POST", Path: "/rest/api/content/" + id + "/label", Body: []byte(`[{"prefix":"global","name":"bench"}]`),
+			Header: [][2]string{{"Content-Type", "application/json"}, {"Authorization", adminAuth}}}
+		shipped := withWebhook(string(data), wikiURL, hook)
+		groups = append(groups, &tapGroup{
+			title: fmt.Sprintf("Tapped writes, realistic: the sample wiki as upstream, the shipped %s (POST %s, %d connections, %d×%s)", filepath.Base(s.Pack), write.Path, s.Conns, s.Runs, s.Duration),
+			write: write,
+			vars: []*tapVariant{
+				{name: "wiki, no rules (pass-through)", queue: "memory", config: tapConfig(wikiURL, hook, false)},
+				{name: "wiki, shipped rules, memory queue", queue: "memory", rules: true, config: shipped},
+				{name: "wiki, shipped rules, disk queue", queue: "disk", rules: true, config: shipped},
+			},
+			notes: []string{"Each write adds the label \"bench\" to one page; the shipped pack emits label_added for it and, before forwarding, GETs /rest/api/label?name=bench from the wiki " +
+				"(uncached: label existence changes with every label write) to decide label_created, so a tapped write costs the upstream one extra read. " +
+				"The wiki serves every request under one mutex, so it is the bottleneck of both rows. No end-to-end latency here: the wiki's answers carry no timestamp."},
+		})
+	}
+	var tables []Table
+	raw := map[string]any{}
+	for gi, g := range groups {
+		t, err := runTapGroup(ctx, s, p, g, gi, recv)
+		for _, v := range g.vars {
+			raw[v.name] = map[string]any{"closed_rps": v.closed, "open": v.open, "e2e": v.e2e, "absent": v.absent, "delivered": v.delivered, "writes": v.writes}
+		}
+		if err != nil {
+			res.Tables, res.Raw = tables, raw
+			return res, err
+		}
+		tables = append(tables, t)
+	}
+	res.Tables, res.Raw = tables, raw
+	return res, nil
+}
+
+// withWebhook returns a rules file with its upstream and webhooks replaced: every event to
+// the bench receiver, memory queue by default (the variant sets the queue).
+func withWebhook(src, upstream, hook string) string {
+	return src + fmt.Sprintf("\n# added by the benchmark\n[[webhook]]\nname = \"bench-receiver\"\nurl = %q\nsecret = \"bench-secret\"\nevents = [\"*\"]\n", hook) +
+		"# upstream: " + upstream + "\n"
+}
+
+// wikiPage creates a page in the sample wiki's space DS and returns its id.
+func wikiPage(addr string) (string, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + addr + "/rest/api/content")
+	req.Header.SetMethod("POST")
+	req.Header.Set("Authorization", adminAuth)
+	req.Header.SetContentType("application/json")
+	req.SetBodyString(`{"type":"page","title":"Bench page","space":{"key":"DS"},"body":{"storage":{"value":"<p>bench</p>","representation":"storage"}}}`)
+	if err := fasthttp.DoTimeout(req, resp, 10*time.Second); err != nil {
+		return "", fmt.Errorf("bench: creating a wiki page: %w", err)
+	}
+	id := gjson.GetBytes(resp.Body(), "id").String()
+	if resp.StatusCode() != 200 || id == "" {
+		return "", fmt.Errorf("bench: creating a wiki page: status %d: %s", resp.StatusCode(), resp.Body())
+	}
+	return id, nil
+}
+
+func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi int, recv string) (Table, error) {
+	vars := g.vars
+	for i, v := range vars {
+		cfg := filepath.Join(s.tmp, fmt.Sprintf("tap-%d-%d.toml", gi, i))
+		if err := os.WriteFile(cfg, []byte(v.config), 0o644); err != nil {
+			return Table{}, err
+		}
+		args := []string{"-config", cfg, "-queue", v.queue, "-data", filepath.Join(s.tmp, fmt.Sprintf("tap-data-%d-%d", gi, i))}
+		if upstream := upstreamComment(v.config); upstream != "" {
+			args = append(args, "-upstream", upstream)
+		}
 		if s.CPUProfile != "" && v.rules && v.queue == "memory" {
-			args = append(args, "-cpuprofile", s.CPUProfile+".tap")
+			args = append(args, "-cpuprofile", fmt.Sprintf("%s.tap%d", s.CPUProfile, gi+1))
 		}
 		pr, err := startRole(s.tmp, "hooktap", s.machine.ServerCPUs, args...)
 		if err != nil {
@@ -139,12 +230,7 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 		}
 	}()
 	if vars[0].absent != "" {
-		return res, fmt.Errorf("hooktap without rules did not start: %s", vars[0].absent)
-	}
-
-	count := func(v *variant, st recvStats, writes int64) {
-		v.delivered += st.Received
-		v.writes += writes
+		return Table{}, fmt.Errorf("hooktap without rules did not start: %s", vars[0].absent)
 	}
 	for r := 0; r < s.Runs; r++ {
 		for _, v := range vars {
@@ -152,17 +238,17 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 				continue
 			}
 			if ctx.Err() != nil {
-				return res, ctx.Err()
+				return Table{}, ctx.Err()
 			}
 			p.Step(s.Duration+s.Warmup, "run %d/%d · %s · closed loop, %d conns", r+1, s.Runs, v.name, s.Conns)
 			if _, err := getRecv(recv, "/reset"); err != nil {
-				return res, err
+				return Table{}, err
 			}
-			st := ClosedLoop(ctx, []Target{{Addr: v.addr, Req: tapWrite}}, s.Conns, s.Warmup, s.Duration)
+			st := ClosedLoop(ctx, []Target{{Addr: v.addr, Req: g.write}}, s.Conns, s.Warmup, s.Duration)
 			v.closed = append(v.closed, st.Achieved)
 			if v.rules {
 				if _, err := drainRecv(ctx, recv); err != nil {
-					return res, err
+					return Table{}, err
 				}
 			}
 		}
@@ -175,30 +261,31 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 			}
 			for k, f := range tapFractions {
 				if ctx.Err() != nil {
-					return res, ctx.Err()
+					return Table{}, ctx.Err()
 				}
 				rate := base * f
 				p.Step(s.Duration+s.Warmup, "run %d/%d · %s · open loop %.0f%% = %s", r+1, s.Runs, v.name, f*100, fmtRate(rate))
 				if _, err := getRecv(recv, "/reset"); err != nil {
-					return res, err
+					return Table{}, err
 				}
-				st := OpenLoop(ctx, []Target{{Addr: v.addr, Req: tapWrite}}, s.Conns, rate, s.Warmup, s.Duration)
+				st := OpenLoop(ctx, []Target{{Addr: v.addr, Req: g.write}}, s.Conns, rate, s.Warmup, s.Duration)
 				v.open[k] = append(v.open[k], st)
 				if v.rules {
 					rs, err := drainRecv(ctx, recv)
 					if err != nil {
-						return res, err
+						return Table{}, err
 					}
 					v.e2e[k] = append(v.e2e[k], rs.Latency)
 					// Every write of the step (warm-up included) should be one delivery.
-					count(v, rs, st.Sent)
+					v.delivered += rs.Received
+					v.writes += st.Sent
 				}
 			}
 		}
 	}
 
 	through := Table{
-		Title:   fmt.Sprintf("Tapped writes vs the same writes with no rules (POST %s, %d connections, %d×%s)", tapWrite.Path, s.Conns, s.Runs, s.Duration),
+		Title:   g.title,
 		Columns: []string{"hooktap", "throughput ÷ no rules", "writes/s", "added p50 @50%", "added p99 @50%", "p50 / p99 @25%", "p50 / p99 @50%", "upstream answer → receiver p50 / p99 @50%", "deliveries ÷ writes"},
 	}
 	k50 := 1
@@ -207,15 +294,9 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 			through.Rows = append(through.Rows, []string{v.name, "absent", "absent", "absent", "absent", "absent", "absent", "absent", v.absent})
 			continue
 		}
-		lat := func(k int) (p50, p99 Spread) {
-			for _, st := range v.open[k] {
-				p50, p99 = append(p50, st.P50), append(p99, st.P99)
-			}
-			return
-		}
 		b50, b99 := lat2(vars[0].open[k50])
-		v50, v99 := lat(k50)
-		q50, q99 := lat(0)
+		v50, v99 := lat2(v.open[k50])
+		q50, q99 := lat2(v.open[0])
 		added := func(a, b Spread) Spread {
 			out := Spread{}
 			for i := 0; i < min(len(a), len(b)); i++ {
@@ -231,7 +312,9 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 					e50, e99 = append(e50, h.P50), append(e99, h.P99)
 				}
 			}
-			e2e = e50.Fmt(fmtUS) + " / " + e99.Fmt(fmtUS)
+			if len(e50) > 0 {
+				e2e = e50.Fmt(fmtUS) + " / " + e99.Fmt(fmtUS)
+			}
 			if v.writes > 0 {
 				dl = fmt.Sprintf("%.3f", float64(v.delivered)/float64(v.writes))
 			}
@@ -251,8 +334,8 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	through.Notes = append(through.Notes,
 		"Throughput is closed-loop; latencies are open-loop at 25% and 50% of the no-rules maximum, from the intended send time; "+
 			"\"added\" is the tapped latency minus the no-rules latency of the same repetition. "+
-			"End-to-end latency runs from the upstream's answer (a time stamped in its body, copied into the payload by the rule) to the receiver's request.",
-		"The rule emits one label_added per write to one webhook (HMAC-signed); \"deliveries ÷ writes\" counts what the receiver got over the open-loop steps (1.000 = every write delivered).")
+			"End-to-end latency runs from the upstream's answer (a time stamped in its body, copied into the payload by the rule) to the receiver's request.")
+	through.Notes = append(through.Notes, g.notes...)
 	for _, v := range vars {
 		if v.proc == nil {
 			continue
@@ -263,13 +346,16 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 			through.Notes = append(through.Notes, fmt.Sprintf("%s: peak RSS %s, peak live heap %s, %.1f CPU s.", v.name, fmtBytes(float64(st.RSSPeak)), fmtBytes(float64(st.HeapPeak)), st.CPUTime))
 		}
 	}
-	res.Tables = []Table{through}
-	raw := map[string]any{}
-	for _, v := range vars {
-		raw[v.name] = map[string]any{"closed_rps": v.closed, "open": v.open, "e2e": v.e2e, "absent": v.absent, "delivered": v.delivered, "writes": v.writes}
+	return through, nil
+}
+
+// upstreamComment finds the "# upstream: URL" line withWebhook appends, as host:port.
+func upstreamComment(cfg string) string {
+	i := strings.LastIndex(cfg, "\n# upstream: http://")
+	if i < 0 {
+		return ""
 	}
-	res.Raw = raw
-	return res, nil
+	return strings.TrimSpace(cfg[i+len("\n# upstream: http://"):])
 }
 
 func lat2(steps []Step) (p50, p99 Spread) {

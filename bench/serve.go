@@ -29,6 +29,7 @@ import (
 	"hooktap/dispatch"
 	"hooktap/proxy"
 	"hooktap/rules"
+	"hooktap/wiki"
 )
 
 // getBody is what the static upstream answers to a GET: 1 KiB of JSON, about the size of a
@@ -54,6 +55,7 @@ func runServe(args []string) error {
 	queue := fs.String("queue", "", "override [dispatch] queue (hooktap)")
 	dataDir := fs.String("data", "", "override [dispatch] data_dir (hooktap)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process here")
+	withWiki := fs.Bool("wiki", false, "also serve the sample wiki (upstream)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,7 +85,7 @@ func runServe(args []string) error {
 	var lat *hdrhistogram.Histogram
 	switch *role {
 	case "upstream":
-		stop, lat, err = serveUpstream()
+		stop, lat, err = serveUpstream(*withWiki)
 	case "revproxy":
 		stop, err = serveRevProxy(*upstream)
 	case "hooktap":
@@ -150,8 +152,9 @@ func startHeapSampler() func() uint64 {
 func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
 // serveUpstream runs the static upstream ("up"), a receiver ("recv") that records the
-// end-to-end latency of each delivery from the "t" the upstream stamped in its answer.
-func serveUpstream() (func() map[string]any, *hdrhistogram.Histogram, error) {
+// end-to-end latency of each delivery from the "t" the upstream stamped in its answer, and,
+// with withWiki, the sample wiki ("wiki"), the realistic upstream.
+func serveUpstream(withWiki bool) (func() map[string]any, *hdrhistogram.Histogram, error) {
 	var posts atomic.Int64
 	up := &fasthttp.Server{
 		Name:               "bench-upstream",
@@ -217,6 +220,16 @@ func serveUpstream() (func() map[string]any, *hdrhistogram.Histogram, error) {
 		fmt.Println("ADDR", s.name, ln.Addr().String())
 		go func() { _ = s.srv.Serve(ln) }()
 		servers = append(servers, s.srv)
+	}
+	if withWiki {
+		w := wiki.New()
+		ln, err := listen()
+		if err != nil {
+			return nil, nil, err
+		}
+		fmt.Println("ADDR wiki", ln.Addr().String())
+		go func() { _ = w.Serve(ln) }()
+		servers = append(servers, w)
 	}
 	return func() map[string]any {
 		for _, s := range servers {
