@@ -144,6 +144,7 @@ func BenchmarkWriteParallel(b *testing.B) {
 	m := packs(b)["60"]
 	c, _ := newBenchClassifier(m)
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		x := pageCreate()
 		for pb.Next() {

@@ -120,7 +120,7 @@ func (c *Classifier) environment() *env {
 		if now == nil {
 			now = time.Now
 		}
-		c.env = env{cache: c.cache, stats: &c.stats, now: now}
+		c.env = env{cache: c.cache, stats: &c.stats, now: now, log: c.log}
 	})
 	return &c.env
 }
@@ -162,7 +162,7 @@ func (c *Classifier) After(x *Exchange) error {
 			}
 		}
 	}
-	s.m, s.env = nil, nil
+	s.release()
 	c.pool.Put(s)
 	if first != nil {
 		return fmt.Errorf("rules: enqueue %s: %w", firstName, first)

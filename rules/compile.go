@@ -135,7 +135,6 @@ func Compile(f *File) (*Matcher, error) {
 }
 
 func compile(f *File, d *decoder) (*Matcher, Errors) {
-	f.meta = d
 	saved := d.errs
 	d.errs = nil
 	defer func() { d.errs = saved }()

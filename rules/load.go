@@ -53,6 +53,8 @@ func Parse(name string, data []byte) (*File, error) {
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
+	d.errs, d.bad = nil, nil
+	f.meta = d
 	return f, nil
 }
 

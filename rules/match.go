@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bytes"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ type env struct {
 	cache *lookupCache // nil: no caching
 	stats *counters    // nil: not counted
 	now   func() time.Time
+	log   *slog.Logger // nil: failures not logged
 }
 
 // lookRes is one lookup's outcome for one candidate rule.
@@ -43,6 +45,28 @@ type state struct {
 
 	events []Event
 	buf    []byte
+}
+
+// maxKeep bounds each buffer a pooled state keeps between exchanges; a larger one (a huge
+// payload or lookup answer) is dropped on release.
+const maxKeep = 256 << 10
+
+// release drops the matcher and any oversized buffer before the state goes back to its pool.
+func (s *state) release() {
+	s.m, s.env = nil, nil
+	s.item = gjson.Result{}
+	for _, b := range []*[]byte{&s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.buf} {
+		if cap(*b) > maxKeep {
+			*b = nil
+		}
+	}
+	if cap(s.events) > 1024 {
+		s.events = nil
+	}
+	clear(s.events[:cap(s.events)]) // drop references to payload buffers
+	for i := range s.looks {
+		s.looks[i] = lookRes{}
+	}
 }
 
 func (s *state) reset(m *Matcher, e *env) {
@@ -501,6 +525,9 @@ func (s *state) doLookup(r *crule, ci, li int, x *Exchange) {
 		if st != nil {
 			st.lookupErrors.Add(1)
 		}
+		if s.env.log != nil {
+			s.env.log.Debug("rules: lookup failed", "rule", r.name, "lookup", l.name, "path", string(s.url), "status", status, "err", err)
+		}
 		return
 	}
 	s.lbuf = body
@@ -639,7 +666,7 @@ func (m *Matcher) Match(x *Exchange, dst []Event, buf []byte) ([]Event, []byte) 
 	s := matchStates.Get().(*state)
 	m.begin(s, x, &plainEnv)
 	dst, buf = m.finish(s, x, dst, buf)
-	s.m, s.env = nil, nil
+	s.release()
 	matchStates.Put(s)
 	return dst, buf
 }
