@@ -1,0 +1,277 @@
+// Command hooktap is a reverse proxy that gives any wiki or CMS Confluence's webhooks: it
+// forwards every request to the upstream untouched, recognises write requests with the rules
+// of a TOML file, and delivers each recognised event as a signed JSON webhook.
+//
+//	hooktap -config rules.toml            run the sidecar
+//	hooktap -config rules.toml -check     validate the file and exit
+//	hooktap demo                          a sample wiki, hooktap and a receiver on one machine
+//
+// main only parses flags, loads the rules file and wires proxy, rules, dispatch and admin
+// together; the logic lives in those packages.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"hooktap/admin"
+	"hooktap/dispatch"
+	"hooktap/proxy"
+	"hooktap/rules"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "demo" {
+		os.Exit(runDemo(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// flags are the command line of the sidecar; a non-empty value overrides the rules file.
+type flags struct {
+	config, listen, upstream, admin, data string
+	check, version                        bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("hooktap", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", "rules.toml", "the rules file")
+	fs.StringVar(&f.listen, "listen", "", "address clients connect to (overrides [proxy] listen)")
+	fs.StringVar(&f.upstream, "upstream", "", "URL of the wiki/CMS (overrides [proxy] upstream)")
+	fs.StringVar(&f.admin, "admin", "", `admin API address, or "off" (overrides [admin] listen)`)
+	fs.StringVar(&f.data, "data", "", "data directory of the durable queue (overrides [dispatch] data_dir)")
+	fs.BoolVar(&f.check, "check", false, "validate the rules file, print every error with file:line, and exit")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: hooktap [flags]\n       hooktap demo [-h]\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return f, nil
+}
+
+// overrides returns the command-line values that replace the rules file's.
+func (f flags) overrides() rules.Overrides {
+	return rules.Overrides{Listen: f.listen, Upstream: f.upstream, Admin: f.admin, DataDir: f.data}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fl, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fl.version {
+		fmt.Fprintf(stdout, "hooktap %s\n", version)
+		return 0
+	}
+	file, err := rules.LoadWith(fl.config, fl.overrides())
+	if fl.check {
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, file.Summary())
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	reload := func() (*rules.File, error) { return rules.LoadWith(fl.config, fl.overrides()) }
+	if err := serve(ctx, file, reload, hup, log, nil); err != nil {
+		log.Error("hooktap stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// ready is told the addresses actually bound, for the demo and tests.
+type ready func(proxyAddr, adminAddr net.Addr)
+
+// serve runs hooktap until ctx ends: the dispatcher, the proxy tapping into the classifier,
+// and the admin server. A value on hup reloads the rules file through reload; a bad file is
+// refused and the running one stays. Shutdown runs in a fixed order: the proxy stops
+// accepting and finishes in-flight requests (their events are enqueued), then the dispatcher
+// stops (in-flight attempts finish or stay unacknowledged in the queue), then the admin
+// server.
+func serve(ctx context.Context, file *rules.File, reload func() (*rules.File, error), hup <-chan os.Signal, log *slog.Logger, onReady ready) error {
+	dispatch.Version = version
+	m, err := rules.Compile(file)
+	if err != nil {
+		return err
+	}
+	d, err := dispatch.New(file.Dispatch, file.Webhooks, log.With("part", "dispatch"))
+	if err != nil {
+		return err
+	}
+	cls := rules.NewClassifier(m, file.Classify, d, log.With("part", "rules"))
+	px, err := proxy.New(file.Proxy, cls, log.With("part", "proxy"))
+	if err != nil {
+		return err
+	}
+	// The admin server is built even when its listener is off: it owns the webhooks made
+	// through its API (kept in the data directory) and pushes the merged set to the dispatcher.
+	upCheck, err := admin.UpstreamCheck(file.Proxy.Upstream)
+	if err != nil {
+		return err
+	}
+	adm, err := admin.New(file.Admin, admin.Deps{
+		Dispatcher: d,
+		Proxy:      admin.ProxyStatsFunc(func() admin.ProxyCounters { return proxyCounters(px.Stats()) }),
+		Classifier: cls,
+		Checks: []admin.Check{
+			{Name: "upstream", Checker: upCheck},
+			{Name: "queue", Checker: admin.QueueCheck(d)},
+		},
+		Webhooks: file.Webhooks,
+		DataDir:  file.Dispatch.DataDir,
+	}, log.With("part", "admin"))
+	if err != nil {
+		return err
+	}
+	if err := adm.Load(); err != nil {
+		return err
+	}
+	adminOn := file.Admin.Listen != "off"
+
+	pln, err := net.Listen("tcp", file.Proxy.Listen)
+	if err != nil {
+		return fmt.Errorf("proxy listener: %w", err)
+	}
+	var aln net.Listener
+	if adminOn {
+		if aln, err = net.Listen("tcp", file.Admin.Listen); err != nil {
+			pln.Close()
+			return fmt.Errorf("admin listener: %w", err)
+		}
+	}
+
+	dctx, dcancel := context.WithCancel(context.Background())
+	defer dcancel()
+	errc := make(chan error, 3)
+	dispDone := make(chan error, 1)
+	go func() { dispDone <- d.Run(dctx) }()
+	go func() { errc <- px.Serve(pln) }()
+	if adminOn {
+		go func() { errc <- adm.Serve(aln) }()
+	}
+	log.Info("hooktap running", "version", version, "listen", pln.Addr().String(),
+		"upstream", file.Proxy.Upstream, "admin", addrOf(aln), "queue", file.Dispatch.Queue,
+		"rules", len(file.Rules), "webhooks", len(file.Webhooks))
+	if onReady != nil {
+		var aa net.Addr
+		if aln != nil {
+			aa = aln.Addr()
+		}
+		onReady(pln.Addr(), aa)
+	}
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			next, err := reload()
+			if err != nil {
+				log.Error("reload refused; the running rules stay", "err", err)
+				continue
+			}
+			nm, err := rules.Compile(next)
+			if err != nil {
+				log.Error("reload refused; the running rules stay", "err", err)
+				continue
+			}
+			// The admin server merges the file's webhooks with the API's and applies the set.
+			if err := adm.SetFileWebhooks(next.Webhooks); err != nil {
+				log.Error("reload refused; the running rules stay", "err", err)
+				continue
+			}
+			cls.Reload(nm)
+			log.Info("rules reloaded", "rules", len(next.Rules), "webhooks", len(next.Webhooks))
+		case err := <-errc:
+			runErr = err
+			break loop
+		case err := <-dispDone:
+			dispDone <- err
+			runErr = fmt.Errorf("dispatcher stopped: %w", err)
+			break loop
+		}
+	}
+
+	log.Info("shutting down: finishing in-flight requests", "grace", file.Proxy.ShutdownTimeout)
+	sctx, scancel := context.WithTimeout(context.Background(), file.Proxy.ShutdownTimeout)
+	defer scancel()
+	if err := px.Shutdown(sctx); err != nil {
+		log.Warn("proxy shutdown", "err", err)
+	}
+	dcancel()
+	select {
+	case err := <-dispDone:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			log.Warn("dispatcher shutdown", "err", err)
+		}
+	case <-time.After(file.Proxy.ShutdownTimeout + 30*time.Second):
+		log.Error("dispatcher did not stop in time")
+	}
+	if adminOn {
+		actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer acancel()
+		_ = adm.Shutdown(actx)
+	}
+	log.Info("hooktap stopped")
+	return runErr
+}
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return "off"
+	}
+	return ln.Addr().String()
+}
+
+// proxyCounters adapts the proxy's counters to the admin server's shape (admin does not
+// import proxy).
+func proxyCounters(st proxy.Stats) admin.ProxyCounters {
+	c := admin.ProxyCounters{
+		UpstreamErrors: st.UpstreamErrors, Timeouts: st.Timeouts, Tapped: st.Tapped,
+		TapRejected: st.TapRejected, TapTruncated: st.TapTruncated, Upgrades: st.Upgrades,
+	}
+	for m := range st.Requests {
+		for k, n := range st.Requests[m] {
+			c.Requests = append(c.Requests, admin.RequestCount{Method: proxy.MethodNames[m], Class: proxy.ClassNames[k], N: n})
+		}
+	}
+	return c
+}
