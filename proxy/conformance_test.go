@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -723,3 +724,146 @@ func patternHash(n int64) [32]byte {
 }
 
 var errShort = errors.New("short body")
+
+func TestNothingAddedToResponse(t *testing.T) {
+	up := startRaw(t, func(c net.Conn, _ *bufio.Reader, _ string, _ *http.Request) {
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
+	})
+	_, addr, _ := startProxy(t, cfgFor(up.url()), nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(ioDeadline))
+	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+	head, err := readRawHead(bufio.NewReader(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n"; head != want {
+		t.Errorf("response head: got %q, want %q (no Server, Date or Content-Type invented)", head, want)
+	}
+}
+
+func TestClientConnectionCloseHonoured(t *testing.T) {
+	up := startRaw(t, ok200)
+	_, addr, _ := startProxy(t, cfgFor(up.url()), nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(ioDeadline))
+	_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+	all, err := io.ReadAll(c) // returns only when the proxy closes the connection
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(all)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Close {
+		t.Errorf("response does not announce Connection: close: %v", resp.Header)
+	}
+	if head := up.lastHead(); hasName(head, "Connection") {
+		t.Errorf("client's Connection: close reached the upstream:\n%s", head)
+	}
+}
+
+func TestUpstreamConnectionCloseNotRelayed(t *testing.T) {
+	up := startRaw(t, func(c net.Conn, _ *bufio.Reader, _ string, _ *http.Request) {
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+		_ = c.Close()
+	})
+	_, addr, _ := startProxy(t, cfgFor(up.url()), nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(ioDeadline))
+	br := bufio.NewReader(c)
+	for i := range 3 { // the client keeps its connection although the upstream closes each one
+		_, _ = io.WriteString(c, "GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(b) != "ok" || resp.Close {
+			t.Fatalf("request %d: got %d %q close=%v", i, resp.StatusCode, b, resp.Close)
+		}
+	}
+	if n := up.requests(); n != 3 {
+		t.Errorf("upstream requests: got %d, want 3", n)
+	}
+}
+
+func TestShutdownClosesTunnels(t *testing.T) {
+	upgrader := websocket.Upgrader{}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}))
+	defer up.Close()
+	s, err := New(cfgFor(up.URL), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	d := websocket.Dialer{HandshakeTimeout: ioDeadline}
+	c, _, err := d.Dial("ws://"+ln.Addr().String()+"/ws", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ioDeadline)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(ioDeadline))
+	if _, _, err := c.ReadMessage(); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("tunnel still open after Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}
+
+// TestStaleConnectionRetriedForReadsOnly: the upstream silently closes each connection after
+// one answer, so the proxy's pooled connection is dead when the next request comes.
+func TestStaleConnectionRetriedForReadsOnly(t *testing.T) {
+	up := startRaw(t, func(c net.Conn, _ *bufio.Reader, _ string, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		_ = c.Close()
+	})
+	_, addr, _ := startProxy(t, cfgFor(up.url()), nil)
+	for i := range 3 {
+		if resp, body := rawDo(t, addr, "GET /r HTTP/1.1\r\nHost: h\r\n\r\n"); resp.StatusCode != 200 || string(body) != "ok" {
+			t.Fatalf("GET %d: got %d %q, want 200 ok (retried on a fresh connection)", i, resp.StatusCode, body)
+		}
+	}
+	if n := up.requests(); n != 3 {
+		t.Errorf("upstream requests: got %d, want 3", n)
+	}
+}

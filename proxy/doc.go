@@ -22,8 +22,9 @@
 //
 // Known differences from httputil.ReverseProxy: interim 1xx responses (100, 103) are not
 // relayed (fasthttp's server answers Expect: 100-continue itself), response trailers are
-// dropped, and framing is redone by fasthttp (a chunked upstream response of at most 64 KiB
-// reaches the client with Content-Length; larger or unknown-length bodies stay chunked).
+// dropped, a close-delimited upstream body reaches the client chunked, and Upgrade requests
+// bypass the tap. Header names keep their case except fasthttp's special ones (Host,
+// Content-Type, Content-Length, User-Agent, Transfer-Encoding), which it writes canonically.
 //
 // # Streaming and memory
 //

@@ -42,8 +42,9 @@ type Server struct {
 	log    *slog.Logger
 	addr   string // upstream host:port
 	srv    *fasthttp.Server
-	hc     *fasthttp.HostClient // forwards client requests
-	lookup *fasthttp.HostClient // the tap's lookups (buffered, bounded)
+	hc     *fasthttp.HostClient  // the upstream connection pool
+	rt     fasthttp.RoundTripper // the streaming transport over hc's pool
+	lookup *fasthttp.HostClient  // the tap's lookups (buffered, bounded)
 
 	tap      atomic.Pointer[tapHolder] // nil: pure pass-through
 	stats    counters
@@ -104,12 +105,11 @@ func New(cfg rules.ProxySection, tap Tap, log *slog.Logger) (*Server, error) {
 		MaxIdleConnDuration:           upstreamIdle,
 		ReadBufferSize:                cfg.MaxHeaderBytes,
 		WriteBufferSize:               16 << 10,
-		// A write reaches the upstream exactly once: only GET and HEAD are retried, once,
-		// and only when a reused connection turned out to be closed before any answer.
-		MaxIdemponentCallAttempts: 2,
-		RetryIf:                   func(r *fasthttp.Request) bool { return r.Header.IsGet() || r.Header.IsHead() },
 	}
-	s.hc.Transport = newTransport(s.hc, s.hc.AcquireConn, s.hc.ReleaseConn, s.hc.CloseConn)
+	// The HostClient is used for its connection pool only: roundTrip drives the transport
+	// itself, so that fasthttp's Do does not reset the client response (and with it the
+	// server's NoDefaultDate) and retries follow hooktap's rule, not HostClient's.
+	s.rt = newTransport(s.hc, s.hc.AcquireConn, s.hc.ReleaseConn, s.hc.CloseConn)
 	s.lookup = &fasthttp.HostClient{
 		Addr:                      addr,
 		Name:                      "hooktap",
@@ -306,9 +306,22 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, st *reqState) {
 	ctx.Request.URI().SetScheme("http")
 }
 
+// roundTrip sends req upstream and reads the response head into resp. A write reaches the
+// upstream exactly once: only a GET or HEAD without a body is retried, once, and only when a
+// pooled connection turned out to be closed before any answer.
+func (s *Server) roundTrip(req *fasthttp.Request, resp *fasthttp.Response) error {
+	req.URI().DisablePathNormalizing = true
+	replayable := (req.Header.IsGet() || req.Header.IsHead()) && !req.IsBodyStream()
+	retry, err := s.rt.RoundTrip(s.hc, req, resp)
+	if err != nil && retry && replayable {
+		_, err = s.rt.RoundTrip(s.hc, req, resp)
+	}
+	return err
+}
+
 // forward is the pass-through path: no copy of anything, no call to the tap.
 func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState, m Method) {
-	if err := s.hc.Do(&ctx.Request, &ctx.Response); err != nil {
+	if err := s.roundTrip(&ctx.Request, &ctx.Response); err != nil {
 		s.fail(ctx, m, err)
 		return
 	}

@@ -88,7 +88,7 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 	}
 
 	tap.Before(x)
-	if err := s.hc.Do(req, resp); err != nil {
+	if err := s.roundTrip(req, resp); err != nil {
 		// The classifier still gets After, so it can release what Before took; no rule
 		// matches a proxy-made 502/504 with no response headers.
 		x.Status = s.fail(ctx, m, err)

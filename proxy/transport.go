@@ -95,8 +95,9 @@ func newTransport[C pooledConn](hc *fasthttp.HostClient, acquire func(time.Durat
 	return t
 }
 
-// RoundTrip implements fasthttp.RoundTripper. retry is true only when the upstream closed a
-// reused connection before answering; HostClient.RetryIf then decides (GET and HEAD only).
+// RoundTrip implements fasthttp.RoundTripper. retry is true when the connection failed, other
+// than by timeout, before any of the response was read (typically a pooled connection the
+// upstream had closed); Server.roundTrip decides whether the request may be sent again.
 func (t *transport[C]) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
 	cc, err := t.acquire(0, req.ConnectionClose())
 	if err != nil {
@@ -111,7 +112,7 @@ func (t *transport[C]) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request,
 	hc.ReleaseWriter(bw)
 	if err != nil {
 		t.closeConn(cc)
-		return false, err
+		return !isTimeout(err), err
 	}
 
 	br := hc.AcquireReader(conn)
@@ -121,7 +122,7 @@ func (t *transport[C]) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request,
 	if err = readHeader(&resp.Header, br); err != nil {
 		hc.ReleaseReader(br)
 		t.closeConn(cc)
-		return errors.Is(err, io.EOF), err
+		return !isTimeout(err), err
 	}
 	mustClose := req.ConnectionClose() || resp.Header.ConnectionClose()
 	status := resp.Header.StatusCode()

@@ -90,55 +90,53 @@ func (s *Server) serveUpgrade(ctx *fasthttp.RequestCtx, st *reqState, m Method) 
 	head = bytes.Clone(head)
 	s.stats.upgrades.Add(1)
 	s.stats.count(m, status)
-	if !s.track(up) {
-		_ = up.Close()
-		return
-	}
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
+		if !s.track(up, c) {
+			_ = up.Close()
+			_ = c.Close()
+			return
+		}
 		s.tunnel(c, upc, head, br)
 	})
 }
 
-// track registers an upstream tunnel end so that Shutdown can close it; it reports false when
-// shutdown has begun.
-func (s *Server) track(c net.Conn) bool {
+// track registers both ends of a tunnel so that Shutdown can close them; it reports false
+// once shutdown has begun. It runs in the hijack handler, so a hijack that fasthttp abandons
+// (the client went away first) leaves nothing registered.
+func (s *Server) track(up, client net.Conn) bool {
 	s.tunMu.Lock()
 	defer s.tunMu.Unlock()
 	if s.shutting.Load() {
 		return false
 	}
-	s.tunnels[c] = struct{}{}
+	s.tunnels[up] = struct{}{}
+	s.tunnels[client] = struct{}{}
 	s.tunWG.Add(1)
 	return true
 }
 
-func (s *Server) untrack(c net.Conn) {
-	s.tunMu.Lock()
-	delete(s.tunnels, c)
-	s.tunMu.Unlock()
-}
-
-// tunnel copies bytes between the hijacked client connection and the upstream. The upstream
-// end is already tracked; the client end is added so Shutdown closes both.
+// tunnel copies bytes between the hijacked client connection and the upstream until either
+// side closes (or Shutdown closes both).
 func (s *Server) tunnel(client net.Conn, upc *idleConn, head []byte, br *bufio.Reader) {
 	up := upc.Conn
 	defer s.tunWG.Done()
-	defer s.untrack(up)
-	s.tunMu.Lock()
-	s.tunnels[client] = struct{}{}
-	s.tunMu.Unlock()
-	defer s.untrack(client)
+	defer func() {
+		s.tunMu.Lock()
+		delete(s.tunnels, up)
+		delete(s.tunnels, client)
+		s.tunMu.Unlock()
+	}()
 	defer up.Close()
 	defer client.Close()
 
-	if _, err := client.Write(head); err != nil {
-		return
-	}
 	// Upgraded traffic may sit idle for long (a WebSocket between edits): the tunnel has no
 	// upstream timeout, only the two peers' own closes.
 	upc.timeout = 0
 	_ = up.SetDeadline(time.Time{})
+	if _, err := client.Write(head); err != nil {
+		return
+	}
 	done := make(chan struct{}, 2)
 	go func() {
 		_, _ = io.Copy(up, client)
