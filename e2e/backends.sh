@@ -22,7 +22,7 @@ export DEBIAN_FRONTEND=noninteractive
 exec </dev/null
 
 DIR=${HOOKTAP_E2E_DIR:-/tmp/hooktap-e2e}
-CACHE=${HOOKTAP_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hooktap-e2e}
+CACHE=${HOOKTAP_E2E_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/hooktap-e2e}
 MW_PORT=${MW_PORT:-18480}
 TW_PORT=${TW_PORT:-18481}
 WP_PORT=${WP_PORT:-18482}
