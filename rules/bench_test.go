@@ -110,11 +110,13 @@ func BenchmarkRead(b *testing.B) {
 		b.Run(size, func(b *testing.B) {
 			c, _ := newBenchClassifier(m)
 			b.ReportAllocs()
+			done := cpuTimer(b)
 			for b.Loop() {
 				if c.Wants(readMethod, readPath) {
 					b.Fatal("a read is wanted")
 				}
 			}
+			done()
 		})
 	}
 }
@@ -127,11 +129,13 @@ func BenchmarkWrite(b *testing.B) {
 			c, d := newBenchClassifier(m)
 			x := pageCreate()
 			b.ReportAllocs()
+			done := cpuTimer(b)
 			for b.Loop() {
 				if err := classifyWrite(c, x); err != nil {
 					b.Fatal(err)
 				}
 			}
+			done()
 			if d.n == 0 {
 				b.Fatal("no event")
 			}
@@ -164,11 +168,13 @@ func BenchmarkWantsWriteMiss(b *testing.B) {
 		b.Run(size, func(b *testing.B) {
 			c, _ := newBenchClassifier(m)
 			b.ReportAllocs()
+			done := cpuTimer(b)
 			for b.Loop() {
 				if c.Wants(method, path) {
 					b.Fatal("wanted")
 				}
 			}
+			done()
 		})
 	}
 }

@@ -17,6 +17,8 @@ type Matcher struct {
 	user  []expr // [classify] user, tried in order
 	// maxLookups is the most lookups any rule declares, for sizing per-exchange state.
 	maxLookups int
+	// memoSlots is the number of distinct req and resp paths (see memoTable).
+	memoSlots int
 }
 
 // Len returns the number of rules.
@@ -142,6 +144,7 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 		d.name = "rules"
 	}
 	m := &Matcher{root: &tnode{}}
+	d.memo = memoTable{}
 	for i, u := range f.Classify.User {
 		e, err := parseExpr(u, &scope{})
 		if err == nil && (e.src == srcUser || e.stage() == stLookup) {
@@ -192,6 +195,7 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 		m.rules = append(m.rules, cr)
 		m.root.insert(cr.tmpl, idx, cr.methods)
 	}
+	m.memoSlots = len(d.memo)
 	return m, d.errs
 }
 
@@ -239,7 +243,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 		}
 		cr.methods |= 1 << mi
 	}
-	sc := &scope{}
+	sc := &scope{memo: d.memo}
 	pathOK := false
 	if r.Path == "" {
 		if !d.bad[p+sep+"path"] {

@@ -54,6 +54,21 @@ type expr struct {
 	gpath   string // gjson path into a JSON source; "" for the whole document
 	filters []filter
 	text    string // as written, for errors
+	slot    int    // req and resp paths: 1 + the index of the exchange's memo of this value; 0 = none
+}
+
+// memoTable numbers the distinct req and resp paths of a Matcher, so that each is looked up
+// once per exchange however many rules and payload keys read it.
+type memoTable map[string]int
+
+func (t memoTable) slot(src source, path string) int {
+	k := string(rune('0'+src)) + path
+	n, ok := t[k]
+	if !ok {
+		n = len(t) + 1
+		t[k] = n
+	}
+	return n
 }
 
 // stage says when an expression's value is known.
@@ -85,6 +100,7 @@ type scope struct {
 	restIdx int
 	lookups []string // lookup names
 	item    bool     // inside an emit with each
+	memo    memoTable
 }
 
 // parseExpr compiles an expression string.
@@ -181,6 +197,9 @@ func parseExpr(s string, sc *scope) (expr, error) {
 				return e, fmt.Errorf("%q: bad JSON path: %v", e.text, err)
 			}
 			e.gpath = tail
+		}
+		if sc != nil && sc.memo != nil && e.src != srcItem {
+			e.slot = sc.memo.slot(e.src, e.gpath)
 		}
 	case "lookup":
 		name := tail
@@ -409,10 +428,19 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		if f, ok := s.formField(x, e.name); ok {
 			return value{kind: vText, text: f}
 		}
-	case srcReq:
-		return jsonValue(x.Body, e.gpath)
-	case srcResp:
-		return jsonValue(x.RespBody, e.gpath)
+	case srcReq, srcResp:
+		if e.slot > 0 && e.slot <= len(s.memo) && s.memo[e.slot-1].gen == s.gen {
+			return s.memo[e.slot-1].v
+		}
+		doc := x.Body
+		if e.src == srcResp {
+			doc = x.RespBody
+		}
+		v := jsonValue(doc, e.gpath)
+		if e.slot > 0 && e.slot <= len(s.memo) {
+			s.memo[e.slot-1] = memoVal{v: v, gen: s.gen}
+		}
+		return v
 	case srcItem:
 		if !s.inItem {
 			return value{}

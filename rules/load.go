@@ -95,6 +95,7 @@ type decoder struct {
 	order map[string][]string // table key path -> child keys in file order
 	errs  Errors
 	bad   map[string]bool // key paths already reported as mistyped
+	memo  memoTable       // the Matcher being compiled's req and resp paths
 	// ruleWhere/hookWhere name each rule and webhook in errors.
 	ruleWhere []string
 	hookWhere []string

@@ -45,6 +45,29 @@ type state struct {
 
 	events []Event
 	buf    []byte
+
+	// memo holds req and resp values already looked up in this phase of the exchange
+	// (valid when their gen is the current one); a new phase (Before, After) bumps gen.
+	memo []memoVal
+	gen  uint32
+}
+
+type memoVal struct {
+	v   value
+	gen uint32
+}
+
+// newPhase invalidates the memo: the exchange's bodies may have changed.
+func (s *state) newPhase() {
+	if cap(s.memo) < s.m.memoSlots {
+		s.memo = make([]memoVal, s.m.memoSlots)
+	}
+	s.memo = s.memo[:s.m.memoSlots]
+	s.gen++
+	if s.gen == 0 { // wrapped: old entries could look current
+		clear(s.memo)
+		s.gen = 1
+	}
 }
 
 // maxKeep bounds each buffer a pooled state keeps between exchanges; a larger one (a huge
@@ -71,6 +94,7 @@ func (s *state) release() {
 
 func (s *state) reset(m *Matcher, e *env) {
 	s.m, s.env = m, e
+	s.newPhase()
 	s.begun, s.method = false, 0
 	s.cands = s.cands[:0]
 	s.lbuf = s.lbuf[:0]
@@ -422,6 +446,7 @@ func (m *Matcher) finish(s *state, x *Exchange, dst []Event, buf []byte) ([]Even
 	if !s.begun {
 		m.begin(s, x, s.env)
 	}
+	s.newPhase()
 	s.now = s.env.now().UnixMilli()
 	for i, c := range s.cands {
 		r := m.rules[c]
