@@ -370,18 +370,30 @@ func TestMediaWiki(t *testing.T) {
 			counts["move"]++
 		case k < 67:
 			title := pick(live)
+			if len(files) > 0 && rng.IntN(4) == 0 { // a file goes with its page
+				name := pick(files)
+				files, title = remove(files, name), "File:"+name
+				counts["delete file"]++
+			} else {
+				live = remove(live, title)
+				counts["delete"]++
+			}
 			rec.runJobs() // a page's rows, category changes included, vanish with it
 			p := base("delete")
 			p["title"], p["reason"] = title, "cleanup"
 			mustOK(i, "delete", via.post(multi(), p))
-			live, deleted = remove(live, title), append(deleted, title)
-			counts["delete"]++
+			deleted = append(deleted, title)
 		case k < 71 && len(deleted) > 0:
 			title := pick(deleted)
 			p := base("undelete")
 			p["title"], p["reason"] = title, "restore"
 			mustOK(i, "undelete", via.post(multi(), p))
-			deleted, live = remove(deleted, title), append(live, title)
+			deleted = remove(deleted, title)
+			if name, ok := strings.CutPrefix(title, "File:"); ok {
+				files = append(files, name)
+			} else {
+				live = append(live, title)
+			}
 			counts["undelete"]++
 		case k < 76:
 			title := pick(live)
