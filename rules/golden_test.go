@@ -452,3 +452,32 @@ func TestMatchWithoutClassifier(t *testing.T) {
 		t.Fatalf("got %d events %q", len(evs), buf)
 	}
 }
+
+// TestOverrides checks that overrides replace the file's values before validation, and that
+// a bad overridden value is reported without a line.
+func TestOverrides(t *testing.T) {
+	src := []byte("[proxy]\nlisten = \":1\"\n\n[[webhook]]\nname = \"file\"\nurl = \"http://127.0.0.1:9/\"\nevents = [\"*\"]\n")
+	if _, err := rules.Parse("o.toml", src); err == nil || !strings.Contains(err.Error(), "upstream is required") {
+		t.Fatalf("without overrides: got %v, want upstream is required", err)
+	}
+	f, err := rules.ParseWith("o.toml", src, rules.Overrides{
+		Upstream: "http://127.0.0.1:8090", Listen: "127.0.0.1:0", Admin: "off", DataDir: "/tmp/x", Queue: "memory",
+		Webhooks: []rules.Webhook{{Name: "demo", URL: "http://127.0.0.1:1/hook", Events: []string{"page_created"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Proxy.Upstream != "http://127.0.0.1:8090" || f.Proxy.Listen != "127.0.0.1:0" || f.Admin.Listen != "off" || f.Dispatch.DataDir != "/tmp/x" || f.Dispatch.Queue != "memory" {
+		t.Errorf("overrides not applied: %+v %+v %+v", f.Proxy, f.Admin, f.Dispatch)
+	}
+	if len(f.Webhooks) != 1 || f.Webhooks[0].Name != "demo" || f.Webhooks[0].Payload != "id" || !*f.Webhooks[0].Active {
+		t.Errorf("webhooks: got %+v, want the demo webhook with defaults filled", f.Webhooks)
+	}
+	_, err = rules.ParseWith("o.toml", src, rules.Overrides{Upstream: "ftp://x", Webhooks: []rules.Webhook{{Name: "w"}}})
+	want := `o.toml: [proxy]: upstream "ftp://x": must be http or https
+o.toml: webhook "w": url is required
+o.toml: webhook "w": events is required (event names, or ["*"])`
+	if err == nil || err.Error() != want {
+		t.Errorf("got\n%v\nwant\n%s", err, want)
+	}
+}

@@ -14,14 +14,31 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
+// Overrides are values given outside the file (hooktap's command-line flags, the demo) that
+// replace the file's before defaults are filled and the file is validated, so that, for
+// example, -upstream supplies an upstream the file lacks. A zero field keeps the file's.
+type Overrides struct {
+	Listen   string    // [proxy] listen
+	Upstream string    // [proxy] upstream
+	Admin    string    // [admin] listen
+	DataDir  string    // [dispatch] data_dir
+	Queue    string    // [dispatch] queue
+	Webhooks []Webhook // when non-nil, replace the file's [[webhook]]s (validated the same way)
+}
+
 // Load reads, decodes and validates the rules file at path. On any mistake it returns an
 // [Errors] listing all of them.
 func Load(path string) (*File, error) {
+	return LoadWith(path, Overrides{})
+}
+
+// LoadWith is Load with overrides applied before validation.
+func LoadWith(path string, ov Overrides) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
-	f, err := Parse(path, data)
+	f, err := ParseWith(path, data, ov)
 	if f != nil {
 		f.Path = path
 	}
@@ -33,6 +50,12 @@ func Load(path string) (*File, error) {
 // defaults, and validates every section and rule (rules by compiling them). On any mistake
 // it returns a nil File and an [Errors] listing all of them.
 func Parse(name string, data []byte) (*File, error) {
+	return ParseWith(name, data, Overrides{})
+}
+
+// ParseWith is Parse with overrides applied before validation. An overridden value that is
+// wrong is reported against the section, without a line.
+func ParseWith(name string, data []byte, ov Overrides) (*File, error) {
 	var raw map[string]any
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
@@ -46,6 +69,7 @@ func Parse(name string, data []byte) (*File, error) {
 	d.index(&md)
 	f := &File{}
 	d.decodeFile(raw, f)
+	d.override(f, ov)
 	fillDefaults(f)
 	d.validateSections(f)
 	_, cerrs := compile(f, d)
@@ -407,6 +431,40 @@ func tomlType(v any) string {
 		return "a table"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// override applies ov to f. Overridden values lose their file lines: errors about them name
+// the section only.
+func (d *decoder) override(f *File, ov Overrides) {
+	set := func(dst *string, v, path string) {
+		if v != "" {
+			*dst = v
+			d.lines[path] = 0
+		}
+	}
+	set(&f.Proxy.Listen, ov.Listen, "proxy"+sep+"listen")
+	set(&f.Proxy.Upstream, ov.Upstream, "proxy"+sep+"upstream")
+	set(&f.Admin.Listen, ov.Admin, "admin"+sep+"listen")
+	set(&f.Dispatch.DataDir, ov.DataDir, "dispatch"+sep+"data_dir")
+	set(&f.Dispatch.Queue, ov.Queue, "dispatch"+sep+"queue")
+	if ov.Webhooks != nil {
+		f.Webhooks = append([]Webhook(nil), ov.Webhooks...)
+		d.hookWhere = d.hookWhere[:0]
+		for i := range f.Webhooks {
+			w := &f.Webhooks[i]
+			w.Line = 0
+			where := "webhook #" + strconv.Itoa(i+1)
+			if w.Name != "" {
+				where = "webhook " + strconv.Quote(w.Name)
+			}
+			d.hookWhere = append(d.hookWhere, where)
+		}
+		for k := range d.lines {
+			if strings.HasPrefix(k, "webhook"+sep) || k == "webhook" {
+				d.lines[k] = 0
+			}
+		}
+	}
 }
 
 // fillDefaults sets every zero field of every section to its documented default.
