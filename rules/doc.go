@@ -91,6 +91,10 @@
 // field or JSON value; a header with an empty value counts as absent, a query parameter
 // with an empty value does not.
 //
+// A request or response body that the proxy cut at its tap limit (Exchange.BodyTrunc,
+// RespTrunc) is not read as JSON: req and resp values are missing. Form fields are read from
+// what was kept, a multipart part only when it ends before the cut.
+//
 // # Conditions
 //
 // when (on a rule, or on one emit) maps expressions to conditions, all of which must hold:

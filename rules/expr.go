@@ -433,8 +433,14 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 			return s.memo[e.slot-1].v
 		}
 		doc := x.Body
+		if x.BodyTrunc {
+			doc = nil // a cut JSON document would be misread
+		}
 		if e.src == srcResp {
 			doc = x.RespBody
+			if x.RespTrunc {
+				doc = nil
+			}
 		}
 		v := jsonValue(doc, e.gpath)
 		if e.slot > 0 && e.slot <= len(s.memo) {

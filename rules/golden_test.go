@@ -221,6 +221,7 @@ func splitExchanges(s string) []string {
 //	upstream GET /path?q => 200 {"json":1}     (lookup answers, any number, kept for later exchanges)
 //	upstream GET /path => error
 //	sink refuse                                (the sink refuses this exchange's events)
+//	truncated request                          (Body was cut at the tap limit; or response)
 //	METHOD /path?query
 //	Header: value
 //
@@ -233,6 +234,7 @@ func parseExchange(t *testing.T, chunk string, up *fetcher) (*rules.Exchange, bo
 	t.Helper()
 	lines := strings.Split(strings.TrimRight(chunk, "\n"), "\n")
 	refuse := false
+	var trunc []string
 	for len(lines) > 0 {
 		l := lines[0]
 		if strings.HasPrefix(l, "upstream GET ") {
@@ -255,6 +257,11 @@ func parseExchange(t *testing.T, chunk string, up *fetcher) (*rules.Exchange, bo
 		}
 		if l == "sink refuse" {
 			refuse = true
+			lines = lines[1:]
+			continue
+		}
+		if l == "truncated request" || l == "truncated response" {
+			trunc = append(trunc, l)
 			lines = lines[1:]
 			continue
 		}
@@ -290,6 +297,10 @@ func parseExchange(t *testing.T, chunk string, up *fetcher) (*rules.Exchange, bo
 	}
 	x.Header, x.Body = reqH, []byte(strings.Join(body, nl))
 	x.Status, x.RespHeader, x.RespBody = st, respH, []byte(strings.Join(lines, "\n"))
+	for _, tr := range trunc {
+		x.BodyTrunc = x.BodyTrunc || tr == "truncated request"
+		x.RespTrunc = x.RespTrunc || tr == "truncated response"
+	}
 	return x, refuse
 }
 

@@ -299,7 +299,7 @@ func multipartField(body, boundary []byte, name string) ([]byte, bool) {
 		}
 		hdr := body[:hdrEnd]
 		content := body[hdrEnd+4:]
-		end := len(content)
+		end := -1
 		for k := 0; ; {
 			j := bytes.Index(content[k:], boundary)
 			if j < 0 {
@@ -311,6 +311,9 @@ func multipartField(body, boundary []byte, name string) ([]byte, bool) {
 				break
 			}
 			k = j + 1
+		}
+		if end < 0 {
+			return nil, false // the part does not end: the body was cut
 		}
 		if partNamed(hdr, name) {
 			return content[:end], true
