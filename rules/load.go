@@ -200,13 +200,34 @@ func (d *decoder) index(md *toml.MetaData) {
 			d.order[parent] = append(d.order[parent], leaf)
 		}
 		for l := cur; l < len(lines); l++ {
-			if keyOnLine(lines[l], leaf) {
+			if keyOnLine(stripComment(lines[l]), leaf) {
 				cur = l
 				break
 			}
 		}
 		d.lines[path] = cur + 1
 	}
+}
+
+// stripComment cuts a TOML comment off line (a '#' outside quotes).
+func stripComment(line string) string {
+	var quote byte
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#':
+			return line[:i]
+		}
+	}
+	return line
 }
 
 // keyOnLine reports whether line defines key (bare or quoted) or names it in a table header.
