@@ -3,7 +3,6 @@ package rules
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -614,11 +613,3 @@ func parseURLTemplate(s string, sc *scope) ([]tmplPart, error) {
 	return out, nil
 }
 
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
-}

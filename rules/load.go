@@ -66,7 +66,7 @@ func ParseWith(name string, data []byte, ov Overrides) (*File, error) {
 		return nil, Errors{{File: name, Msg: "toml: " + err.Error()}}
 	}
 	d := &decoder{name: name, src: string(data)}
-	d.index(&md)
+	d.index(&md, raw)
 	f := &File{}
 	d.decodeFile(raw, f)
 	d.override(f, ov)
@@ -162,41 +162,52 @@ func (d *decoder) keysOf(path string, m map[string]any) []string {
 }
 
 // index recovers each key's line and each table's key order from the metadata: Keys lists
-// keys in file order, each array-of-tables header once per element.
-func (d *decoder) index(md *toml.MetaData) {
+// keys in file order, an array-of-tables header once per element, and the keys inside an
+// inline array of tables without their element, which raw's element sizes tell.
+func (d *decoder) index(md *toml.MetaData, raw map[string]any) {
 	d.lines = map[string]int{}
 	d.order = map[string][]string{}
 	lines := strings.Split(d.src, "\n")
 	counters := map[string]int{}
+	type arrState struct{ elem, seen int }
+	arrays := map[string]*arrState{}
 	cur := 0
 	for _, k := range md.Keys() {
-		// Build the indexed path.
-		var b strings.Builder
+		// Build the indexed path, component by component.
+		comps := make([]string, 0, 2*len(k))
+		parentLen := 0 // components of the parent table's path
 		for i := range k {
-			if i > 0 {
-				b.WriteString(sep)
+			if i == len(k)-1 {
+				parentLen = len(comps)
 			}
-			b.WriteString(k[i])
-			if md.Type(k[:i+1]...) == "ArrayHash" {
-				p := b.String()
+			comps = append(comps, k[i])
+			p := strings.Join(comps, sep)
+			switch md.Type(k[:i+1]...) {
+			case "ArrayHash":
 				if i == len(k)-1 {
 					counters[p]++
 				}
-				b.WriteString(sep)
-				b.WriteString(strconv.Itoa(counters[p] - 1))
+				comps = append(comps, strconv.Itoa(counters[p]-1))
+			case "Array":
+				st := arrays[p]
+				if i == len(k)-1 || st == nil {
+					arrays[p] = &arrState{elem: -1}
+					continue
+				}
+				if i == len(k)-2 { // k's last part is a key of an element
+					if st.elem < 0 || st.seen >= len(tableAt(raw, comps, st.elem)) {
+						st.elem++
+						st.seen = 0
+					}
+					st.seen++
+				}
+				comps = append(comps, strconv.Itoa(max(st.elem, 0)))
 			}
 		}
-		path := b.String()
-		parent, leaf := "", k[len(k)-1]
-		if len(k) > 1 {
-			// The parent path is the indexed path minus the last key (and its index).
-			parent = strings.TrimSuffix(path, sep+leaf)
-			if md.Type(k...) == "ArrayHash" {
-				parent = path[:strings.LastIndex(path, sep)]
-				parent = strings.TrimSuffix(parent, sep+leaf)
-			}
-		}
+		path := strings.Join(comps, sep)
+		leaf := k[len(k)-1]
 		if md.Type(k...) != "ArrayHash" {
+			parent := strings.Join(comps[:parentLen], sep)
 			d.order[parent] = append(d.order[parent], leaf)
 		}
 		for l := cur; l < len(lines); l++ {
@@ -207,6 +218,37 @@ func (d *decoder) index(md *toml.MetaData) {
 		}
 		d.lines[path] = cur + 1
 	}
+}
+
+// tableAt returns element elem of the array at the indexed path comps in raw, if it is a
+// table.
+func tableAt(raw map[string]any, comps []string, elem int) map[string]any {
+	var v any = raw
+	for _, c := range comps {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[c]
+		case []map[string]any:
+			i, err := strconv.Atoi(c)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		case []any:
+			i, err := strconv.Atoi(c)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	list, _ := asTables(v)
+	if elem < 0 || elem >= len(list) {
+		return nil
+	}
+	return list[elem]
 }
 
 // stripComment cuts a TOML comment off line (a '#' outside quotes).
@@ -271,7 +313,7 @@ func (d *decoder) decodeFile(raw map[string]any, f *File) {
 		case "classify":
 			d.table(v, reflect.ValueOf(&f.Classify).Elem(), "classify", "[classify]")
 		case "webhook":
-			list, ok := v.([]map[string]any)
+			list, ok := asTables(v)
 			if !ok {
 				d.errorf("webhook", "", "webhook must be an array of tables ([[webhook]])")
 				continue
@@ -288,7 +330,7 @@ func (d *decoder) decodeFile(raw map[string]any, f *File) {
 				d.table(m, reflect.ValueOf(&f.Webhooks[i]).Elem(), p, where)
 			}
 		case "rule":
-			list, ok := v.([]map[string]any)
+			list, ok := asTables(v)
 			if !ok {
 				d.errorf("rule", "", "rule must be an array of tables ([[rule]])")
 				continue
@@ -308,6 +350,26 @@ func (d *decoder) decodeFile(raw map[string]any, f *File) {
 			d.errorf(k, "", "unknown section %q", k)
 		}
 	}
+}
+
+// asTables returns v as a list of tables: an array of tables ([[x]]) or an array of inline
+// tables (x = [{...}]).
+func asTables(v any) ([]map[string]any, bool) {
+	switch x := v.(type) {
+	case []map[string]any:
+		return x, true
+	case []any:
+		out := make([]map[string]any, len(x))
+		for i, e := range x {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil, false
+			}
+			out[i] = m
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
@@ -402,7 +464,7 @@ func (d *decoder) value(v any, rv reflect.Value, path, where, key string) {
 			return
 		}
 		if et.Kind() == reflect.Struct {
-			list, ok := v.([]map[string]any)
+			list, ok := asTables(v)
 			if !ok {
 				bad("an array of tables")
 				return
