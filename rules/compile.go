@@ -612,4 +612,3 @@ func parseURLTemplate(s string, sc *scope) ([]tmplPart, error) {
 	}
 	return out, nil
 }
-
