@@ -83,8 +83,8 @@ func run(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var s Settings
 	fs.BoolVar(&s.Short, "short", false, "every scenario in a few seconds (CI)")
-	fs.DurationVar(&s.Duration, "duration", 0, "length of one measurement step (default 2s, -short 150ms)")
-	fs.DurationVar(&s.Warmup, "warmup", 0, "warm-up before each step, not recorded (default 500ms, -short 50ms)")
+	fs.DurationVar(&s.Duration, "duration", 0, "length of one measurement step (default 1s, -short 150ms)")
+	fs.DurationVar(&s.Warmup, "warmup", 0, "warm-up before each step, not recorded (default 300ms, -short 50ms)")
 	fs.IntVar(&s.Conns, "conns", 64, "load generator connections")
 	fs.IntVar(&s.Runs, "runs", 0, "repetitions of every measurement (default 3, -short 1)")
 	fs.IntVar(&s.Events, "events", 0, "backlog: events accepted while the receiver is down (default 100000, -short 2000)")
@@ -214,8 +214,8 @@ func (s *Settings) fill() {
 			}
 		}
 	}
-	def(&s.Duration, 2*time.Second, 150*time.Millisecond)
-	def(&s.Warmup, 500*time.Millisecond, 50*time.Millisecond)
+	def(&s.Duration, time.Second, 150*time.Millisecond)
+	def(&s.Warmup, 300*time.Millisecond, 50*time.Millisecond)
 	if s.Runs <= 0 {
 		s.Runs = 3
 		if s.Short {

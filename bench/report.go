@@ -168,7 +168,7 @@ var palette = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#
 // svgChart draws latency (log scale) against offered load: one colour per curve, solid p50,
 // dashed p99, dotted p99.9. Hand-written SVG, no dependencies.
 func svgChart(c Chart) string {
-	const w, h, ml, mr, mt, mb = 900.0, 520.0, 80.0, 260.0, 40.0, 60.0
+	const w, h, ml, mr, mt, mb = 920.0, 520.0, 100.0, 260.0, 40.0, 60.0
 	pw, ph := w-ml-mr, h-mt-mb
 	xmax, ymin, ymax := 0.0, math.Inf(1), 0.0
 	for _, cv := range c.Curves {
@@ -205,7 +205,7 @@ func svgChart(c Chart) string {
 			x(v), x(v), mt, mt+ph, x(v), mt+ph+18, fmtRate(v))
 	}
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">offered load (requests/s)</text>`+"\n", ml+pw/2, h-15)
-	fmt.Fprintf(&b, `<text transform="translate(18,%.1f) rotate(-90)" text-anchor="middle">latency from intended send (log)</text>`+"\n", mt+ph/2)
+	fmt.Fprintf(&b, `<text transform="translate(16,%.1f) rotate(-90)" text-anchor="middle">latency from intended send (log)</text>`+"\n", mt+ph/2)
 	dashes := []string{"", "6,4", "2,3"}
 	for i, cv := range c.Curves {
 		col := palette[i%len(palette)]
