@@ -51,7 +51,7 @@ full    = { "page.title" = "resp.title" }
 	_, err = rules.Parse("bad.toml", []byte("[proxy]\nupstream = \"ftp://wiki\"\n\n[[rule]]\nname = \"x\"\nmethod = \"POST\"\npath = \"/a\"\n[[rule.emit]]\nevent = \"page_made\"\n"))
 	fmt.Println(err)
 	// Output:
-	// rules: 1 rule, 1 event, 0 webhooks
+	// rules.toml: 1 rule, 1 event, 0 webhooks
 	// page_created true true
 	// bad.toml:2: [proxy]: upstream "ftp://wiki": must be http or https
 	// bad.toml:9: rule "x": unknown event "page_made"

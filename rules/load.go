@@ -56,6 +56,9 @@ func Parse(name string, data []byte) (*File, error) {
 // ParseWith is Parse with overrides applied before validation. An overridden value that is
 // wrong is reported against the section, without a line.
 func ParseWith(name string, data []byte, ov Overrides) (*File, error) {
+	if name == "" {
+		name = "rules"
+	}
 	var raw map[string]any
 	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
@@ -83,7 +86,8 @@ func ParseWith(name string, data []byte, ov Overrides) (*File, error) {
 }
 
 // Summary describes f in one line: "rules.toml: 61 rules, 43 events, 2 webhooks", where
-// events counts the distinct event names the rules can emit.
+// events counts the distinct event names the rules can emit, and the name is the file's
+// path, or the name given to Parse.
 func (f *File) Summary() string {
 	seen := map[string]bool{}
 	for _, r := range f.Rules {
@@ -92,6 +96,9 @@ func (f *File) Summary() string {
 		}
 	}
 	name := f.Path
+	if name == "" && f.meta != nil {
+		name = f.meta.name // the name given to Parse
+	}
 	if name == "" {
 		name = "rules"
 	}
