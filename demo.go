@@ -154,7 +154,7 @@ func listenOrAny(addr string) (net.Listener, error) {
 func printDemoIntro(w io.Writer, proxyAddr, wikiAddr, recvAddr string, adminAddr net.Addr) {
 	base := "http://" + proxyAddr
 	fmt.Fprintf(w, `hooktap demo
-  sample wiki   http://%s   (Confluence-like REST API; users admin/admin, alice/alice)
+  sample wiki   http://%s   (Confluence-like REST API; user admin/admin, space DS)
   hooktap       %s   (the wiki as users see it, with the default rules.toml)
   receiver      http://%s/hook   (checks X-Hub-Signature and webhook-signature)
 `, wikiAddr, base, recvAddr)
@@ -166,24 +166,24 @@ Try, in another terminal:
 
   # create a page: page_created + content_created
   curl -s -u admin:admin -H 'Content-Type: application/json' \
-    -d '{"type":"page","title":"Hello","space":{"key":"DEMO"},"body":{"storage":{"value":"<p>hi</p>","representation":"storage"}}}' \
+    -d '{"type":"page","title":"Hello","space":{"key":"DS"},"body":{"storage":{"value":"<p>hi</p>","representation":"storage"}}}' \
     %[1]s/rest/api/content
 
   # label it: label_created + label_added
   curl -s -u admin:admin -H 'Content-Type: application/json' \
-    -d '[{"prefix":"global","name":"release"}]' %[1]s/rest/api/content/1/label
+    -d '[{"prefix":"global","name":"release"}]' %[1]s/rest/api/content/1002/label
 
   # edit it: page_updated + content_updated
   curl -s -u admin:admin -X PUT -H 'Content-Type: application/json' \
     -d '{"type":"page","title":"Hello again","version":{"number":2},"body":{"storage":{"value":"<p>hi!</p>","representation":"storage"}}}' \
-    %[1]s/rest/api/content/1
+    %[1]s/rest/api/content/1002
 
   # send it to the trash (page_removed), then purge it (page_trashed + content_trashed)
-  curl -s -u admin:admin -X DELETE %[1]s/rest/api/content/1
-  curl -s -u admin:admin -X DELETE '%[1]s/rest/api/content/1?status=trashed'
+  curl -s -u admin:admin -X DELETE %[1]s/rest/api/content/1002
+  curl -s -u admin:admin -X DELETE '%[1]s/rest/api/content/1002?status=trashed'
 
   # a read: no event
-  curl -s -u admin:admin %[1]s/rest/api/content/1
+  curl -s -u admin:admin %[1]s/rest/api/content/1002
 
 Events appear below as the receiver gets them. Ctrl-C stops everything.
 

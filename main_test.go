@@ -300,7 +300,7 @@ func TestDemo(t *testing.T) {
 	base := strings.Fields(hookLine)[1]
 
 	req, _ := http.NewRequest("POST", base+"/rest/api/content", strings.NewReader(
-		`{"type":"page","title":"Hello","space":{"key":"DEMO"},"body":{"storage":{"value":"<p>hi</p>","representation":"storage"}}}`))
+		`{"type":"page","title":"Hello","space":{"key":"DS"},"body":{"storage":{"value":"<p>hi</p>","representation":"storage"}}}`))
 	req.SetBasicAuth("admin", "admin")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
