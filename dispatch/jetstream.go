@@ -107,13 +107,9 @@ type JetStreamQueue struct {
 	pubWait  time.Duration // bound on a Publish whose ctx has no deadline (enqueue_timeout)
 	connOpts []nats.Option // external: credentials and reconnect handling
 
-	mu      sync.RWMutex // guards everything below
-	state   int          // jsNew, jsOpen, jsClosed
-	srv     *server.Server
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	stream  jetstream.Stream
-	dead    jetstream.Stream
+	mu    sync.RWMutex // guards everything below
+	state int          // jsNew, jsOpening, jsOpen, jsClosed
+	jsConn
 	hooks   map[string]*jsHook
 	closing chan struct{} // closed by Close; never reopened
 
@@ -128,6 +124,7 @@ type JetStreamQueue struct {
 
 const (
 	jsNew = iota
+	jsOpening
 	jsOpen
 	jsClosed
 )
@@ -325,33 +322,66 @@ func (q *JetStreamQueue) isClosing() bool {
 }
 
 // Open implements [Queue]: it starts the embedded server or connects to the cluster, and
-// creates or updates the two streams.
+// creates or updates the two streams. Against an external cluster it keeps trying (a
+// server down, a cluster still electing its leader) until ctx ends, logging each failure.
 func (q *JetStreamQueue) Open(ctx context.Context) error {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.state != jsNew {
+		q.mu.Unlock()
 		return ErrClosed
 	}
-	if err := q.openLocked(ctx); err != nil {
-		q.shutdownLocked()
-		q.state = jsClosed
-		close(q.closing)
+	q.state = jsOpening
+	q.mu.Unlock()
+
+	c, err := q.open(ctx)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err == nil && q.state != jsOpening { // closed meanwhile
+		err = ErrClosed
+	}
+	if err != nil {
+		c.shutdown()
+		if q.state != jsClosed {
+			q.state = jsClosed
+			close(q.closing)
+		}
 		return err
 	}
+	q.jsConn = c
 	q.state = jsOpen
 	return nil
 }
 
-func (q *JetStreamQueue) openLocked(ctx context.Context) error {
+// jsConn is what Open sets up and Close tears down.
+type jsConn struct {
+	srv    *server.Server // embedded server; nil for a cluster
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	dead   jetstream.Stream
+}
+
+func (c jsConn) shutdown() {
+	if c.nc != nil {
+		_ = c.nc.FlushTimeout(jsOpTimeout)
+		c.nc.Close()
+	}
+	if c.srv != nil {
+		c.srv.Shutdown()
+		c.srv.WaitForShutdown()
+	}
+}
+
+func (q *JetStreamQueue) open(ctx context.Context) (c jsConn, err error) {
 	opts := q.connOpts
 	urls := strings.Join(q.external, ",")
 	if q.external == nil {
 		dir, err := filepath.Abs(q.dataDir)
 		if err != nil {
-			return fmt.Errorf("dispatch: data_dir: %w", err)
+			return c, fmt.Errorf("dispatch: data_dir: %w", err)
 		}
 		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("dispatch: data_dir: %w", err)
+			return c, fmt.Errorf("dispatch: data_dir: %w", err)
 		}
 		srv, err := server.NewServer(&server.Options{
 			ServerName:             "hooktap",
@@ -363,31 +393,29 @@ func (q *JetStreamQueue) openLocked(ctx context.Context) error {
 			MaxPayload:             8 << 20,
 		})
 		if err != nil {
-			return fmt.Errorf("dispatch: embedded nats server: %w", err)
+			return c, fmt.Errorf("dispatch: embedded nats server: %w", err)
 		}
 		srv.SetLoggerV2(natsLogger{q.log}, false, false, false)
-		q.srv = srv
+		c.srv = srv
 		srv.Start()
 		wait := jsStartTimeout
 		if dl, ok := ctx.Deadline(); ok {
 			wait = time.Until(dl)
 		}
 		if !srv.ReadyForConnections(wait) {
-			return errors.New("dispatch: embedded nats server did not start")
+			return c, errors.New("dispatch: embedded nats server did not start")
 		}
 		opts = []nats.Option{nats.InProcessServer(srv), nats.Name("hooktap")}
 		urls = ""
+	} else {
+		opts = append(opts, nats.RetryOnFailedConnect(true))
 	}
-	nc, err := nats.Connect(urls, opts...)
-	if err != nil {
-		return fmt.Errorf("dispatch: connecting to nats %s: %w", redactURL(urls), err)
+	if c.nc, err = nats.Connect(urls, opts...); err != nil {
+		return c, fmt.Errorf("dispatch: connecting to nats %s: %w", redactURL(urls), err)
 	}
-	q.nc = nc
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(jsOpTimeout))
-	if err != nil {
-		return fmt.Errorf("dispatch: jetstream: %w", err)
+	if c.js, err = jetstream.New(c.nc, jetstream.WithDefaultTimeout(jsOpTimeout)); err != nil {
+		return c, fmt.Errorf("dispatch: jetstream: %w", err)
 	}
-	q.js = js
 	replicas := 1
 	if q.external != nil {
 		replicas = jsClusterReplica
@@ -418,25 +446,38 @@ func (q *JetStreamQueue) openLocked(ctx context.Context) error {
 		Duplicates:  jsDuplicates,
 		Replicas:    replicas,
 	}
-	if q.stream, err = q.ensureStream(ctx, events); err != nil {
-		return err
-	}
-	if q.dead, err = q.ensureStream(ctx, dead); err != nil {
-		return err
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		if c.stream, err = q.ensureStream(ctx, c.js, events); err == nil {
+			if c.dead, err = q.ensureStream(ctx, c.js, dead); err == nil {
+				break
+			}
+		}
+		var apiErr *jetstream.APIError
+		if q.external == nil || (errors.As(err, &apiErr) && apiErr.Code == 400) {
+			return c, err // a bad request (e.g. an incompatible existing stream) will not heal
+		}
+		q.log.Warn("dispatch: jetstream not ready; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return c, fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-q.closing:
+			return c, ErrClosed
+		case <-time.After(wait):
+		}
 	}
 	where := "embedded, " + q.dataDir
 	if q.external != nil {
 		where = redactURL(urls)
 	}
 	q.log.Info("dispatch: jetstream queue open", "store", where,
-		"replicas", q.stream.CachedInfo().Config.Replicas, "max_age", q.maxAge, "max_bytes", q.maxBytes)
-	return nil
+		"replicas", c.stream.CachedInfo().Config.Replicas, "max_age", q.maxAge, "max_bytes", q.maxBytes)
+	return c, nil
 }
 
 // ensureStream creates or updates a stream; on a cluster too small for the replicas asked
 // for (or a single server), it falls back to one replica and says so.
-func (q *JetStreamQueue) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	s, err := q.js.CreateOrUpdateStream(ctx, cfg)
+func (q *JetStreamQueue) ensureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	s, err := js.CreateOrUpdateStream(ctx, cfg)
 	if err != nil && cfg.Replicas > 1 {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jsErrInsufficientResources ||
@@ -444,7 +485,7 @@ func (q *JetStreamQueue) ensureStream(ctx context.Context, cfg jetstream.StreamC
 			q.log.Warn("dispatch: nats cannot hold the stream's replicas; using 1", "stream", cfg.Name,
 				"replicas", cfg.Replicas, "err", err)
 			cfg.Replicas = 1
-			s, err = q.js.CreateOrUpdateStream(ctx, cfg)
+			s, err = js.CreateOrUpdateStream(ctx, cfg)
 		}
 	}
 	if err != nil {
@@ -668,6 +709,9 @@ func (q *JetStreamQueue) Subscribe(ctx context.Context, s Subscription) error {
 	if err != nil {
 		return fmt.Errorf("dispatch: consumer for webhook %q: %w", s.Hook, err)
 	}
+	if q.external != nil {
+		q.waitReplicas(ctx, cons, s.Hook, q.jsConnStream().CachedInfo().Config.Replicas)
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.state != jsOpen {
@@ -680,6 +724,52 @@ func (q *JetStreamQueue) Subscribe(ctx context.Context, s Subscription) error {
 	q.hooks[s.Hook] = &jsHook{id: s.Hook, token: token, subject: jsRedeliverPre + token, cons: cons,
 		filters: filters, ackWait: ackWait}
 	return nil
+}
+
+// waitReplicas waits (up to jsOpTimeout) until a clustered consumer runs on every replica of
+// the stream. An interest-retention stream skips a message that no consumer on the applying
+// server is interested in, so events accepted before a new consumer reached every replica
+// could be skipped there; the dispatcher opens intake only after Subscribe returns.
+func (q *JetStreamQueue) waitReplicas(ctx context.Context, cons jetstream.Consumer, hook string, replicas int) {
+	ctx, cancel := context.WithTimeout(ctx, jsOpTimeout)
+	defer cancel()
+	for {
+		ci, err := cons.Info(ctx)
+		if err == nil && consumerReady(ci, replicas) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			q.log.Warn("dispatch: webhook's consumer is not on every replica yet", "webhook", hook, "err", err)
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// consumerReady reports whether a consumer has a leader and all its replicas (at least
+// replicas in all) current.
+func consumerReady(ci *jetstream.ConsumerInfo, replicas int) bool {
+	c := ci.Cluster
+	if c == nil || c.Leader == "" {
+		return c == nil // not clustered
+	}
+	if len(c.Replicas)+1 < replicas {
+		return false
+	}
+	for _, r := range c.Replicas {
+		if !r.Current || r.Offline {
+			return false
+		}
+	}
+	return true
+}
+
+// jsConnStream returns the events stream.
+func (q *JetStreamQueue) jsConnStream() jetstream.Stream {
+	q.mu.RLock()
+	defer q.mu.RUnlock()
+	return q.stream
 }
 
 // Unsubscribe implements [Queue]: it deletes the webhook's durable consumer (for every
@@ -1216,30 +1306,19 @@ func (q *JetStreamQueue) Close() error {
 		q.mu.Unlock()
 		return nil
 	}
-	wasNew := q.state == jsNew
+	wasOpen := q.state == jsOpen
 	q.state = jsClosed
 	close(q.closing)
 	q.mu.Unlock()
-	if wasNew {
-		return nil
+	if !wasOpen {
+		return nil // never opened, or Open is still running and tears down itself
 	}
 	q.drains.Wait()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.nakStashes()
-	q.shutdownLocked()
+	q.jsConn.shutdown()
 	return nil
-}
-
-func (q *JetStreamQueue) shutdownLocked() {
-	if q.nc != nil {
-		_ = q.nc.FlushTimeout(jsOpTimeout)
-		q.nc.Close()
-	}
-	if q.srv != nil {
-		q.srv.Shutdown()
-		q.srv.WaitForShutdown()
-	}
 }
 
 // natsLogger sends the embedded server's log to slog: notices at debug level (start-up

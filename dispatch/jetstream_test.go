@@ -5,8 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -622,4 +626,201 @@ func BenchmarkMemoryQueuePublish(b *testing.B) {
 	}
 	defer q.Close()
 	benchPublish(b, q)
+}
+
+// startJS runs a dispatcher over a JetStream queue (not yet opened: Run opens it), with an
+// optional fake clock for the breaker and retry schedule (retry delays themselves are
+// JetStream's, in real time).
+func startJS(t *testing.T, cfg rules.DispatchSection, hooks []rules.Webhook, c clock) (*harness, *JetStreamQueue) {
+	t.Helper()
+	if c == nil {
+		c = realClock{}
+	}
+	cfg.Queue = "disk"
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	set, err := resolveSettings(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := NewJetStreamQueue(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := newDispatcher(set, fromWebhooks(hooks), q, nil, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{d: d, clock: c, settled: make(chan settledEvent, 100000), done: make(chan error, 1)}
+	d.settled = func(id string, a *Attempt) {
+		var cp *Attempt
+		if a != nil {
+			x := *a
+			cp = &x
+		}
+		h.settled <- settledEvent{hook: id, a: cp}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- d.Run(ctx) }()
+	t.Cleanup(h.stop)
+	select {
+	case <-d.ready:
+	case err := <-h.done:
+		t.Fatalf("Run returned early: %v", err)
+	case <-time.After(jsWait):
+		t.Fatal("the JetStream queue did not open")
+	}
+	return h, q
+}
+
+// TestJetStreamDispatcherBreakerHoldsBacklog runs the dispatcher's breaker over the
+// JetStream queue: once the breaker is open, the webhook's consumer is not pulled from (the
+// new event is never delivered by JetStream, so it uses no attempt), and when the window
+// ends it is delivered as attempt 1.
+func TestJetStreamDispatcherBreakerHoldsBacklog(t *testing.T) {
+	fc := newFakeClock()
+	rc := newReceiver(t)
+	rc.setAnswer(func(*http.Request, int) (int, map[string]string) { return 500, nil })
+	cfg := rules.DispatchSection{MaxInFlightPerHook: 1, Retry: []time.Duration{time.Hour}}
+	h, q := startJS(t, cfg, []rules.Webhook{webhook("down", rc.URL, "*")}, fc)
+	for i := 0; i < 5; i++ {
+		enqueue(t, h.d, event("page_created", i))
+		if e := h.next(t); e.a == nil || e.a.Outcome == "delivered" {
+			t.Fatalf("attempt %d: got %+v, want a failure", i, e.a)
+		}
+	}
+	enqueue(t, h.d, event("page_created", 99))
+	fc.Advance(9 * time.Second)
+	hs := h.hookStats(t, "down")
+	if !hs.Breaker.Open || hs.Depth.Pending != 6 || rc.count() != 5 || hs.Skipped != 0 {
+		t.Fatalf("while open: %+v, %d requests; want open, 6 pending, 5 requests, no skips", hs, rc.count())
+	}
+	// JetStream's own view: the 6th event was never delivered to the consumer.
+	ctx := context.Background()
+	c, err := q.js.Consumer(ctx, jsStream, hookToken("down"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci := c.CachedInfo(); ci.NumPending != 1 || ci.NumAckPending != 5 {
+		t.Fatalf("consumer while the breaker is open: %d undelivered, %d unacknowledged; want 1 and 5 (retrying)",
+			ci.NumPending, ci.NumAckPending)
+	}
+	rc.setAnswer(nil)
+	fc.Advance(time.Second)
+	e := h.next(t)
+	if e.a == nil || e.a.Outcome != "delivered" || e.a.Attempt != 1 {
+		t.Fatalf("after the window got %+v, want the waiting event delivered as attempt 1", e.a)
+	}
+}
+
+// TestJetStreamDispatcherDelivers runs events through the dispatcher and the JetStream
+// queue to two receivers, and checks each got every event once with a stable webhook-id.
+func TestJetStreamDispatcherDelivers(t *testing.T) {
+	a, b := newReceiver(t), newReceiver(t)
+	h, _ := startJS(t, rules.DispatchSection{}, []rules.Webhook{
+		webhook("a", a.URL, "page_created"), webhook("b", b.URL, "*"),
+	}, nil)
+	const n = 200
+	for i := 0; i < n; i++ {
+		enqueue(t, h.d, event("page_created", i))
+		enqueue(t, h.d, event("label_added", i))
+	}
+	for _, r := range []struct {
+		rc   *receiver
+		want int
+	}{{a, n}, {b, 2 * n}} {
+		seen := make(map[string]bool)
+		for len(seen) < r.want {
+			req := r.rc.next(t)
+			id := req.Header.Get("webhook-id")
+			if seen[id] {
+				t.Fatalf("%s delivered twice", id)
+			}
+			seen[id] = true
+		}
+	}
+	waitUntil(t, "empty queue", func() bool {
+		hs := h.hookStats(t, "b")
+		return hs.Depth == (HookDepth{}) && hs.Delivered == 2*n
+	})
+}
+
+// BenchmarkDispatchQueue measures deliveries per second from Enqueue (16 concurrent
+// writers, as the proxy's write path) to a local fasthttp receiver, through the memory
+// queue and through the embedded JetStream queue, one webhook. Compare with
+// BenchmarkReceiverCeiling/conc=64 in the same run. It also reports the enqueue latency
+// (p50, p99) that the write path waits for.
+func BenchmarkDispatchQueue(b *testing.B) {
+	for _, queue := range []string{"memory", "disk"} {
+		b.Run("queue="+queue, func(b *testing.B) {
+			rc := newBenchReceiver(b)
+			w := webhook("h", "http://"+rc.addr+"/hook", "*")
+			w.Secret = "s3cret"
+			cfg := rules.DispatchSection{Queue: queue, DataDir: b.TempDir(), MemoryQueueSize: 1 << 20}
+			var q Queue = NewMemoryQueue(cfg.MemoryQueueSize)
+			if queue == "disk" {
+				jq, err := NewJetStreamQueue(cfg, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				q = jq
+			}
+			d, err := NewWithQueue(cfg, []rules.Webhook{w}, q, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- d.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+			<-d.ready
+
+			const writers = 16
+			lat := make([][]time.Duration, writers)
+			rc.expect(int64(b.N))
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for g := 0; g < writers; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					ev := &rules.Event{Name: "page_created", Time: 1778071365412, Payload: benchBody}
+					for next.Add(1) <= int64(b.N) {
+						t0 := time.Now()
+						for {
+							err := d.Enqueue(ev)
+							if err == nil {
+								break
+							}
+							if !errors.Is(err, ErrQueueFull) {
+								b.Error(err)
+								return
+							}
+							runtime.Gosched()
+						}
+						lat[g] = append(lat[g], time.Since(t0))
+					}
+				}()
+			}
+			wg.Wait()
+			rc.wait(b)
+			el := time.Since(start)
+			b.StopTimer()
+			var all []time.Duration
+			for _, l := range lat {
+				all = append(all, l...)
+			}
+			slices.Sort(all)
+			b.ReportMetric(float64(b.N)/el.Seconds(), "deliveries/s")
+			if len(all) > 0 {
+				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "enqueue-p50-µs")
+				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "enqueue-p99-µs")
+			}
+		})
+	}
 }
