@@ -430,15 +430,14 @@ func TestMemoryQueueFullIsCounted(t *testing.T) {
 				return 200, nil
 			})
 			cfg := memCfg()
-			cfg.MemoryQueueSize = 2
+			cfg.MemoryQueueSize = 1
 			cfg.MaxInFlightPerHook = 1
 			cfg.OnStoreError = policy
 			h := start(t, cfg, []rules.Webhook{webhook("slow", rc.URL, "*")}, nil)
 			t.Cleanup(func() { close(hang) })
 			enqueue(t, h.d, event("page_created", 1))
-			rc.next(t) // in flight, still held
-			enqueue(t, h.d, event("page_created", 2))
-			err := h.d.Enqueue(event("page_created", 3))
+			rc.next(t) // in flight, still held; nothing pending that could make room
+			err := h.d.Enqueue(event("page_created", 2))
 			if policy == "reject" && !errors.Is(err, ErrQueueFull) {
 				t.Errorf("got %v, want ErrQueueFull", err)
 			}
@@ -446,10 +445,47 @@ func TestMemoryQueueFullIsCounted(t *testing.T) {
 				t.Errorf("got %v, want nil with on_store_error = pass", err)
 			}
 			s, _ := h.d.Stats(context.Background())
-			if s.Drops["queue_full"] != 1 || s.Accepted != 2 || s.Queue.Events != 2 {
-				t.Errorf("got drops %v, accepted %d, held %d; want 1 queue_full, 2 accepted, 2 held", s.Drops, s.Accepted, s.Queue.Events)
+			if s.Drops["queue_full"] != 1 || s.Accepted != 1 || s.Queue.Events != 1 {
+				t.Errorf("got drops %v, accepted %d, held %d; want 1 queue_full, 1 accepted, 1 held", s.Drops, s.Accepted, s.Queue.Events)
 			}
 		})
+	}
+}
+
+func TestMemoryQueueFullEvictsLongestBacklog(t *testing.T) {
+	hang := make(chan struct{})
+	down, up := newReceiver(t), newReceiver(t)
+	down.setAnswer(func(r *http.Request, _ int) (int, map[string]string) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+		return 200, nil
+	})
+	cfg := memCfg()
+	cfg.MemoryQueueSize = 3
+	cfg.MaxInFlightPerHook = 1
+	h := start(t, cfg, []rules.Webhook{webhook("down", down.URL, "*"), webhook("up", up.URL, "*")}, nil)
+	t.Cleanup(func() { close(hang) })
+	const n = 10
+	for i := 1; i <= n; i++ {
+		enqueue(t, h.d, event("page_created", i))
+		if e := h.next(t); e.hook != "up" || e.a.Outcome != "delivered" {
+			t.Fatalf("event %d: got %s %+v, want delivered to up", i, e.hook, e.a)
+		}
+		if i == 1 {
+			down.next(t) // event 1 is in flight to down from now on
+		}
+	}
+	if got := up.count(); got != n {
+		t.Errorf("up got %d, want all %d", got, n)
+	}
+	s, _ := h.d.Stats(context.Background())
+	// down: event 1 in flight, the 2 newest pending, the rest evicted.
+	if s.Drops["evicted"] != n-3 || s.Drops["queue_full"] != 0 || s.Hooks[0].Evicted != n-3 ||
+		s.Hooks[0].Depth.Pending != 2 || s.Hooks[1].Evicted != 0 || s.Queue.Events != 3 {
+		t.Errorf("got drops %v, down %+v, up evicted %d, held %d; want %d evicted from down only, 2 pending, 3 held",
+			s.Drops, s.Hooks[0], s.Hooks[1].Evicted, s.Queue.Events, n-3)
 	}
 }
 

@@ -50,8 +50,10 @@
 // Stats.Drops: queue_full and store_error (Enqueue could not store the event; the error
 // goes to the caller unless on_store_error = "pass"), closed (Enqueue before Run opened the
 // queue or during shutdown), skipped (on_skip = "drop": the breaker was open, a Retry-After
-// pause was on, or no in-flight slot came within 250 ms; the Confluence behaviour), and
-// unsubscribed (pending deliveries of a webhook that was removed, deactivated or gone).
+// pause was on, or no in-flight slot came within 250 ms; the Confluence behaviour),
+// unsubscribed (pending deliveries of a webhook that was removed, deactivated or gone), and
+// evicted (the memory queue was full and dropped the oldest pending delivery of the webhook
+// with the longest backlog, so that one receiver that is down cannot fill it for all).
 // With on_skip = "retry" (the default) nothing is skipped: a blocked webhook is not fetched
 // from and its backlog waits. Every failed attempt is retried or becomes a dead letter.
 // The memory queue loses what it holds when the process exits; a durable queue keeps it,

@@ -24,9 +24,13 @@ const maxKeptBuf = 64 << 10
 // MemoryQueue is the bounded in-process [Queue] (queue = "memory"): the fastest, and lost on
 // crash or exit, like Confluence's own dispatch queue. It holds at most size events (an
 // event is stored once and shared by every webhook it goes to, and held while any of them
-// still has it pending, fetched or dead); Publish beyond that returns [ErrQueueFull], which
-// the dispatcher counts. Messages and deliveries are recycled through free lists, so the
-// steady state does not allocate.
+// still has it pending, fetched or dead). When it is full, Publish makes room by dropping
+// the oldest pending delivery of the webhook with the longest backlog (counted per webhook
+// as evicted, see [HookDepth]), until an event is freed, so that one receiver that is down
+// cannot stop deliveries to the others nor the writes of the wiki; only when no pending
+// delivery is left to drop (everything held is in flight or dead) does Publish return
+// [ErrQueueFull], which the dispatcher counts. Messages and deliveries are recycled through
+// free lists, so the steady state does not allocate.
 type MemoryQueue struct {
 	size  int
 	clock clock
@@ -36,6 +40,7 @@ type MemoryQueue struct {
 	closeCh chan struct{} // closed by Close; never reopened
 	held    int           // events held
 	bytes   int64         // payload bytes held
+	evicted int           // total pending deliveries dropped to make room
 	hooks   map[string]*memHook
 	list    []*memHook            // subscribed hooks, for fan-out in a stable order
 	dead    map[string][]deadItem // dead letters by hook; kept across Unsubscribe
@@ -60,6 +65,7 @@ type memHook struct {
 	fetched int           // fetched, not yet settled
 	notify  chan struct{} // 1-buffered; poked when something may be ready
 	removed bool          // unsubscribed: settling only releases
+	evicted int           // pending deliveries dropped to make room
 }
 
 type deadItem struct {
@@ -111,7 +117,7 @@ func (q *MemoryQueue) Publish(_ context.Context, m *Message) error {
 			continue
 		}
 		if mm == nil {
-			if q.held >= q.size {
+			if q.held >= q.size && !q.evictLocked() {
 				return ErrQueueFull
 			}
 			mm = q.newMsgLocked(m)
@@ -121,6 +127,38 @@ func (q *MemoryQueue) Publish(_ context.Context, m *Message) error {
 		poke(h.notify)
 	}
 	return nil
+}
+
+// evictLocked drops the oldest pending deliveries of the hooks with the longest backlogs
+// until an event is freed, and reports whether one was.
+func (q *MemoryQueue) evictLocked() bool {
+	for q.held >= q.size {
+		var victim *memHook
+		for _, h := range q.list {
+			if n := h.ready.len() + len(h.delayed); n > 0 && (victim == nil || n > victim.ready.len()+len(victim.delayed)) {
+				victim = h
+			}
+		}
+		if victim == nil {
+			return false
+		}
+		var d *Delivery
+		if victim.ready.len() > 0 {
+			d = victim.ready.pop()
+		} else {
+			oldest := 0
+			for i, x := range victim.delayed {
+				if x.Accepted.Before(victim.delayed[oldest].Accepted) {
+					oldest = i
+				}
+			}
+			d = heap.Remove(&victim.delayed, oldest).(*Delivery)
+		}
+		victim.evicted++
+		q.evicted++
+		q.releaseLocked(d)
+	}
+	return true
 }
 
 func (q *MemoryQueue) newMsgLocked(m *Message) *memMsg {
@@ -408,7 +446,7 @@ func (q *MemoryQueue) requeueLocked(h *memHook, d *Delivery) {
 func (q *MemoryQueue) Depth(context.Context) (QueueDepth, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	qd := QueueDepth{Events: q.held, Bytes: q.bytes, Hooks: make(map[string]HookDepth, len(q.hooks))}
+	qd := QueueDepth{Events: q.held, Bytes: q.bytes, Hooks: make(map[string]HookDepth, len(q.hooks)), Evicted: q.evicted}
 	older := func(a, b time.Time) time.Time {
 		if a.IsZero() || (!b.IsZero() && b.Before(a)) {
 			return b
@@ -416,7 +454,7 @@ func (q *MemoryQueue) Depth(context.Context) (QueueDepth, error) {
 		return a
 	}
 	for id, h := range q.hooks {
-		hd := HookDepth{Pending: h.ready.len() + len(h.delayed), Fetched: h.fetched, Dead: len(q.dead[id])}
+		hd := HookDepth{Pending: h.ready.len() + len(h.delayed), Fetched: h.fetched, Dead: len(q.dead[id]), Evicted: h.evicted}
 		h.ready.each(func(d *Delivery) { hd.Oldest = older(hd.Oldest, d.Accepted) })
 		for _, d := range h.delayed {
 			hd.Oldest = older(hd.Oldest, d.Accepted)

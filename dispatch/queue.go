@@ -260,6 +260,9 @@ type QueueDepth struct {
 	Oldest time.Time
 	// Hooks has one entry per subscribed hook.
 	Hooks map[string]HookDepth
+	// Evicted is the total of HookDepth.Evicted since the queue opened, unsubscribed
+	// hooks included (a counter: it never decreases).
+	Evicted int
 }
 
 // HookDepth is one hook's share of a queue.
@@ -268,4 +271,8 @@ type HookDepth struct {
 	Fetched int       // fetched and not yet settled (JetStream: NumAckPending)
 	Dead    int       // dead letters kept
 	Oldest  time.Time // Accepted time of the oldest pending or fetched delivery; zero if none
+	// Evicted counts pending deliveries the queue itself dropped to make room for new
+	// events (memory queue: the oldest of the longest backlog when full); 0 for a queue
+	// that never drops what it accepted.
+	Evicted int
 }

@@ -62,4 +62,3 @@ func (r *allocRig) deliver(tb testing.TB) {
 	r.d.attempt(r.w, r.h, batch[0])
 	batch[0] = nil
 }
-

@@ -31,6 +31,7 @@ type HookStats struct {
 	Retried   uint64 // failed attempts scheduled again
 	Dead      uint64 // deliveries given up (retries exhausted, or 410)
 	Skipped   uint64 // deliveries dropped unattempted (on_skip = "drop")
+	Evicted   uint64 // pending deliveries the queue dropped to make room (memory queue, when full)
 	// Failures counts failed attempts by reason: status_4xx, status_5xx, status_other,
 	// throttled (429/503), gone (410), timeout, connection.
 	Failures map[string]uint64
@@ -57,6 +58,7 @@ func (d *Dispatcher) Stats(ctx context.Context) (Stats, error) {
 		err = fmt.Errorf("dispatch: queue depth: %w", err)
 	}
 	s.Queue = qd
+	s.Drops["evicted"] = uint64(qd.Evicted)
 	now := d.clock.Now()
 	if !qd.Oldest.IsZero() {
 		s.QueueAge = now.Sub(qd.Oldest)
@@ -77,6 +79,7 @@ func (d *Dispatcher) Stats(ctx context.Context) (Stats, error) {
 			Retried:   h.count[outRetried].Load(),
 			Dead:      h.count[outDead].Load(),
 			Skipped:   h.count[outSkipped].Load(),
+			Evicted:   uint64(qd.Hooks[h.id].Evicted),
 			Failures:  make(map[string]uint64),
 			Breaker:   h.br.state(),
 			InFlight:  int(h.inflight.Load()),
