@@ -43,6 +43,9 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 			}
 			continue
 		}
+		// Fetch no more than the global slots free now, so that fetched deliveries seldom
+		// wait for one (a durable queue redelivers what is held past its ack wait).
+		free = min(free, max(cap(d.sem)-len(d.sem), 1))
 		batch, err := d.queue.Fetch(ctx, h.id, buf[:0:free])
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrNotSubscribed) {
@@ -54,7 +57,10 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 		for i, dl := range batch {
 			batch[i] = nil
 			if wait := h.blockedFor(d.clock); wait > 0 {
-				// The breaker opened (or a Retry-After arrived) while Fetch waited.
+				// The breaker opened (or a Retry-After arrived) while Fetch waited. With
+				// on_skip = "retry" the delivery goes back for when the window ends; the
+				// queue counts that as an attempt (JetStream cannot un-count a
+				// delivery), so this rare race costs it one step of its schedule.
 				if d.set.dropOnSkip {
 					d.skip(h, dl)
 				} else {
