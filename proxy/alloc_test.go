@@ -113,3 +113,27 @@ func TestTappedPathAllocatesOnlyFasthttpsFloor(t *testing.T) {
 		t.Errorf("tapped POST with a no-op tap: %v allocs per request, want <= %v (fasthttp's own)", n, floor)
 	}
 }
+
+// peekTap reads headers through the Exchange's Peekers, as a classifier does.
+type peekTap struct{ sink *int }
+
+func (peekTap) Wants(method, _ []byte) bool { return string(method) == "POST" }
+func (t peekTap) Before(x *rules.Exchange) {
+	*t.sink += len(x.Header.Peek("content-type")) + len(x.Header.Peek("COOKIE")) + len(x.Body)
+}
+func (t peekTap) After(x *rules.Exchange) error {
+	*t.sink += len(x.RespHeader.Peek("content-type")) + len(x.RespBody) + x.Status
+	return nil
+}
+
+func TestTappedPeekersAllocateNothing(t *testing.T) {
+	floor := fasthttpStreamingFloor(t)
+	var sink int
+	n := allocsThroughProxy(t, peekTap{&sink}, "POST", postBody)
+	if sink == 0 {
+		t.Fatal("the tap saw no headers or bodies")
+	}
+	if n > floor {
+		t.Errorf("tapped POST reading headers: %v allocs per request, want <= %v (fasthttp's own)", n, floor)
+	}
+}

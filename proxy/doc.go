@@ -54,7 +54,10 @@
 // (text/plain) if After returns an error — the upstream has applied the write by then, and
 // the log line says so. After is also called when the upstream failed (Status 502/504, no
 // response headers) so the tap can release its per-exchange State. Lookups made through
-// Exchange.Upstream are GETs with the client's Authorization and Cookie.
+// Exchange.Upstream are GETs with the client's Authorization and Cookie and the Host sent
+// upstream, on a separate small connection pool, bounded by upstream_timeout; a lookup body
+// over tap_body_limit is an error. A streamed text/event-stream response is never read ahead
+// for the tap (its RespBody stays empty).
 //
 // # Concurrency
 //
