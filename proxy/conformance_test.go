@@ -867,3 +867,36 @@ func TestStaleConnectionRetriedForReadsOnly(t *testing.T) {
 		t.Errorf("upstream requests: got %d, want 3", n)
 	}
 }
+
+// TestStalledBodyIsCut: an upstream that stops sending in the middle of a streamed body is
+// cut after upstream_timeout of silence; the client sees a short body, not a hang.
+func TestStalledBodyIsCut(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	up := startRaw(t, func(c net.Conn, _ *bufio.Reader, _ string, _ *http.Request) {
+		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+		_, _ = c.Write(make([]byte, 100_000))
+		<-release
+	})
+	cfg := cfgFor(up.url())
+	cfg.UpstreamTimeout = 300 * time.Millisecond
+	_, addr, _ := startProxy(t, cfg, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(ioDeadline))
+	_, _ = io.WriteString(c, "GET /big HTTP/1.1\r\nHost: h\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("client hung until its own deadline after %d bytes", n)
+	}
+	if err == nil || n >= 1000000 {
+		t.Errorf("got %d bytes, err %v; want a short body and an error", n, err)
+	}
+}
