@@ -10,18 +10,26 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 )
 
-// lookupCache holds lookups' answers by path (without query), each with the query it was
-// made with and an expiry time. Entries are immutable once stored.
+// lookupCache holds lookups' answers by path (without query); under one path, up to
+// maxVariants answers to different queries (as /rest/api/user?username=a and ?username=b),
+// each with an expiry time. Entries are immutable once stored: put replaces a path's list.
 type lookupCache struct {
 	lru *lru.Cache[string, *cacheEntry]
 	ttl int64 // nanoseconds
+	// mu serialises put and drop, so that a put racing a drop of the same path cannot bring
+	// back the variants the drop removed. get does not take it.
+	mu sync.Mutex
 }
+
+// maxVariants bounds the queries cached under one path; the oldest is dropped first.
+const maxVariants = 64
 
 type cacheEntry struct {
 	query   string
 	status  int
 	body    []byte
-	expires int64 // UnixNano
+	expires int64         // UnixNano
+	others  []*cacheEntry // the path's other queries, newest first; immutable
 }
 
 func newLookupCache(size int, ttl time.Duration) *lookupCache {
@@ -37,12 +45,21 @@ func newLookupCache(size int, ttl time.Duration) *lookupCache {
 
 // get returns the live entry for path?query, or nil.
 func (c *lookupCache) get(path, query []byte, now int64) *cacheEntry {
-	e, ok := c.lru.Get(b2s(path)) // Get does not keep the key
-	if !ok || e.query != b2s(query) {
+	head, ok := c.lru.Get(b2s(path)) // Get does not keep the key
+	if !ok {
 		return nil
 	}
-	if now >= e.expires {
-		c.lru.Remove(b2s(path))
+	e := head
+	if e.query != b2s(query) {
+		e = nil
+		for _, o := range head.others {
+			if o.query == b2s(query) {
+				e = o
+				break
+			}
+		}
+	}
+	if e == nil || now >= e.expires {
 		return nil
 	}
 	return e
@@ -50,11 +67,26 @@ func (c *lookupCache) get(path, query []byte, now int64) *cacheEntry {
 
 func (c *lookupCache) put(path, query []byte, status int, body []byte, now int64) {
 	e := &cacheEntry{query: string(query), status: status, body: append([]byte(nil), body...), expires: now + c.ttl}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.lru.Peek(b2s(path)); ok {
+		// Keep the path's other live queries, newest first, at most maxVariants in all.
+		for _, o := range append([]*cacheEntry{old}, old.others...) {
+			if len(e.others) >= maxVariants-1 {
+				break
+			}
+			if o.query != e.query && now < o.expires {
+				e.others = append(e.others, &cacheEntry{query: o.query, status: o.status, body: o.body, expires: o.expires})
+			}
+		}
+	}
 	c.lru.Add(string(path), e)
 }
 
 func (c *lookupCache) drop(path []byte) {
+	c.mu.Lock()
 	c.lru.Remove(b2s(path)) // Remove does not keep the key
+	c.mu.Unlock()
 }
 
 // counters are the classifier's statistics.
@@ -64,7 +96,11 @@ type counters struct {
 	lookupErrors atomic.Uint64
 	cacheHits    atomic.Uint64
 	sinkErrors   atomic.Uint64
-	events       [len(Names)]atomic.Uint64
+	// lookupLate: answers that came after lookup_timeout (counted in lookupErrors too);
+	// lookupsNotMade: elements of per-element lookups not looked up (limit, budget, failure).
+	lookupLate     atomic.Uint64
+	lookupsNotMade atomic.Uint64
+	events         [len(Names)]atomic.Uint64
 }
 
 // Stats is a snapshot of a Classifier's counters since it was made.
@@ -75,6 +111,13 @@ type Stats struct {
 	LookupErrors uint64            // of which failed (transport error or timeout)
 	CacheHits    uint64            // lookups answered from the cache
 	SinkErrors   uint64            // events lost because the sink refused them
+	// LookupsLate counts the lookups whose answer came after lookup_timeout and was discarded
+	// (they are in LookupErrors too).
+	LookupsLate uint64
+	// LookupsNotMade counts the elements of per-element lookups that were not looked up:
+	// past each_lookup_limit, past the lookup's time budget, or after an element failed. Each
+	// counts as a failed lookup for its element.
+	LookupsNotMade uint64
 }
 
 // Classifier is the proxy's tap: it matches exchanges against the current Matcher and hands
@@ -113,6 +156,10 @@ func (c *Classifier) Reload(m *Matcher) {
 
 // Matcher returns the current Matcher.
 func (c *Classifier) Matcher() *Matcher { return c.m.Load() }
+
+// LookupTimeout returns the current Matcher's [classify] lookup_timeout (see
+// [Matcher.LookupTimeout]): the bound the Fetcher must put on each Fetch.
+func (c *Classifier) LookupTimeout() time.Duration { return c.m.Load().LookupTimeout() }
 
 func (c *Classifier) environment() *env {
 	c.once.Do(func() {
@@ -179,6 +226,9 @@ func (c *Classifier) Stats() Stats {
 		LookupErrors: c.stats.lookupErrors.Load(),
 		CacheHits:    c.stats.cacheHits.Load(),
 		SinkErrors:   c.stats.sinkErrors.Load(),
+
+		LookupsLate:    c.stats.lookupLate.Load(),
+		LookupsNotMade: c.stats.lookupsNotMade.Load(),
 	}
 	for i := range c.stats.events {
 		if n := c.stats.events[i].Load(); n > 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Matcher is a compiled rule set: an index of the rules by literal path segments and method,
@@ -18,10 +19,22 @@ type Matcher struct {
 	maxLookups int
 	// memoSlots is the number of distinct req and resp paths (see memoTable).
 	memoSlots int
+	// userLookups are the [classify] lookups that user may read, made lazily.
+	userLookups []clookup
+	// lookupTimeout bounds one lookup ([classify] lookup_timeout); eachLimit bounds the
+	// elements of a per-element lookup ([classify] each_lookup_limit).
+	lookupTimeout time.Duration
+	eachLimit     int
 }
 
 // Len returns the number of rules.
 func (m *Matcher) Len() int { return len(m.rules) }
+
+// LookupTimeout returns [classify] lookup_timeout of the file m was compiled from (default
+// 2s): how long one Fetch may take. The Fetcher must bound each Fetch by it (the proxy
+// reads it for every lookup, so that a reload applies); an answer that comes later is
+// discarded and the lookup counts as failed.
+func (m *Matcher) LookupTimeout() time.Duration { return m.lookupTimeout }
 
 // method indices and bits.
 const (
@@ -70,14 +83,21 @@ type clookup struct {
 	parts []tmplPart
 	after bool
 	cache bool
+	each  *expr // per-element: the array whose elements item reads in parts
+	// skipMissing: a placeholder with no value means the lookup is not made (per-element
+	// and [classify] lookups), rather than made with the placeholder left empty.
+	skipMissing bool
 }
 
 type cemit struct {
-	name    string // interned from Names
-	conds   []cond
-	each    *expr
-	payload *pnode
-	full    *pnode // nil when the emit has no full table
+	name  string // interned from Names
+	conds []cond
+	each  *expr
+	// eachLookups has bit i set when the rule's lookup i is per element of the same array as
+	// each: an element whose lookup failed emits nothing (on_lookup_error = "skip").
+	eachLookups uint64
+	payload     *pnode
+	full        *pnode // nil when the emit has no full table
 }
 
 // crule is a compiled rule.
@@ -142,12 +162,55 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 	if d.name == "" {
 		d.name = "rules"
 	}
-	m := &Matcher{root: &tnode{}}
+	m := &Matcher{root: &tnode{}, lookupTimeout: f.Classify.LookupTimeout, eachLimit: f.Classify.EachLookupLimit}
+	if m.lookupTimeout <= 0 {
+		m.lookupTimeout = 2 * time.Second
+	}
+	if m.eachLimit <= 0 {
+		m.eachLimit = 50
+	}
 	d.memo = memoTable{}
+	usc := &scope{user: true}
+	for i, l := range f.Classify.Lookups {
+		lp := "classify" + sep + "lookup" + sep + strconv.Itoa(i)
+		where := "[classify]"
+		if l.Name == "" {
+			d.errorf(lp, where, "lookup #%d: name is required", i+1)
+		}
+		for _, prev := range usc.lookups {
+			if prev == l.Name && l.Name != "" {
+				d.errorf(lp+sep+"name", where, "duplicate lookup %q", l.Name)
+			}
+		}
+		usc.lookups = append(usc.lookups, l.Name)
+		if l.Stage != "" && l.Stage != "after" || l.Each != "" {
+			d.errorf(lp, where, "lookup %q: a [classify] lookup is made after forwarding, when user needs it: it takes no stage or each", l.Name)
+		}
+		cl := clookup{name: l.Name, after: true, cache: l.Cache == nil || *l.Cache, skipMissing: true}
+		if l.Path == "" {
+			d.errorf(lp, where, "lookup %q: path is required", l.Name)
+		} else if !strings.HasPrefix(l.Path, "/") {
+			d.errorf(lp+sep+"path", where, "lookup %q: path %q must start with /", l.Name, l.Path)
+		} else {
+			parts, err := parseURLTemplate(l.Path, &scope{memo: d.memo})
+			if err == nil {
+				for _, pt := range parts {
+					if pt.e != nil && pt.e.src == srcUser {
+						err = fmt.Errorf("%s: a user lookup cannot read user", pt.e.text)
+					}
+				}
+			}
+			if err != nil {
+				d.errorf(lp+sep+"path", where, "lookup %q: path %q: %v", l.Name, l.Path, err)
+			}
+			cl.parts = parts
+		}
+		m.userLookups = append(m.userLookups, cl)
+	}
 	for i, u := range f.Classify.User {
-		e, err := parseExpr(u, &scope{})
-		if err == nil && (e.src == srcUser || e.stage() == stLookup) {
-			err = errors.New("user cannot refer to user or a lookup")
+		e, err := parseExpr(u, usc)
+		if err == nil && e.src == srcUser {
+			err = errors.New("user cannot refer to user")
 		}
 		if err != nil {
 			d.errorf("classify"+sep+"user", "[classify]", "user[%d]: %v", i, err)
@@ -297,6 +360,9 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 		d.errorf(p+sep+"on_lookup_error", where, "on_lookup_error must be \"skip\" or \"emit\", not %q", r.OnLookupError)
 	}
 	// Lookups.
+	if len(r.Lookups) > 64 {
+		d.errorf(p+sep+"lookup", where, "%d lookups: at most 64 per rule", len(r.Lookups))
+	}
 	for i, l := range r.Lookups {
 		lp := p + sep + "lookup" + sep + strconv.Itoa(i)
 		if l.Name == "" {
@@ -308,6 +374,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 			}
 		}
 		sc.lookups = append(sc.lookups, l.Name)
+		sc.lookupEach = append(sc.lookupEach, strings.TrimSpace(l.Each))
 	}
 	for i, l := range r.Lookups {
 		lp := p + sep + "lookup" + sep + strconv.Itoa(i)
@@ -319,19 +386,33 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 		default:
 			d.errorf(lp+sep+"stage", where, "lookup %q: stage must be \"before\" or \"after\", not %q", l.Name, l.Stage)
 		}
+		lsc := *sc
+		lsc.lookups, lsc.lookupEach = nil, nil
+		if l.Each != "" {
+			e, err := parseExpr(strings.TrimSpace(l.Each), &lsc)
+			switch {
+			case err != nil:
+				d.errorf(lp+sep+"each", where, "lookup %q: each: %v", l.Name, err)
+			case e.src != srcReq && e.src != srcResp || len(e.filters) > 0:
+				d.errorf(lp+sep+"each", where, "lookup %q: each %q: must read a JSON array of req or resp, with no filter", l.Name, l.Each)
+			case e.src == srcResp && !cl.after:
+				d.errorf(lp+sep+"each", where, "lookup %q: each %q is not known before forwarding (stage = \"after\"?)", l.Name, l.Each)
+			default:
+				cl.each, cl.skipMissing = &e, true
+			}
+			lsc.item, lsc.each = true, strings.TrimSpace(l.Each)
+		}
 		if l.Path == "" {
 			d.errorf(lp, where, "lookup %q: path is required", l.Name)
 		} else if !strings.HasPrefix(l.Path, "/") {
 			d.errorf(lp+sep+"path", where, "lookup %q: path %q must start with /", l.Name, l.Path)
 		} else {
-			lsc := *sc
-			lsc.lookups = nil
 			parts, err := parseURLTemplate(l.Path, &lsc)
 			if err != nil {
 				d.errorf(lp+sep+"path", where, "lookup %q: path %q: %v", l.Name, l.Path, err)
 			}
 			for _, pt := range parts {
-				if pt.e != nil && !cl.after && pt.e.stage() != stReq {
+				if pt.e != nil && !cl.after && pt.e.stage() != stReq && pt.e.stage() != stItem {
 					d.errorf(lp+sep+"path", where, "lookup %q: %s is not known before forwarding (stage = \"after\"?)", l.Name, pt.e.text)
 				}
 			}
@@ -377,6 +458,13 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 	for i := range r.Emit {
 		ep := p + sep + "emit" + sep + strconv.Itoa(i)
 		if ce, ok := d.compileEmit(&r.Emit[i], ep, where, sc); ok {
+			if each := strings.TrimSpace(r.Emit[i].Each); each != "" {
+				for li, le := range sc.lookupEach {
+					if le == each {
+						ce.eachLookups |= 1 << li
+					}
+				}
+			}
 			cr.emits = append(cr.emits, ce)
 		}
 	}
@@ -409,7 +497,7 @@ func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, boo
 		default:
 			ce.each = &e
 		}
-		esc.item = true
+		esc.item, esc.each = true, strings.TrimSpace(em.Each)
 	}
 	conds, errs := parseConds(em.When, d.keysOf(ep+sep+"when", em.When), &esc)
 	for _, err := range errs {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -33,6 +34,7 @@ const (
 	srcUser
 	srcBasicUser
 	srcNow
+	srcConcat // parts joined as text: "resp._links.base + resp._links.webui"
 )
 
 // filter transforms a value before it is compared or written.
@@ -43,6 +45,7 @@ const (
 	fStr
 	fBool
 	fLower
+	fMs
 )
 
 // expr is a compiled expression.
@@ -55,6 +58,8 @@ type expr struct {
 	filters []filter
 	text    string // as written, for errors
 	slot    int    // req and resp paths: 1 + the index of the exchange's memo of this value; 0 = none
+	global  bool   // srcLookup*: a [classify] lookup (idx indexes Matcher.userLookups)
+	parts   []expr // srcConcat: the operands
 }
 
 // memoTable numbers the distinct req and resp paths of a Matcher, so that each is looked up
@@ -83,6 +88,14 @@ const (
 
 func (e *expr) stage() stage {
 	switch e.src {
+	case srcConcat:
+		st := stReq
+		for i := range e.parts {
+			if p := e.parts[i].stage(); p > st {
+				st = p
+			}
+		}
+		return st
 	case srcStatus, srcRespHeader, srcResp, srcUser:
 		return stResp
 	case srcLookup, srcLookupStatus:
@@ -100,11 +113,61 @@ type scope struct {
 	restIdx int
 	lookups []string // lookup names
 	item    bool     // inside an emit with each
+	each    string   // the each expression of the emit or lookup being compiled, as written
 	memo    memoTable
+	// lookupEach holds, per lookup, the each of a per-element lookup ("" for a plain one).
+	lookupEach []string
+	// user: the lookups are [classify] lookups (expressions of [classify] user).
+	user bool
+}
+
+// splitConcat splits s at each " + " outside quotes and brackets; nil when there is none.
+func splitConcat(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		case c == '+' && depth == 0 && i > 0 && s[i-1] == ' ' && i+1 < len(s) && s[i+1] == ' ':
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	if out == nil {
+		return nil
+	}
+	return append(out, strings.TrimSpace(s[start:]))
 }
 
 // parseExpr compiles an expression string.
 func parseExpr(s string, sc *scope) (expr, error) {
+	if ops := splitConcat(s); ops != nil {
+		e := expr{text: s, src: srcConcat}
+		for _, op := range ops {
+			if op == "" {
+				return e, fmt.Errorf("%q: + needs an expression on each side", s)
+			}
+			p, err := parseExpr(op, sc)
+			if err != nil {
+				return e, err
+			}
+			e.parts = append(e.parts, p)
+		}
+		return e, nil
+	}
 	e := expr{text: s}
 	// Filters are known names at the end; gjson paths may themselves hold '|'.
 	for {
@@ -122,9 +185,11 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			f = fBool
 		case "lower":
 			f = fLower
+		case "ms":
+			f = fMs
 		default:
 			if isLower(s[i+1:]) {
-				return e, fmt.Errorf("unknown filter %q in %q (want num, str, bool or lower)", "|"+s[i+1:], e.text)
+				return e, fmt.Errorf("unknown filter %q in %q (want num, str, bool, lower or ms)", "|"+s[i+1:], e.text)
 			}
 		}
 		if f == 0 {
@@ -227,7 +292,14 @@ func parseExpr(s string, sc *scope) (expr, error) {
 				}
 			}
 			if e.idx < 0 {
+				if sc.user {
+					return e, fmt.Errorf("%q: [classify] has no lookup %q", e.text, name)
+				}
 				return e, fmt.Errorf("%q: the rule has no lookup %q", e.text, name)
+			}
+			e.global = sc.user
+			if e.idx < len(sc.lookupEach) && sc.lookupEach[e.idx] != "" && (!sc.item || sc.each != sc.lookupEach[e.idx]) {
+				return e, fmt.Errorf("%q: lookup %q is made per element of %q: only an emit with each = %q reads it", e.text, name, sc.lookupEach[e.idx], sc.lookupEach[e.idx])
 			}
 		}
 	case "status", "method", "user", "now":
@@ -395,6 +467,20 @@ func (s *state) eval(e *expr, x *Exchange) value {
 
 func (s *state) evalSource(e *expr, x *Exchange) value {
 	switch e.src {
+	case srcConcat:
+		// Operands may use the scratch buffers; their text is copied as soon as it is read.
+		var buf []byte
+		s.concat, buf = nil, s.concat[:0]
+		for i := range e.parts {
+			v := s.eval(&e.parts[i], x)
+			if v.kind == vMissing {
+				s.concat = buf
+				return value{}
+			}
+			buf = append(buf, v.asText()...)
+		}
+		s.concat = buf
+		return value{kind: vText, text: buf}
 	case srcLit:
 		return value{kind: vText, text: s2b(e.name)}
 	case srcPath:
@@ -460,14 +546,14 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		}
 		return value{kind: vJSON, res: r}
 	case srcLookup:
-		l := s.lookup(e.idx)
+		l := s.lookupOf(e, x)
 		if l == nil || l.status == 0 {
 			return value{}
 		}
 		return jsonValue(l.body, e.gpath)
 	case srcLookupStatus:
 		st := 0
-		if l := s.lookup(e.idx); l != nil {
+		if l := s.lookupOf(e, x); l != nil {
 			st = l.status
 		}
 		s.scratch = strconv.AppendInt(s.scratch[:0], int64(st), 10)
@@ -534,8 +620,102 @@ func (s *state) applyFilter(f filter, v value) value {
 			s.scratch2 = append(s.scratch2, c)
 		}
 		return value{kind: vText, text: s.scratch2}
+	case fMs:
+		if v.kind == vNum || v.kind == vJSON && v.res.Type == gjson.Number {
+			return value{kind: vNum, text: v.asText()}
+		}
+		ms, ok := parseISOMillis(v.asText())
+		if !ok {
+			return value{}
+		}
+		s.scratch2 = strconv.AppendInt(s.scratch2[:0], ms, 10)
+		return value{kind: vNum, text: s.scratch2}
 	}
 	return v
+}
+
+// parseISOMillis reads an ISO-8601 date-time, "2026-01-01T10:00:00.123Z" or with an offset
+// ("+01:00", "+0100") or none (UTC), seconds and fraction optional, or a date alone, as Unix
+// milliseconds. It does not allocate.
+func parseISOMillis(t []byte) (int64, bool) {
+	num := func(b []byte) (int, bool) {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, len(b) > 0
+	}
+	if len(t) < 10 || t[4] != '-' || t[7] != '-' {
+		return 0, false
+	}
+	y, ok1 := num(t[0:4])
+	mo, ok2 := num(t[5:7])
+	d, ok3 := num(t[8:10])
+	if !ok1 || !ok2 || !ok3 || mo < 1 || mo > 12 || d < 1 || d > 31 {
+		return 0, false
+	}
+	var h, mi, sec, ms, off int
+	rest := t[10:]
+	if len(rest) > 0 {
+		if rest[0] != 'T' && rest[0] != 't' && rest[0] != ' ' || len(rest) < 6 || rest[3] != ':' {
+			return 0, false
+		}
+		var ok4, ok5 bool
+		h, ok4 = num(rest[1:3])
+		mi, ok5 = num(rest[4:6])
+		if !ok4 || !ok5 || h > 23 || mi > 59 {
+			return 0, false
+		}
+		rest = rest[6:]
+		if len(rest) >= 3 && rest[0] == ':' {
+			var ok bool
+			if sec, ok = num(rest[1:3]); !ok || sec > 60 {
+				return 0, false
+			}
+			rest = rest[3:]
+			if len(rest) > 1 && (rest[0] == '.' || rest[0] == ',') {
+				i := 1
+				for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+					if i <= 3 {
+						ms = ms*10 + int(rest[i]-'0')
+					}
+					i++
+				}
+				if i == 1 {
+					return 0, false
+				}
+				for k := i; k <= 3; k++ {
+					ms *= 10
+				}
+				rest = rest[i:]
+			}
+		}
+		switch {
+		case len(rest) == 0:
+		case len(rest) == 1 && (rest[0] == 'Z' || rest[0] == 'z'):
+		case rest[0] == '+' || rest[0] == '-':
+			z := rest[1:]
+			if len(z) == 5 && z[2] == ':' {
+				z = []byte{z[0], z[1], z[3], z[4]}[:4:4]
+			}
+			oh, okh := num(z[:min(2, len(z))])
+			om, okm := num(z[min(2, len(z)):])
+			if len(z) != 4 || !okh || !okm || oh > 23 || om > 59 {
+				return 0, false
+			}
+			off = (oh*60 + om) * 60
+			if rest[0] == '-' {
+				off = -off
+			}
+		default:
+			return 0, false
+		}
+	}
+	secs := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC).Unix() - int64(off)
+	return secs*1000 + int64(ms), true
 }
 
 // appendValue writes v as JSON.
@@ -800,6 +980,8 @@ const (
 	opNotOneOf
 	opSame    // holds unless both values exist and differ
 	opDiffers // holds when both values exist and differ
+	opIn      // holds when both exist and the value equals the other or one of its elements
+	opNotIn   // the negation of opIn
 )
 
 // cond is one compiled condition: an expression and a test.
@@ -933,7 +1115,7 @@ func parseTest(e expr, v any, sc *scope) ([]cond, error) {
 					c.vals = append(c.vals, l)
 				}
 				out = append(out, c)
-			case "same", "differs":
+			case "same", "differs", "in", "not_in":
 				src, ok := val.(string)
 				if !ok {
 					return nil, fmt.Errorf("%s must be an expression string", k)
@@ -942,13 +1124,10 @@ func parseTest(e expr, v any, sc *scope) ([]cond, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s: %v", k, err)
 				}
-				c := cond{e: e, op: opSame, other: &o}
-				if k == "differs" {
-					c.op = opDiffers
-				}
+				c := cond{e: e, op: map[string]op{"same": opSame, "differs": opDiffers, "in": opIn, "not_in": opNotIn}[k], other: &o}
 				out = append(out, c)
 			default:
-				return nil, fmt.Errorf("unknown test %q (want exists, matches, not, not_one_of, same or differs)", k)
+				return nil, fmt.Errorf("unknown test %q (want exists, matches, not, not_one_of, same, differs, in or not_in)", k)
 			}
 		}
 		return out, nil

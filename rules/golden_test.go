@@ -41,12 +41,14 @@ func (h headers) Peek(name string) []byte {
 type fetcher struct {
 	answers map[string]answer
 	calls   []string
+	clock   *time.Duration // advanced by slow answers: the classifier's clock is fixedNow + *clock
 }
 
 type answer struct {
 	status int
 	body   string
 	err    bool
+	delay  time.Duration // the answer takes this long (on the classifier's clock)
 }
 
 func (f *fetcher) Fetch(dst []byte, pq []byte) (int, []byte, error) {
@@ -54,6 +56,9 @@ func (f *fetcher) Fetch(dst []byte, pq []byte) (int, []byte, error) {
 	a, ok := f.answers[string(pq)]
 	if !ok {
 		return 404, append(dst, `{"message":"not found"}`...), nil
+	}
+	if f.clock != nil {
+		*f.clock += a.delay
 	}
 	if a.err {
 		return 0, dst, errors.New("fake: connection refused")
@@ -155,10 +160,11 @@ func runCase(t *testing.T, name, src, exch string) (string, string) {
 	if err != nil {
 		t.Fatalf("Parse accepted the file but Compile did not: %v", err)
 	}
-	up := &fetcher{answers: map[string]answer{}}
+	var elapsed time.Duration
+	up := &fetcher{answers: map[string]answer{}, clock: &elapsed}
 	sk := &sink{}
 	c := rules.NewClassifier(m, f.Classify, sk, nil)
-	c.Clock = func() time.Time { return fixedNow }
+	c.Clock = func() time.Time { return fixedNow.Add(elapsed) }
 	var out strings.Builder
 	for i, chunk := range splitExchanges(exch) {
 		x, refuse := parseExchange(t, chunk, up)
@@ -177,6 +183,7 @@ func runCase(t *testing.T, name, src, exch string) (string, string) {
 		}
 		up.calls = up.calls[:0]
 		sk.got = sk.got[:0]
+		elapsed = 0
 		status, respHeader, respBody := x.Status, x.RespHeader, x.RespBody
 		x.Status, x.RespHeader, x.RespBody = 0, nil, nil
 		c.Before(x)
@@ -199,6 +206,9 @@ func runCase(t *testing.T, name, src, exch string) (string, string) {
 	}
 	sort.Strings(names)
 	fmt.Fprintf(&out, "stats exchanges=%d lookups=%d lookup_errors=%d cache_hits=%d sink_errors=%d", st.Exchanges, st.Lookups, st.LookupErrors, st.CacheHits, st.SinkErrors)
+	if st.LookupsLate > 0 || st.LookupsNotMade > 0 {
+		fmt.Fprintf(&out, " lookups_late=%d lookups_not_made=%d", st.LookupsLate, st.LookupsNotMade)
+	}
 	for _, n := range names {
 		fmt.Fprintf(&out, " %s=%d", n, st.Events[n])
 	}
@@ -220,6 +230,7 @@ func splitExchanges(s string) []string {
 //
 //	upstream GET /path?q => 200 {"json":1}     (lookup answers, any number, kept for later exchanges)
 //	upstream GET /path => error
+//	upstream GET /path => after=3s 200 {}       (the answer takes 3s on the classifier's clock)
 //	sink refuse                                (the sink refuses this exchange's events)
 //	truncated request                          (Body was cut at the tap limit; or response)
 //	METHOD /path?query
@@ -242,15 +253,23 @@ func parseExchange(t *testing.T, chunk string, up *fetcher) (*rules.Exchange, bo
 			if !ok {
 				t.Fatalf("bad upstream line %q", l)
 			}
+			var delay time.Duration
+			if d, rest, ok := strings.Cut(ans, " "); ok && strings.HasPrefix(d, "after=") {
+				var err error
+				if delay, err = time.ParseDuration(strings.TrimPrefix(d, "after=")); err != nil {
+					t.Fatalf("bad upstream line %q", l)
+				}
+				ans = rest
+			}
 			if ans == "error" {
-				up.answers[target] = answer{err: true}
+				up.answers[target] = answer{err: true, delay: delay}
 			} else {
 				code, body, _ := strings.Cut(ans, " ")
 				n, err := strconv.Atoi(code)
 				if err != nil {
 					t.Fatalf("bad upstream line %q", l)
 				}
-				up.answers[target] = answer{status: n, body: body}
+				up.answers[target] = answer{status: n, body: body, delay: delay}
 			}
 			lines = lines[1:]
 			continue

@@ -599,6 +599,13 @@ func fillDefaults(f *File) {
 	setI(&c.CacheSize, 10000)
 	setD(&c.CacheTTL, 30*time.Second)
 	setD(&c.LookupTimeout, 2*time.Second)
+	setI(&c.EachLookupLimit, 50)
+	for j := range c.Lookups {
+		if c.Lookups[j].Cache == nil {
+			t := true
+			c.Lookups[j].Cache = &t
+		}
+	}
 
 	for i := range f.Webhooks {
 		w := &f.Webhooks[i]
@@ -697,6 +704,9 @@ func (d *decoder) validateSections(f *File) {
 	}
 	if f.Classify.CacheSize < 0 {
 		d.errorf("classify"+sep+"cache_size", "[classify]", "cache_size must not be negative")
+	}
+	if f.Classify.EachLookupLimit < 0 {
+		d.errorf("classify"+sep+"each_lookup_limit", "[classify]", "each_lookup_limit must not be negative")
 	}
 
 	names := map[string]int{}

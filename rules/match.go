@@ -23,6 +23,9 @@ type lookRes struct {
 	body   []byte
 	done   bool
 	failed bool
+	// A per-element lookup's answers are elems[first:first+n] of the state, one per element
+	// in array order (the elements beyond n count as failed).
+	first, n int
 }
 
 // state is the per-exchange matching state, pooled. Every slice in it is reused.
@@ -37,11 +40,15 @@ type state struct {
 	looks []lookRes // per candidate x m.maxLookups
 	cur   int       // the candidate being evaluated
 
-	scratch, scratch2, auth, url, lbuf, userBuf, cmp []byte
-	item                                             gjson.Result
-	inItem                                           bool
-	userDone                                         bool
-	now                                              int64
+	scratch, scratch2, auth, url, lbuf, userBuf, cmp, concat []byte
+	item                                                     gjson.Result
+	itemIdx                                                  int // the element's index in its array
+	inItem                                                   bool
+	userDone                                                 bool
+	now                                                      int64
+
+	elems  []lookRes // per-element lookups' answers (see lookRes.first)
+	ulooks []lookRes // [classify] lookups, made when user needs them
 
 	events []Event
 	buf    []byte
@@ -78,7 +85,7 @@ const maxKeep = 256 << 10
 func (s *state) release() {
 	s.m, s.env = nil, nil
 	s.item = gjson.Result{}
-	for _, b := range []*[]byte{&s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.buf} {
+	for _, b := range []*[]byte{&s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.concat, &s.buf} {
 		if cap(*b) > maxKeep {
 			*b = nil
 		}
@@ -90,6 +97,11 @@ func (s *state) release() {
 	for i := range s.looks {
 		s.looks[i] = lookRes{}
 	}
+	if cap(s.elems) > 1024 {
+		s.elems = nil
+	}
+	clear(s.elems[:cap(s.elems)])
+	clear(s.ulooks[:cap(s.ulooks)])
 }
 
 func (s *state) reset(m *Matcher, e *env) {
@@ -101,9 +113,18 @@ func (s *state) reset(m *Matcher, e *env) {
 	s.userBuf = s.userBuf[:0]
 	s.userDone, s.inItem = false, false
 	s.item = gjson.Result{}
+	s.elems = s.elems[:0]
+	n := len(m.userLookups)
+	if cap(s.ulooks) < n {
+		s.ulooks = make([]lookRes, n)
+	}
+	s.ulooks = s.ulooks[:n]
+	clear(s.ulooks)
 }
 
-// lookup returns the current candidate's lookup idx, or nil when it was not made.
+// lookup returns the current candidate's lookup idx, or nil when it was not made. For a
+// per-element lookup it is the current element's answer; an element it did not reach
+// counts as failed.
 func (s *state) lookup(idx int) *lookRes {
 	if idx < 0 || idx >= s.m.maxLookups {
 		return nil
@@ -111,6 +132,31 @@ func (s *state) lookup(idx int) *lookRes {
 	l := &s.looks[s.cur*s.m.maxLookups+idx]
 	if !l.done {
 		return nil
+	}
+	if s.m.rules[s.cands[s.cur]].lookups[idx].each != nil {
+		if !s.inItem || s.itemIdx >= l.n {
+			return &failedLook
+		}
+		return &s.elems[l.first+s.itemIdx]
+	}
+	return l
+}
+
+// failedLook stands for a per-element lookup not made for lack of budget.
+var failedLook = lookRes{done: true, failed: true}
+
+// lookupOf returns the lookup e reads: the current rule's, or a [classify] lookup, made now
+// if it was not yet.
+func (s *state) lookupOf(e *expr, x *Exchange) *lookRes {
+	if !e.global {
+		return s.lookup(e.idx)
+	}
+	if e.idx < 0 || e.idx >= len(s.ulooks) {
+		return nil
+	}
+	l := &s.ulooks[e.idx]
+	if !l.done {
+		s.fetch(&s.m.userLookups[e.idx], "[classify]", l, x, 0)
 	}
 	return l
 }
@@ -363,9 +409,9 @@ func (s *state) conds(cs []cond, x *Exchange) bool {
 	return true
 }
 
-// lookupFailed reports whether e reads a lookup that failed or was not made.
+// lookupFailed reports whether e reads a rule's lookup that failed or was not made.
 func (s *state) lookupFailed(e *expr) bool {
-	if e.src != srcLookup && e.src != srcLookupStatus {
+	if e.src != srcLookup && e.src != srcLookupStatus || e.global {
 		return false
 	}
 	l := s.lookup(e.idx)
@@ -375,12 +421,28 @@ func (s *state) lookupFailed(e *expr) bool {
 // compare checks a same or differs condition: v against the value of c.other, as text.
 func (s *state) compare(c *cond, v *value, x *Exchange) bool {
 	if v.kind == vMissing {
-		return c.op == opSame
+		return c.op == opSame || c.op == opNotIn
 	}
 	s.cmp = append(s.cmp[:0], v.asText()...)
 	w := s.eval(c.other, x)
 	if w.kind == vMissing {
-		return c.op == opSame
+		return c.op == opSame || c.op == opNotIn
+	}
+	if c.op == opIn || c.op == opNotIn {
+		found := false
+		if w.kind == vJSON && w.res.IsArray() {
+			w.res.ForEach(func(_, el gjson.Result) bool {
+				t := el.Raw
+				if el.Type == gjson.String {
+					t = el.Str
+				}
+				found = t == b2s(s.cmp)
+				return !found
+			})
+		} else {
+			found = bytes.Equal(s.cmp, w.asText())
+		}
+		return found == (c.op == opIn)
 	}
 	differ := !bytes.Equal(s.cmp, w.asText())
 	return differ == (c.op == opDiffers)
@@ -459,7 +521,7 @@ func (m *Matcher) finish(s *state, x *Exchange, dst []Event, buf []byte) ([]Even
 		}
 		if s.env.cache != nil {
 			for _, inv := range r.invalidate {
-				s.url = s.appendURL(s.url[:0], inv, x)
+				s.url, _ = s.appendURL(s.url[:0], inv, x)
 				p := s.url
 				if q := bytes.IndexByte(p, '?'); q >= 0 {
 					p = p[:q]
@@ -475,7 +537,7 @@ func (m *Matcher) finish(s *state, x *Exchange, dst []Event, buf []byte) ([]Even
 			if r.lookups[li].after {
 				s.doLookup(r, i, li, x)
 			}
-			if l := &s.looks[i*m.maxLookups+li]; !l.done || l.failed {
+			if l := &s.looks[i*m.maxLookups+li]; !l.done || l.failed && r.lookups[li].each == nil {
 				failed = true
 			}
 		}
@@ -492,8 +554,10 @@ func (m *Matcher) finish(s *state, x *Exchange, dst []Event, buf []byte) ([]Even
 	return dst, buf
 }
 
-// appendURL fills a lookup or invalidate template.
-func (s *state) appendURL(dst []byte, parts []tmplPart, x *Exchange) []byte {
+// appendURL fills a lookup or invalidate template. It reports whether every placeholder had
+// a value (a missing one is left empty).
+func (s *state) appendURL(dst []byte, parts []tmplPart, x *Exchange) ([]byte, bool) {
+	all := true
 	for i := range parts {
 		p := &parts[i]
 		if p.e == nil {
@@ -503,31 +567,78 @@ func (s *state) appendURL(dst []byte, parts []tmplPart, x *Exchange) []byte {
 		if p.raw {
 			if seg, ok := s.segment(x.Path, p.e.idx, p.e.rest); ok {
 				dst = append(dst, seg...)
+			} else {
+				all = false
 			}
 			continue
 		}
 		v := s.eval(p.e, x)
 		if v.kind != vMissing {
 			dst = appendEscape(dst, v.asText())
+		} else {
+			all = false
 		}
 	}
-	return dst
+	return dst, all
 }
 
-// doLookup makes lookup li of rule r for candidate ci, through the cache.
+// doLookup makes lookup li of rule r for candidate ci, through the cache: once, or once per
+// element of its each array.
 func (s *state) doLookup(r *crule, ci, li int, x *Exchange) {
 	l := &r.lookups[li]
 	res := &s.looks[ci*s.m.maxLookups+li]
+	if l.each == nil {
+		*res = lookRes{}
+		s.fetch(l, r.name, res, x, 0)
+		return
+	}
+	// Per element: the elements share one lookup_timeout; after a failure, or past
+	// each_lookup_limit, the rest are not looked up (and count as failed).
+	*res = lookRes{done: true, first: len(s.elems)}
+	arr := s.eval(l.each, x)
+	if arr.kind != vJSON || !arr.res.IsArray() {
+		return
+	}
+	deadline := s.env.now().Add(s.m.lookupTimeout).UnixNano()
+	stop := false
+	notMade := uint64(0)
+	arr.res.ForEach(func(_, v gjson.Result) bool {
+		if stop || res.n >= s.m.eachLimit || s.env.now().UnixNano() > deadline {
+			stop = true
+			notMade++
+			return true
+		}
+		s.item, s.inItem, s.itemIdx = v, true, res.n
+		s.elems = append(s.elems, lookRes{})
+		e := &s.elems[len(s.elems)-1]
+		s.fetch(l, r.name, e, x, deadline)
+		res.n++
+		stop = e.failed
+		return true
+	})
+	s.item, s.inItem, s.itemIdx = gjson.Result{}, false, 0
+	if notMade > 0 && s.env.stats != nil {
+		s.env.stats.lookupsNotMade.Add(notMade)
+	}
+}
+
+// fetch makes lookup l into res through the cache. A deadline (UnixNano, 0 for now +
+// lookup_timeout) bounds it: an answer that comes later fails it.
+func (s *state) fetch(l *clookup, rule string, res *lookRes, x *Exchange, deadline int64) {
 	*res = lookRes{done: true}
-	s.url = s.appendURL(s.url[:0], l.parts, x)
+	var all bool
+	s.url, all = s.appendURL(s.url[:0], l.parts, x)
+	if !all && l.skipMissing {
+		return // not made: its values are missing, and it did not fail
+	}
 	path, query := s.url, []byte(nil)
 	if q := bytes.IndexByte(path, '?'); q >= 0 {
 		path, query = path[:q], path[q+1:]
 	}
 	st := s.env.stats
-	var now int64
+	start := s.env.now()
+	now := start.UnixNano()
 	if s.env.cache != nil && l.cache {
-		now = s.env.now().UnixNano()
 		if e := s.env.cache.get(path, query, now); e != nil {
 			res.status, res.body = e.status, e.body
 			if st != nil {
@@ -546,20 +657,27 @@ func (s *state) doLookup(r *crule, ci, li int, x *Exchange) {
 		}
 		return
 	}
-	start := len(s.lbuf)
+	if deadline == 0 {
+		deadline = start.Add(s.m.lookupTimeout).UnixNano()
+	}
+	begin := len(s.lbuf)
 	status, body, err := x.Upstream.Fetch(s.lbuf, s.url)
-	if err != nil || status == 0 {
+	late := s.env.now().UnixNano() > deadline
+	if err != nil || status == 0 || late {
 		res.failed = true
 		if st != nil {
 			st.lookupErrors.Add(1)
+			if late && err == nil && status != 0 {
+				st.lookupLate.Add(1)
+			}
 		}
 		if s.env.log != nil {
-			s.env.log.Debug("rules: lookup failed", "rule", r.name, "lookup", l.name, "path", string(s.url), "status", status, "err", err)
+			s.env.log.Debug("rules: lookup failed", "rule", rule, "lookup", l.name, "path", string(s.url), "status", status, "late", late, "err", err)
 		}
 		return
 	}
 	s.lbuf = body
-	res.status, res.body = status, body[start:len(body):len(body)]
+	res.status, res.body = status, body[begin:len(body):len(body)]
 	if s.env.cache != nil && l.cache && status >= 200 && status < 300 {
 		s.env.cache.put(path, query, status, res.body, now)
 	}
@@ -593,13 +711,33 @@ func (s *state) emit(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, 
 	if arr.kind != vJSON || !arr.res.IsArray() {
 		return dst, buf
 	}
+	r := s.m.rules[s.cands[s.cur]]
+	i := 0
 	arr.res.ForEach(func(_, v gjson.Result) bool {
-		s.item, s.inItem = v, true
+		s.item, s.inItem, s.itemIdx = v, true, i
+		i++
+		if ce.eachLookups != 0 && !r.emitOnLookupError && s.elementFailed(r, ce) {
+			return true
+		}
 		dst, buf = s.emitOne(ce, x, dst, buf)
 		return true
 	})
-	s.inItem = false
+	s.item, s.inItem, s.itemIdx = gjson.Result{}, false, 0
 	return dst, buf
+}
+
+// elementFailed reports whether a per-element lookup over ce's array failed (or was not
+// made) for the current element.
+func (s *state) elementFailed(r *crule, ce *cemit) bool {
+	for li := range r.lookups {
+		if ce.eachLookups&(1<<li) == 0 {
+			continue
+		}
+		if l := s.lookup(li); l == nil || l.failed {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *state) emitOne(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, []byte) {

@@ -83,11 +83,19 @@ type Duration = time.Duration
 // ClassifySection is [classify]: settings shared by all rules.
 type ClassifySection struct {
 	// User lists expressions tried in order for the acting user (the payload's "userKey");
-	// the first non-empty wins. Default ["respheader.X-AUSERNAME", "basic.user"].
+	// the first non-empty wins. Default ["respheader.X-AUSERNAME", "basic.user"]. An
+	// expression may read lookup.<name> of a Lookups entry.
 	User          []string      `toml:"user"`
 	CacheSize     int           `toml:"cache_size"`     // lookup cache entries; default 10000
 	CacheTTL      time.Duration `toml:"cache_ttl"`      // lookup cache lifetime; default 30s
-	LookupTimeout time.Duration `toml:"lookup_timeout"` // one lookup; default 2s
+	LookupTimeout time.Duration `toml:"lookup_timeout"` // one lookup (or one per-element lookup, all elements); default 2s
+	// EachLookupLimit bounds the elements a per-element lookup (Lookup.Each) looks up in one
+	// exchange; further elements count as failed. Default 50.
+	EachLookupLimit int `toml:"each_lookup_limit"`
+	// Lookups ([[classify.lookup]]) are lookups the User expressions may read, made after
+	// forwarding and only when an earlier User expression has no value; their paths may use
+	// request and response expressions. Each and Stage are not allowed.
+	Lookups []Lookup `toml:"lookup"`
 }
 
 // Webhook is one [[webhook]]: a subscriber.
@@ -151,4 +159,8 @@ type Lookup struct {
 	Path  string `toml:"path"`
 	Stage string `toml:"stage"` // "before" (default) or "after" forwarding
 	Cache *bool  `toml:"cache"` // default true
+	// Each makes the lookup per element: one GET for each element of the JSON array the
+	// expression yields ("req", or "resp..." with stage "after"), whose path may read item.
+	// Only emits with the same each read it, each element its own answer.
+	Each string `toml:"each"`
 }
