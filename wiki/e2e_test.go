@@ -17,7 +17,6 @@ import (
 	"hooktap/dispatch"
 	"hooktap/proxy"
 	"hooktap/rules"
-	"hooktap/wiki"
 
 	"github.com/tidwall/gjson"
 )
@@ -72,7 +71,7 @@ func TestPackThroughProxyAndDispatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	upstream := serveUpstream(t, wiki.New())
+	upstream := serveUpstream(t, newWiki())
 	recv := newReceiver(t)
 	const secret = "s3cret"
 
@@ -174,10 +173,10 @@ func TestPackThroughProxyAndDispatcher(t *testing.T) {
 	}
 	fullPage := func(id string) string {
 		return ev("page_created", admin, `,"page":{"id":`+id+`,"title":"Plan","contentType":"page","creatorKey":"`+admin+
-			`","lastModifierKey":"`+admin+`","version":1,"spaceKey":"DS"}`)
+			`","lastModifierKey":"`+admin+`","creationDate":1767225000123,"modificationDate":1767225000123,"version":1,"self":"`+c.base+`/pages/viewpage.action?pageId=`+id+`","spaceKey":"DS"}`)
 	}
 	fullOther := ev("page_created", admin, `,"page":{"id":1005,"title":"Other","contentType":"page","creatorKey":"`+admin+
-		`","lastModifierKey":"`+admin+`","version":1,"spaceKey":"DS"}`)
+		`","lastModifierKey":"`+admin+`","creationDate":1767225000123,"modificationDate":1767225000123,"version":1,"self":"`+c.base+`/pages/viewpage.action?pageId=1005","spaceKey":"DS"}`)
 	wantFull := []string{fullPage("1002"), ev("label_created", admin, `,"label":{"name":"alpha"}`), fullPage("1003"), fullOther}
 
 	got := recv.wait(t, len(wantSigned)+len(wantFull))

@@ -25,6 +25,17 @@ import (
 // fixedNow is the classifier's clock in the pack tests: every payload's timestamp.
 var fixedNow = time.UnixMilli(1767225600000)
 
+// wikiNow is the sample wiki's clock in the pack tests: every creation and modification date
+// (2025-12-31T23:50:00.123Z), 1767225000123 in full payloads.
+var wikiNow = time.UnixMilli(1767225000123)
+
+// newWiki is a sample wiki whose clock stands still at wikiNow.
+func newWiki() *wiki.Wiki {
+	w := wiki.New()
+	w.Now = func() time.Time { return wikiNow }
+	return w
+}
+
 // recorded is one event a sink received, copied.
 type recorded struct{ name, payload, full string }
 
@@ -96,6 +107,9 @@ type packHarness struct {
 	cls  *rules.Classifier
 	rec  *recorder
 	user string // Basic credentials "name:password"; "" sends none
+	// asConfluence hides the sample wiki's X-AUSERKEY from the classifier, as a real
+	// Confluence (which sends only X-AUSERNAME) would.
+	asConfluence bool
 }
 
 // failHeader makes the harness's upstream answer 500 without touching the wiki: a failed
@@ -155,7 +169,7 @@ func newPackHarness(t *testing.T) *packHarness {
 	rec := &recorder{}
 	cls := rules.NewClassifier(m, f.Classify, rec, nil)
 	cls.Clock = func() time.Time { return fixedNow }
-	return &packHarness{t: t, base: serveUpstream(t, wiki.New()), cls: cls, rec: rec, user: "admin:admin"}
+	return &packHarness{t: t, base: serveUpstream(t, newWiki()), cls: cls, rec: rec, user: "admin:admin"}
 }
 
 // packReq is one request of a test's sequence.
@@ -240,6 +254,9 @@ func (h *packHarness) send(r packReq) (int, string) {
 		h.t.Fatal(err)
 	}
 	if wants {
+		if h.asConfluence {
+			res.Header.Del("X-AUSERKEY")
+		}
 		x.Status, x.RespHeader, x.RespBody = res.StatusCode, headerPeeker(res.Header), body
 		if err := h.cls.After(x); err != nil {
 			h.t.Fatalf("%s %s: After: %v", r.method, r.path, err)

@@ -82,7 +82,7 @@ func packCases() []packCase {
 		{event: "page_created", name: "POST content type page",
 			act:  []packReq{jsonReq("POST", "/rest/api/content", pageJSON("Plan", "1001"))},
 			want: []string{ev("page_created", admin, page1002), ev("content_created", admin, content1002)},
-			full: map[string]string{"page_created": ev("page_created", admin, `,"page":{"id":1002,"title":"Plan","contentType":"page","creatorKey":"`+admin+`","lastModifierKey":"`+admin+`","version":1,"spaceKey":"DS"}`)}},
+			full: map[string]string{"page_created": ev("page_created", admin, `,"page":{"id":1002,"title":"Plan","contentType":"page","creatorKey":"`+admin+`","lastModifierKey":"`+admin+`","creationDate":1767225000123,"modificationDate":1767225000123,"version":1,"self":"{base}/pages/viewpage.action?pageId=1002","spaceKey":"DS"}`)}},
 		{event: "page_created", name: "acting user is the caller",
 			setup: func(h *packHarness) { h.alice(); h.user = "alice:pw" },
 			act:   []packReq{jsonReq("POST", "/rest/api/content", pageJSON("Plan", ""))},
@@ -213,6 +213,34 @@ func packCases() []packCase {
 				ev("label_added", admin, `,"label":{"name":"alpha"},"labeled":{"labels":[{"name":"alpha"},{"name":"beta"}],"id":1001}`),
 				ev("label_added", admin, `,"label":{"name":"beta"},"labeled":{"labels":[{"name":"alpha"},{"name":"beta"}],"id":1001}`),
 				ev("label_created", admin, `,"label":{"name":"beta"}`)}},
+		{event: "label_created", name: "five labels posted at once, three of them new",
+			setup: func(h *packHarness) {
+				h.page("Plan", "1001")
+				h.must(200, jsonReq("POST", "/rest/api/content/1002/label", `[{"prefix":"global","name":"alpha"},{"prefix":"global","name":"gamma"}]`))
+			},
+			act: []packReq{jsonReq("POST", "/rest/api/content/1001/label", `[{"prefix":"global","name":"alpha"},{"prefix":"global","name":"Beta"},{"prefix":"global","name":"gamma"},{"prefix":"global","name":"delta"},{"prefix":"global","name":"epsilon"}]`)},
+			want: func() []string {
+				const labeled = `"labeled":{"labels":[{"name":"alpha"},{"name":"beta"},{"name":"gamma"},{"name":"delta"},{"name":"epsilon"}],"id":1001}`
+				var w []string
+				for _, n := range []string{"alpha", "beta", "gamma", "delta", "epsilon"} {
+					w = append(w, ev("label_added", admin, `,"label":{"name":"`+n+`"},`+labeled))
+				}
+				for _, n := range []string{"beta", "delta", "epsilon"} {
+					w = append(w, ev("label_created", admin, `,"label":{"name":"`+n+`"}`))
+				}
+				return w
+			}()},
+		{event: "label_added", name: "re-posting labels the object has adds only the new one",
+			setup: func(h *packHarness) {
+				h.must(200, jsonReq("POST", "/rest/api/content/1001/label", `[{"prefix":"global","name":"alpha"}]`))
+			},
+			act: []packReq{
+				jsonReq("POST", "/rest/api/content/1001/label", `[{"prefix":"global","name":"Alpha"},{"prefix":"global","name":"beta"}]`),
+				jsonReq("POST", "/rest/api/content/1001/label", `{"prefix":"global","name":"beta"}`),
+				jsonReq("POST", "/rest/api/content/1001/label", `[{"prefix":"global","name":"alpha"}]`),
+			},
+			want: []string{ev("label_added", admin, `,"label":{"name":"beta"},"labeled":{"labels":[{"name":"alpha"},{"name":"beta"}],"id":1001}`),
+				ev("label_created", admin, `,"label":{"name":"beta"}`)}},
 		{event: "label_removed", name: "DELETE .../label/{name}, still used elsewhere",
 			setup: func(h *packHarness) {
 				h.page("Other", "")
@@ -336,7 +364,8 @@ func packCases() []packCase {
 		// ---------------------------------------------------------------- Confluence Cloud
 		{event: "page_created", name: "Cloud v2 POST pages",
 			act:  []packReq{jsonReq("POST", "/wiki/api/v2/pages", `{"spaceId":"1","status":"current","title":"Cloudy","parentId":"1001","body":{"representation":"storage","value":"<p>x</p>"}}`)},
-			want: []string{ev("page_created", admin, page1002), ev("content_created", admin, content1002)}},
+			want: []string{ev("page_created", admin, page1002), ev("content_created", admin, content1002)},
+			full: map[string]string{"page_created": ev("page_created", admin, `,"page":{"id":1002,"title":"Cloudy","contentType":"page","creatorKey":"`+admin+`","lastModifierKey":"`+admin+`","creationDate":1767225000123,"modificationDate":1767225000123,"version":1}`)}},
 		{event: "blog_created", name: "Cloud v2 POST blogposts",
 			act:  []packReq{jsonReq("POST", "/wiki/api/v2/blogposts", `{"spaceId":"1","status":"current","title":"Cloud news","body":{"representation":"storage","value":"<p>x</p>"}}`)},
 			want: []string{ev("blog_created", admin, `,"blog":{"id":1002}`), ev("content_created", admin, content1002)}},
@@ -423,6 +452,7 @@ func TestPackEvents(t *testing.T) {
 			got := h.rec.take()
 			sameEvents(t, "events", got, c.want)
 			for name, want := range c.full {
+				want = strings.ReplaceAll(want, "{base}", h.base)
 				full, err := fullOf(got, name)
 				if err != nil {
 					t.Errorf("full %s: %v", name, err)
