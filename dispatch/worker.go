@@ -18,7 +18,9 @@ import (
 // when ctx ends, when the hook is unsubscribed or gone (410), or when the queue closes; it
 // then waits for its workers, whose attempts finish and settle.
 func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
-	jobs := make(chan *Delivery)
+	// jobs holds at most perHook deliveries (in flight ≤ perHook), so handing one over
+	// never waits for a worker to be ready.
+	jobs := make(chan *Delivery, d.set.perHook)
 	var wg sync.WaitGroup
 	workers := 0
 	defer func() {
@@ -75,20 +77,15 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 				d.skip(h, dl)
 				continue
 			}
-			h.inflight.Add(1)
-			select {
-			case jobs <- dl:
-			default:
-				if workers < d.set.perHook {
-					workers++
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						d.work(h, jobs)
-					}()
-				}
-				jobs <- dl
+			if int(h.inflight.Add(1)) > workers {
+				workers++ // every delivery in flight has a worker: at most perHook
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d.work(h, jobs)
+				}()
 			}
+			jobs <- dl
 		}
 	}
 }
@@ -189,19 +186,21 @@ func newChaCha(seed [32]byte) *rand.ChaCha8 { return rand.NewChaCha8(seed) }
 // prepare builds the request for one attempt of dl at now: URL, headers and both
 // signatures. It does not allocate once the worker's buffers have grown.
 func (d *Dispatcher) prepare(w *worker, cfg *hookConfig, dl *Delivery, now time.Time) {
+	req := &w.req
 	if w.cfg != cfg {
 		if w.cfg == nil || w.cfg.secret != cfg.secret {
 			w.sign = newSigner(cfg.secret)
 		}
 		w.cfg = cfg
+		// What is the same for every attempt to this webhook is set once (the URL is
+		// parsed once); the headers below replace their previous values.
+		req.Reset()
+		req.Header.DisableNormalizing()
+		req.Header.SetMethod(fasthttp.MethodPost)
+		req.SetRequestURI(cfg.url)
+		req.Header.SetContentType("application/json; charset=utf-8")
+		req.Header.SetUserAgent(d.userAgent)
 	}
-	req := &w.req
-	req.Reset()
-	req.Header.DisableNormalizing()
-	req.Header.SetMethod(fasthttp.MethodPost)
-	req.SetRequestURI(cfg.url)
-	req.Header.SetContentType("application/json; charset=utf-8")
-	req.Header.SetUserAgent(d.userAgent)
 	req.Header.Set("X-Event-Key", dl.Event)
 	w.reqID = appendUUID(w.reqID[:0], w.rng)
 	req.Header.SetBytesV("X-Request-Id", w.reqID)
