@@ -278,17 +278,20 @@ func packCases() []packCase {
 		// ---------------------------------------------------------------- spaces
 		{event: "space_created", name: "POST space",
 			act:  []packReq{jsonReq("POST", "/rest/api/space", `{"key":"ENG","name":"Engineering","description":{"plain":{"value":"Eng","representation":"plain"}}}`)},
-			want: []string{ev("space_created", admin, `,"space":{"id":2},"homePage":{"id":1002},"creatorKey":"`+admin+`"`)},
-			full: map[string]string{"space_created": ev("space_created", admin, `,"space":{"id":2,"key":"ENG","title":"Engineering","description":"Eng"},"homePage":{"id":1002,"title":"Engineering Home"},"creatorKey":"`+admin+`"`)}},
+			want: []string{ev("space_created", admin, `,"space":{"id":2},"homePage":{"id":1002},"creatorKey":"`+admin+`","creationDate":1767225000123`)},
+			full: map[string]string{"space_created": ev("space_created", admin, `,"space":{"id":2,"key":"ENG","title":"Engineering","description":"Eng"},"homePage":{"id":1002,"title":"Engineering Home"},"creatorKey":"`+admin+`","creationDate":1767225000123`)}},
 		{event: "space_updated", name: "PUT space",
-			act:  []packReq{jsonReq("PUT", "/rest/api/space/DS", `{"name":"Demo","description":{"plain":{"value":"Try things","representation":"plain"}}}`)},
-			want: []string{ev("space_updated", admin, `,"space":{"id":1},"homePage":{"id":1001},"creatorKey":"`+admin+`","lastModifierKey":"`+admin+`"`)}},
+			setup: func(h *packHarness) {
+				h.must(200, jsonReq("POST", "/rest/api/space", `{"key":"ENG","name":"Engineering"}`))
+			},
+			act:  []packReq{jsonReq("PUT", "/rest/api/space/ENG", `{"name":"Eng","description":{"plain":{"value":"Try things","representation":"plain"}}}`)},
+			want: []string{ev("space_updated", admin, `,"space":{"id":2},"homePage":{"id":1002},"creatorKey":"`+admin+`","creationDate":1767225000123,"lastModifierKey":"`+admin+`"`)}},
 		{event: "space_removed", name: "DELETE space (202 long task)",
 			setup: func(h *packHarness) {
 				h.must(200, jsonReq("POST", "/rest/api/space", `{"key":"ENG","name":"Engineering"}`))
 			},
 			act:  []packReq{jsonReq("DELETE", "/rest/api/space/ENG", "")},
-			want: []string{ev("space_removed", admin, `,"space":{"id":2},"homePage":{"id":1002},"creatorKey":"`+admin+`"`)}},
+			want: []string{ev("space_removed", admin, `,"space":{"id":2},"homePage":{"id":1002},"creatorKey":"`+admin+`","creationDate":1767225000123`)}},
 		{event: "space_permissions_updated", name: "POST, DELETE, PUT grant and revoke",
 			act: []packReq{
 				jsonReq("POST", "/rest/api/space/DS/permissions", `{"subject":{"type":"group","identifier":"confluence-users"},"operation":{"key":"read","target":"space"}}`),
