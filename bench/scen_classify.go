@@ -134,20 +134,35 @@ func runClassify(ctx context.Context, s *Settings, p *Progress) (Result, error) 
 		}
 		w := wiki.New()
 		fe := &memoFetcher{w: w, memo: map[string]memoAnswer{}}
+		pm, err := rules.Compile(f)
+		if err != nil {
+			return res, fmt.Errorf("compiling %s: %w", s.Pack, err)
+		}
+		primer := rules.NewClassifier(pm, f.Classify, &countSink{}, nil)
 		mk := func(name, method, path string, body []byte) classifyCase {
 			pth, q, _ := strings.Cut(path, "?")
-			st, rh, rb := wikiDo(w, method, path, body)
-			return classifyCase{name: name, x: rules.Exchange{Method: []byte(method), Path: []byte(pth), Query: []byte(q),
+			x := rules.Exchange{Method: []byte(method), Path: []byte(pth), Query: []byte(q),
 				Header: hdrs{{"Authorization", adminAuth}, {"Content-Type", "application/json"}}, Body: body,
-				Status: st, RespHeader: rh, RespBody: rb, Upstream: fe, RemoteAddr: []byte("127.0.0.1")}}
+				Upstream: fe, RemoteAddr: []byte("127.0.0.1")}
+			// Record the before-forwarding lookups against the wiki as it is before the
+			// write, so that every replay sees the write as new.
+			if primer.Wants(x.Method, x.Path) {
+				px := x
+				primer.Before(&px)
+				_ = primer.After(&px)
+			}
+			x.Status, x.RespHeader, x.RespBody = wikiDo(w, method, path, body)
+			return classifyCase{name: name, x: x}
 		}
 		page := mk("write: POST page create", "POST", "/rest/api/content",
 			[]byte(`{"type":"page","title":"Bench page","space":{"key":"DS"},"body":{"storage":{"value":"<p>hi</p>","representation":"storage"}}}`))
 		id := gjson.GetBytes(page.x.RespBody, "id").String()
 		label := mk("write: POST label add", "POST", "/rest/api/content/"+id+"/label", []byte(`[{"prefix":"global","name":"bench"}]`))
+		comment := mk("write: POST comment", "POST", "/rest/api/content",
+			[]byte(`{"type":"comment","container":{"id":"`+id+`","type":"page"},"body":{"storage":{"value":"<p>bench comment</p>","representation":"storage"}}}`))
 		read := mk("read: GET page", "GET", "/rest/api/content/"+id+"?expand=body.storage", nil)
 		packs = append(packs, pack{name: filepath.Base(s.Pack) + fmt.Sprintf(" (shipped, %d rules)", len(f.Rules)), file: f,
-			cases: []classifyCase{read, page, label}, fetch: fe})
+			cases: []classifyCase{read, page, comment, label}, fetch: fe})
 	}
 
 	// A 1000-rule synthetic pack.
@@ -211,7 +226,8 @@ func runClassify(ctx context.Context, s *Settings, p *Progress) (Result, error) 
 	if _, err := os.Stat(s.Pack); err != nil {
 		tab.Notes = append(tab.Notes, "The shipped pack ("+s.Pack+") was not found, so only the synthetic pack is measured.")
 	}
-	tab.Notes = append(tab.Notes, "Events are handed to a sink that only counts them, so the numbers are the classifier's own; lookups are answered from memory (replies recorded once from the sample wiki).")
+	tab.Notes = append(tab.Notes, "Events are handed to a sink that only counts them, so the numbers are the classifier's own; lookups are answered from memory "+
+		"(replies recorded once from the sample wiki, the before-forwarding ones before the write was made), so each replay classifies the same write as new.")
 	res.Tables = []Table{tab}
 	res.Raw = raw
 	return res, nil
