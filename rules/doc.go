@@ -83,6 +83,9 @@
 //	basic.user         the user name of the request's Basic authorization
 //	now                the event time, Unix milliseconds
 //	'text'             a literal string
+//	a + b              the texts of a and b joined (any number of operands, each with its own
+//	                   filters): "resp._links.base + resp._links.webui"; missing when any
+//	                   operand is missing; a JSON string
 //
 // gjson paths are checked at load time (empty components, unbalanced brackets, unknown
 // @modifiers); any gjson syntax works, including queries ("results.#(name==\"x\").id"),
@@ -107,15 +110,21 @@
 //	"query.status"          = { not_one_of = ["a","b"] }
 //	"req.ancestors|@reverse|0.id" = { differs = "lookup.before.ancestors|@reverse|0.id" }
 //	"req.ancestors|@reverse|0.id" = { same = "lookup.before.ancestors|@reverse|0.id" }
+//	"item.name|lower"       = { in = "lookup.had.results.#.name" }
+//	"item.name|lower"       = { not_in = "lookup.had.results.#.name" }
 //
-// A missing value equals nothing and fails every condition except exists = false, not and
-// not_one_of. Numbers compare as numbers (2 equals 2.0 and "2" in a path or query) but a JSON
+// A missing value equals nothing and fails every condition except exists = false, not,
+// not_one_of, same and not_in. Numbers compare as numbers (2 equals 2.0 and "2" in a path or query) but a JSON
 // string "2" does not equal the number 2; booleans equal JSON true/false and the text
 // "true"/"false". A table may hold several tests, all of which must hold.
 //
 // differs and same compare two expressions as text: differs holds when both have a value and
 // the values differ; same is its negation (it holds when either is missing). They detect a
 // change, as a page whose parent in the request differs from its parent before the write.
+//
+// in holds when both have a value and the value's text equals the other's, or, when the other
+// is a JSON array, the text of one of its elements (a label already on the object); not_in is
+// its negation (it holds when either is missing).
 //
 // Conditions are checked as soon as their values are known: those reading only the request
 // before forwarding (and a rule whose request conditions fail makes no lookup), those
@@ -137,6 +146,9 @@
 //	|str     a JSON string (JSON values other than strings as their text)
 //	|bool    a JSON boolean ("true"/"1" -> true, anything else false)
 //	|lower   lower-cased string
+//	|ms      Unix milliseconds, a JSON number, from an ISO-8601 date-time
+//	         ("2026-01-01T10:00:00.123Z", "...+01:00", "...+0100", no zone = UTC, seconds
+//	         and fraction optional, or a date alone); a number is kept; missing otherwise
 //
 // Without a filter, JSON sources (req, resp, lookup, item) copy the JSON value as it is, and
 // text sources (path, query, header, form, ...) become JSON strings; status, now and
@@ -147,7 +159,8 @@
 //
 // each makes one event per element of the JSON array it reads from req, resp or a lookup
 // ("req", "resp.results"); inside the emit, item reads the element. A value that is not an
-// array emits nothing.
+// array emits nothing. An emit with each may read the per-element lookups made over the same
+// array (the same each, as written): lookup.<name> is then the current element's answer.
 //
 // # Lookups
 //
@@ -172,16 +185,66 @@
 // /rest/api/content/{id} drops the cached /rest/api/content/{id}. invalidate = [] drops
 // nothing.
 //
-// A lookup fails when the upstream cannot be reached or does not answer in time (a 404 is an
-// answer: see #status). Failures are counted, and the rule's on_lookup_error decides: "skip"
-// (default: emit nothing) or "emit" (emit with what is known: conditions reading the failed
-// lookup are not checked, and its values are missing).
+// A lookup fails when the upstream cannot be reached or does not answer within [classify]
+// lookup_timeout (a 404 is an answer: see #status). The Fetcher (the proxy) must bound each
+// Fetch by it, reading [Classifier.LookupTimeout] for every lookup so that a reload applies;
+// the classifier also times each Fetch on its own clock and discards an answer that comes
+// later (counted in Stats.LookupsLate). Failures are counted, and the rule's on_lookup_error
+// decides: "skip" (default: emit nothing) or "emit" (emit with what is known: conditions
+// reading the failed lookup are not checked, and its values are missing).
+//
+// Under one path the cache keeps the answers to up to 64 different queries
+// (/rest/api/user?username=a and ?username=b); a write dropping the path drops them all.
+//
+// # Per-element lookups
+//
+// A lookup with each is made once per element of a JSON array of the request (or, with stage
+// = "after", of the response), before or after forwarding as its stage says; its path reads
+// the element with item:
+//
+//	[[rule.lookup]]
+//	name  = "existing"
+//	each  = "req"                                   # one GET per posted label
+//	path  = "/rest/api/label?name={item.name|lower}"
+//	cache = false
+//
+//	[[rule.emit]]
+//	event   = "label_created"
+//	each    = "req"                                 # the same array: element i reads answer i
+//	when    = { "lookup.existing#status" = 404 }
+//	payload = { "label.name" = "item.name|lower" }
+//
+// Only emits with the same each read it (a rule's when, an emit without each or over another
+// array cannot: a load error). Its failures are per element: with on_lookup_error = "skip" an
+// element whose per-element lookup failed emits nothing from the emits over that array, and
+// the other elements emit as usual. A placeholder with no value (an element without a name)
+// means that element's lookup is not made: its values are missing and it has not failed.
+//
+// The elements are looked up in order, bounded in number and time: at most [classify]
+// each_lookup_limit elements (default 50), all of them within one lookup_timeout; after an
+// element fails, or past either bound, the remaining elements are not looked up and count as
+// failed (Stats.LookupsNotMade). The paths that use no per-element lookup are unchanged.
 //
 // # Acting user
 //
 // [classify] user lists expressions tried in order for the envelope's userKey (and the user
 // expression); the first with a non-empty value wins. Default: the X-AUSERNAME response
 // header (Confluence's), then the Basic-auth user name; "" when none has a value.
+//
+// user may read [classify] lookups, declared as [[classify.lookup]] (name, path, cache; no
+// stage or each). Such a lookup is made after forwarding and only when user is needed (an
+// event is emitted) and no earlier user expression has a value; once per exchange; through
+// the cache like any other (shared by every client: the answer must not depend on who asks);
+// its path may read the request and the response, and a placeholder with no value means it
+// is not made. Its failure is counted and leaves its values missing: the next expression is
+// tried. In front of Confluence, which names the user in X-AUSERNAME but webhooks carry keys:
+//
+//	[classify]
+//	user = ["respheader.X-AUSERKEY", "lookup.me.userKey", "respheader.X-AUSERNAME", "basic.user"]
+//
+//	[[classify.lookup]]
+//	name = "me"
+//	path = "/rest/api/user?username={respheader.X-AUSERNAME}"
 //
 // # Concurrency
 //
@@ -193,8 +256,8 @@
 // # Allocation
 //
 // Wants, Before and After allocate nothing per exchange in steady state: payloads are
-// appended into pooled buffers, events into a reused slice, and lookups' cache entries are
-// the only per-exchange memory kept. (gjson queries, multipaths and modifiers allocate;
+// appended into pooled buffers, events into a reused slice (per-element lookups' answers
+// too), and lookups' cache entries are the only per-exchange memory kept. (gjson queries, multipaths and modifiers allocate;
 // plain paths do not.) The Events handed to the Sink alias pooled buffers and are valid only
 // during Enqueue.
 package rules
