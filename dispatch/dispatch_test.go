@@ -315,6 +315,26 @@ func TestGoneDeactivates(t *testing.T) {
 	if n := rc.count(); n != 2 {
 		t.Errorf("receiver got %d requests, want 2 (event 2 was not for a gone webhook)", n)
 	}
+
+	// A reload keeps a gone webhook off unless its URL changes.
+	rc.setAnswer(func(*http.Request, int) (int, map[string]string) { return 410, nil })
+	enqueue(t, h.d, event("page_created", 4))
+	h.next(t)
+	waitFor(t, func() bool { _, ok := h.q.depthOf("old"); return !ok }, "unsubscribed after the second 410")
+	if err := h.d.SetWebhooks([]rules.Webhook{webhook("old", rc.URL, "*")}); err != nil {
+		t.Fatal(err)
+	}
+	if hs := h.hookStats(t, "old"); !hs.Gone {
+		t.Errorf("got %+v after a reload with the same URL, want still gone", hs)
+	}
+	moved := newReceiver(t)
+	if err := h.d.SetWebhooks([]rules.Webhook{webhook("old", moved.URL, "*")}); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, h.d, event("page_created", 5))
+	if r := moved.next(t); !strings.Contains(string(r.Body), `"id":5`) {
+		t.Errorf("new URL got %s, want event 5", r.Body)
+	}
 }
 
 func TestOnSkipDrop(t *testing.T) {
@@ -574,8 +594,14 @@ func TestNewValidates(t *testing.T) {
 			t.Errorf("got error %q, want it to mention %q", err, want)
 		}
 	}
-	if _, err := New(rules.DispatchSection{Queue: "disk"}, nil, nil); err == nil {
-		t.Error("got no error for queue = disk, which this build cannot make")
+	if d, err := New(rules.DispatchSection{}, nil, nil); err != nil {
+		t.Errorf("default queue: %v", err)
+	} else if _, ok := d.queue.(*JetStreamQueue); !ok {
+		t.Errorf("default queue is a %T, want the JetStream queue (queue = disk)", d.queue)
+	}
+	if _, err := New(rules.DispatchSection{Queue: "carrier-pigeon"}, []rules.Webhook{webhook("", "x", "*")}, nil); err == nil ||
+		!strings.Contains(err.Error(), "carrier-pigeon") || !strings.Contains(err.Error(), "name is required") {
+		t.Errorf("got %v, want the unknown queue and the webhook error together", err)
 	}
 }
 

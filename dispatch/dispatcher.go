@@ -144,9 +144,10 @@ func New(cfg rules.DispatchSection, hooks []rules.Webhook, log *slog.Logger) (*D
 		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout)
 		return nil, errors.Join(err, herr)
 	}
-	q, err := newQueue(cfg, set)
+	q, err := newQueue(cfg, set, log)
 	if err != nil {
-		return nil, err
+		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout)
+		return nil, errors.Join(err, herr)
 	}
 	return newDispatcher(set, fromWebhooks(hooks), q, log, realClock{})
 }
@@ -164,14 +165,18 @@ func NewWithQueue(cfg rules.DispatchSection, hooks []rules.Webhook, q Queue, log
 	return newDispatcher(set, fromWebhooks(hooks), q, log, realClock{})
 }
 
-// newQueue builds the queue that cfg.Queue names. A durable implementation adds its case.
-func newQueue(cfg rules.DispatchSection, set settings) (Queue, error) {
-	switch set.queue {
-	case "memory":
+// newQueue builds the queue that cfg.Queue names: "memory", or a JetStream queue for "disk"
+// (the default) and nats:// URLs. Neither does I/O here.
+func newQueue(cfg rules.DispatchSection, set settings, log *slog.Logger) (Queue, error) {
+	if set.queue == "memory" {
 		return NewMemoryQueue(set.queueSize), nil
-	default:
-		return nil, fmt.Errorf("dispatch: queue %q is not available in this build (use \"memory\")", cfg.Queue)
 	}
+	cfg.Queue = set.queue
+	q, err := NewJetStreamQueue(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 func newDispatcher(set settings, hooks []Hook, q Queue, log *slog.Logger, c clock) (*Dispatcher, error) {
@@ -404,6 +409,8 @@ func (d *Dispatcher) SetHooks(hooks []Hook) error {
 		h := d.hooks[id]
 		if h == nil {
 			h = d.newHook(id)
+		} else if h.gone.Load() && h.cfg.Load().url != cfgs[i].url {
+			h.gone.Store(false) // a new URL: the receiver that said 410 is not this one
 		}
 		h.cfg.Store(cfgs[i])
 		next[id] = h
@@ -423,7 +430,8 @@ func (d *Dispatcher) SetHooks(hooks []Hook) error {
 	}
 }
 
-// Reactivate turns a webhook that a 410 Gone deactivated back on.
+// Reactivate turns a webhook that a 410 Gone deactivated back on (a reload keeps it
+// deactivated unless it changes the webhook's URL).
 func (d *Dispatcher) Reactivate(id string) error {
 	h := d.hook(id)
 	if h == nil {

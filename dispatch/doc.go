@@ -24,8 +24,9 @@
 // retried after the next delay of the retry schedule, ±20 % jitter, or kept as a dead
 // letter once the schedule is exhausted. 429 and 503 with Retry-After pause the webhook and
 // delay the retry at least that long. 410 Gone dead-letters the delivery and deactivates
-// the webhook until [Dispatcher.Reactivate] (or a reload that re-creates it); its pending
-// deliveries are discarded.
+// the webhook until [Dispatcher.Reactivate] or a reload that changes its URL; its pending
+// deliveries are discarded. The client reads at most 4 MiB of a response (a larger one is
+// a failure); the delivery log keeps its first 16 KiB.
 //
 // # Concurrency
 //
