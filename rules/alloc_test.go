@@ -29,3 +29,21 @@ func TestAllocs(t *testing.T) {
 		}
 	}
 }
+
+// TestAllocsEachLookup asserts that a write classified with per-element lookups (uncached)
+// allocates nothing in steady state either, when its JSON paths are plain (the shipped
+// pack's "#.name" queries allocate inside gjson: BenchmarkWriteEachLookup shows how much).
+func TestAllocsEachLookup(t *testing.T) {
+	c, cs := eachClassifier(t, eachPlain)
+	x := labelPost(&labelUpstream{})
+	if n := testing.AllocsPerRun(200, func() {
+		if err := classifyWrite(c, x); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("per-element lookups: %v allocs/op, want 0", n)
+	}
+	if cs.created == 0 {
+		t.Error("no label_created")
+	}
+}
