@@ -137,7 +137,9 @@ type Classifier struct {
 }
 
 // NewClassifier returns a Classifier matching with m and enqueueing to sink. cfg gives the
-// lookup cache's size and lifetime (zero fields mean their defaults). It starts no goroutine.
+// lookup cache's size and lifetime (zero fields mean their defaults); the rest of [classify]
+// (user and its lookups, lookup_timeout, each_lookup_limit) comes with the Matcher, so that a
+// Reload applies it. It starts no goroutine.
 func NewClassifier(m *Matcher, cfg ClassifySection, sink Sink, log *slog.Logger) *Classifier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
