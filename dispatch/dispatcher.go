@@ -45,10 +45,10 @@ const (
 	fetchErrorBackoff = time.Second
 )
 
-// DefaultRetry is the retry schedule used when [dispatch] retry is not set: the delays
+// defaultRetry is the retry schedule used when [dispatch] retry is not set: the delays
 // after the 1st, 2nd, ... failed attempt (each with ±20 % jitter); a delivery whose 7th
 // attempt fails is dead.
-var DefaultRetry = []time.Duration{
+var defaultRetry = []time.Duration{
 	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour,
 }
 
@@ -256,7 +256,7 @@ func resolveSettings(cfg rules.DispatchSection) (settings, error) {
 	dur("timeout", &s.timeout, defaultTimeout)
 	dur("enqueue_timeout", &s.enqueueTimeout, defaultEnqueueTimeout)
 	if s.retry == nil {
-		s.retry = DefaultRetry
+		s.retry = defaultRetry
 	}
 	s.retry = slices.Clone(s.retry)
 	for i, r := range s.retry {

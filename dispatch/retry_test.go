@@ -6,7 +6,7 @@ import (
 )
 
 func TestRetryDelaySchedule(t *testing.T) {
-	sched := DefaultRetry
+	sched := defaultRetry
 	for i, base := range sched {
 		lo, _ := retryDelay(sched, i+1, 0, 0)
 		mid, _ := retryDelay(sched, i+1, 0.5, 0)
