@@ -11,6 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"hooktap/rules"
 )
@@ -309,5 +312,46 @@ func TestSetTapSwaps(t *testing.T) {
 	rawDo(t, addr, post)
 	if before, after := tap.calls(); len(before) != 1 || len(after) != 1 {
 		t.Errorf("calls: %d Before, %d After; want 1, 1", len(before), len(after))
+	}
+}
+
+// timeoutTap is a recTap that bounds its lookups, as rules.Classifier does with [classify]
+// lookup_timeout.
+type timeoutTap struct {
+	recTap
+	d time.Duration
+}
+
+func (t *timeoutTap) LookupTimeout() time.Duration { return t.d }
+
+// TestTapLookupTimeoutIsTheTaps checks that a lookup is bounded by the tap's LookupTimeout,
+// not by upstream_timeout: the upstream never answers the lookup, upstream_timeout is an
+// hour, and the lookup must still fail (and the write still go through).
+func TestTapLookupTimeoutIsTheTaps(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "GET" {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.WriteHeader(204)
+	}))
+	defer up.Close()
+	cfg := cfgFor(up.URL)
+	cfg.UpstreamTimeout = time.Hour
+	tap := &timeoutTap{recTap: recTap{fetch: "/rest/api/content/123"}, d: 100 * time.Millisecond}
+	_, addr, _ := startProxy(t, cfg, tap)
+	resp, _ := rawDo(t, addr, "DELETE /rest/api/content/123 HTTP/1.1\r\nHost: wiki.example\r\n\r\n")
+	if resp.StatusCode != 204 {
+		t.Fatalf("status %d, want the upstream's 204", resp.StatusCode)
+	}
+	tap.mu.Lock()
+	defer tap.mu.Unlock()
+	if tap.fetchErr == nil || !errors.Is(tap.fetchErr, fasthttp.ErrTimeout) {
+		t.Fatalf("lookup error %v, want a timeout from the tap's LookupTimeout", tap.fetchErr)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -61,6 +62,12 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 	st.reqPeek.h = &req.Header
 	x.Header = &st.reqPeek
 	st.fetch.req = req
+	st.fetch.timeout = s.cfg.UpstreamTimeout
+	if lt, ok := tap.(lookupTimeouter); ok {
+		if d := lt.LookupTimeout(); d > 0 {
+			st.fetch.timeout = d
+		}
+	}
 	x.Upstream = &st.fetch
 	st.ip = appendIP(st.ip[:0], ctx.RemoteAddr())
 	x.RemoteAddr = st.ip
@@ -187,10 +194,17 @@ func (r *replay) Read(p []byte) (int, error) {
 
 // fetcher is the Exchange's rules.Fetcher: a GET to the upstream with the client's own
 // Authorization and Cookie, bounded by upstream_timeout and tap_body_limit.
+// lookupTimeouter is a Tap that bounds its own lookups ([classify] lookup_timeout);
+// rules.Classifier is one. It is asked on every tapped exchange, so a reload applies at once.
+type lookupTimeouter interface {
+	LookupTimeout() time.Duration
+}
+
 type fetcher struct {
-	s    *Server
-	req  *fasthttp.Request // the client's request, valid while the handler runs
-	peek reqPeeker
+	s       *Server
+	timeout time.Duration     // bound on one lookup: the tap's, else upstream_timeout
+	req     *fasthttp.Request // the client's request, valid while the handler runs
+	peek    reqPeeker
 }
 
 func (f *fetcher) Fetch(dst []byte, pathAndQuery []byte) (int, []byte, error) {
@@ -213,7 +227,7 @@ func (f *fetcher) Fetch(dst []byte, pathAndQuery []byte) (int, []byte, error) {
 		r.Header.SetBytesV("Cookie", v)
 	}
 	f.peek.h = nil
-	if err := f.s.lookup.DoTimeout(r, resp, f.s.cfg.UpstreamTimeout); err != nil {
+	if err := f.s.lookup.DoTimeout(r, resp, f.timeout); err != nil {
 		return 0, dst, fmt.Errorf("proxy: lookup %q: %w", pathAndQuery, err)
 	}
 	return resp.StatusCode(), append(dst, resp.Body()...), nil
