@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +30,7 @@ const durDeadline = 4 * time.Minute
 
 // durUpstream is a wiki stand-in: POST /rest/api/content with {"n":k} answers
 // {"id":k,"type":"page"}, so each write's event names its write.
-func durUpstream(t *testing.T) string {
+func durUpstream(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -103,7 +104,7 @@ func (rc *durReceiver) snapshot(f func(rc *durReceiver)) {
 }
 
 // serve runs rc on ln until the test ends or the returned stop is called.
-func (rc *durReceiver) serve(t *testing.T, ln net.Listener) (stop func()) {
+func (rc *durReceiver) serve(t testing.TB, ln net.Listener) (stop func()) {
 	srv := &http.Server{Handler: rc}
 	go func() { _ = srv.Serve(ln) }()
 	var once sync.Once
@@ -113,10 +114,10 @@ func (rc *durReceiver) serve(t *testing.T, ln net.Listener) (stop func()) {
 }
 
 // durConfig is a rules file with one rule (a page created per POST) and one webhook.
-func durConfig(t *testing.T, queue, hookURL string, perHook int, extra string) string {
+func durConfig(t testing.TB, queue, hookURL string, perHook int, extra string) string {
 	t.Helper()
 	retry := strings.TrimSuffix(strings.Repeat(`"1s", `, 60), ", ")
-	return writeFile(t, "rules.toml", fmt.Sprintf(`
+	return durWriteFile(t, "rules.toml", fmt.Sprintf(`
 [proxy]
 upstream = "http://127.0.0.1:9"
 
@@ -156,10 +157,10 @@ type durProc struct {
 	done   chan error
 }
 
-func startHooktap(t *testing.T, config, upstream, data string) *durProc {
+func startHooktap(t testing.TB, config, upstream, data string) *durProc {
 	t.Helper()
-	p := &durProc{addr: freeAddr(t), stderr: new(syncBuffer), done: make(chan error, 1)}
-	p.cmd = exec.Command(mainTestBinary(t), "-config", config, "-listen", p.addr, "-upstream", upstream,
+	p := &durProc{addr: durFreeAddr(t), stderr: new(syncBuffer), done: make(chan error, 1)}
+	p.cmd = exec.Command(durBinary(t), "-config", config, "-listen", p.addr, "-upstream", upstream,
 		"-admin", "off", "-data", data)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -167,13 +168,13 @@ func startHooktap(t *testing.T, config, upstream, data string) *durProc {
 	}
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() { p.kill() })
-	waitListening(t, p.addr, p.stderr)
+	durWaitListening(t, p.addr, p.stderr)
 	return p
 }
 
 // waitOpen waits until hooktap's queue is open (for an external cluster, until its stream
 // exists), so that writes are not refused while it starts.
-func (p *durProc) waitOpen(t *testing.T) {
+func (p *durProc) waitOpen(t testing.TB) {
 	t.Helper()
 	waitCond(t, "hooktap's queue open", func() bool {
 		return strings.Contains(p.stderr.String(), "jetstream queue open")
@@ -193,7 +194,7 @@ func (p *durProc) kill() {
 }
 
 // vmHWM reads the process's peak resident memory (VmHWM) in KiB.
-func (p *durProc) vmHWM(t *testing.T) int64 {
+func (p *durProc) vmHWM(t testing.TB) int64 {
 	t.Helper()
 	f, err := os.Open(filepath.Join("/proc", strconv.Itoa(p.cmd.Process.Pid), "status"))
 	if err != nil {
@@ -286,7 +287,7 @@ func (w *writers) halt() {
 }
 
 // waitCond polls cond until it holds or durDeadline passes.
-func waitCond(t *testing.T, what string, cond func() bool, logs ...fmt.Stringer) {
+func waitCond(t testing.TB, what string, cond func() bool, logs ...fmt.Stringer) {
 	t.Helper()
 	deadline := time.Now().Add(durDeadline)
 	for !cond() {
@@ -306,7 +307,7 @@ func waitCond(t *testing.T, what string, cond func() bool, logs ...fmt.Stringer)
 }
 
 // waitDelivered waits until every write in ok has been delivered at least once.
-func waitDelivered(t *testing.T, rc *durReceiver, ok map[int64]bool, logs ...fmt.Stringer) {
+func waitDelivered(t testing.TB, rc *durReceiver, ok map[int64]bool, logs ...fmt.Stringer) {
 	t.Helper()
 	missing := 0
 	waitCond(t, "every accepted write delivered", func() bool {
@@ -329,7 +330,7 @@ func (s stringer) String() string { return s() }
 // checkDelivered asserts that every write in ok was delivered, that each page carries one
 // webhook-id on all its deliveries, and that the ids delivered more than once are among
 // allowed (nil: any, counted against maxDup).
-func checkDelivered(t *testing.T, rc *durReceiver, ok map[int64]bool, allowed map[string]bool, maxDup int) (dups int) {
+func checkDelivered(t testing.TB, rc *durReceiver, ok map[int64]bool, allowed map[string]bool, maxDup int) (dups int) {
 	t.Helper()
 	rc.snapshot(func(rc *durReceiver) {
 		if len(rc.bad) > 0 {
@@ -504,13 +505,76 @@ func TestOutageHoldsEventsInBoundedMemory(t *testing.T) {
 }
 
 var (
+	durBinOnce sync.Once
+	durBin     string
+	durBinErr  error
+)
+
+// durBinary is the hooktap binary: mainTestBinary's in tests, built the same way (go build
+// -o <tmp>/hooktap .) once for benchmarks.
+func durBinary(tb testing.TB) string {
+	tb.Helper()
+	if t, ok := tb.(*testing.T); ok {
+		return mainTestBinary(t)
+	}
+	durBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "hooktap-bench-")
+		if err != nil {
+			durBinErr = err
+			return
+		}
+		durBin = filepath.Join(dir, "hooktap")
+		if out, err := exec.Command("go", "build", "-o", durBin, ".").CombinedOutput(); err != nil {
+			durBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if durBinErr != nil {
+		tb.Fatal(durBinErr)
+	}
+	return durBin
+}
+
+func durWriteFile(tb testing.TB, name, text string) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+func durFreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func durWaitListening(tb testing.TB, addr string, log fmt.Stringer) {
+	tb.Helper()
+	deadline := time.Now().Add(durDeadline)
+	for time.Now().Before(deadline) {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tb.Fatalf("hooktap never listened on %s\n%s", addr, log)
+}
+
+var (
 	natsBinOnce sync.Once
 	natsBin     string
 	natsBinErr  error
 )
 
 // natsServerBinary builds nats-server from the module hooktap requires, once.
-func natsServerBinary(t *testing.T) string {
+func natsServerBinary(t testing.TB) string {
 	t.Helper()
 	natsBinOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "hooktap-nats-server-")
@@ -532,14 +596,14 @@ func natsServerBinary(t *testing.T) string {
 
 // startNATSCluster starts three JetStream nats-servers on loopback, routed to each other,
 // and waits until each reports healthy JetStream. It returns the client URLs.
-func startNATSCluster(t *testing.T) []string {
+func startNATSCluster(t testing.TB) []string {
 	t.Helper()
 	bin := natsServerBinary(t)
 	type node struct{ client, cluster, monitor string }
 	nodes := make([]node, 3)
 	var routes []string
 	for i := range nodes {
-		nodes[i] = node{freeAddr(t), freeAddr(t), freeAddr(t)}
+		nodes[i] = node{durFreeAddr(t), durFreeAddr(t), durFreeAddr(t)}
 		routes = append(routes, "nats://"+nodes[i].cluster)
 	}
 	var urls []string
@@ -619,4 +683,77 @@ func TestClusterSharesDeliveries(t *testing.T) {
 	waitDelivered(t, rc, w.ok, logs...)
 	dups := checkDelivered(t, rc, w.ok, nil, inFlight)
 	t.Logf("all %d accepted writes delivered; %d delivered twice (in flight on the killed instance)", len(w.ok), dups)
+}
+
+// BenchmarkProxiedWrite measures the latency of a page-creating write through hooktap
+// (8 concurrent writers, deliveries running to a live receiver) with queue = "memory" and
+// queue = "disk", and straight to the upstream as the baseline; the difference between the
+// two queues is what the durable enqueue adds to the write path. It reports p50 and p99.
+//
+//	go test -run XXX -bench ProxiedWrite -benchtime 20000x .
+func BenchmarkProxiedWrite(b *testing.B) {
+	for _, queue := range []string{"direct", "memory", "disk"} {
+		b.Run("queue="+queue, func(b *testing.B) {
+			bt := testing.TB(b)
+			upstream := durUpstream(bt)
+			rc := newDurReceiver()
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			rc.serve(bt, ln)
+			target := strings.TrimPrefix(upstream, "http://")
+			if queue != "direct" {
+				config := durConfig(bt, queue, "http://"+ln.Addr().String()+"/hook", 64, "")
+				p := startHooktap(bt, config, upstream, b.TempDir())
+				if queue == "disk" {
+					p.waitOpen(bt)
+				}
+				target = p.addr
+			}
+			const conc = 8
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, DisableCompression: true}}
+			lat := make([][]time.Duration, conc)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for g := 0; g < conc; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						k := next.Add(1)
+						if k > int64(b.N) {
+							return
+						}
+						t0 := time.Now()
+						resp, err := client.Post("http://"+target+"/rest/api/content", "application/json",
+							strings.NewReader(`{"n":`+strconv.FormatInt(k, 10)+`}`))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode/100 != 2 {
+							b.Errorf("write %d: status %d", k, resp.StatusCode)
+							return
+						}
+						lat[g] = append(lat[g], time.Since(t0))
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			var all []time.Duration
+			for _, l := range lat {
+				all = append(all, l...)
+			}
+			slices.Sort(all)
+			if len(all) > 0 {
+				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+			}
+		})
+	}
 }

@@ -27,28 +27,27 @@ import (
 // Names and limits of the JetStream queue. The stream and subject names are part of the
 // on-disk (and on-cluster) format: hooktap instances sharing a cluster must agree on them.
 const (
-	jsStream         = "hooktap"              // the events: interest retention
-	jsDeadStream     = "hooktap_dead"         // the dead letters: limits retention
-	jsEventPrefix    = "hooktap.event."       // + event name
-	jsRedeliverPre   = "hooktap.redeliver."   // + hook token: dead letters put back, one hook only
-	jsDeadPrefix     = "hooktap.dead."        // + hook token
-	jsAllEvents      = jsEventPrefix + ">"    // a "*" webhook's filter
-	jsDuplicates     = 2 * time.Minute        // Nats-Msg-Id de-duplication window
-	jsDefaultMaxAge  = 168 * time.Hour        // [dispatch] max_age default
-	jsDefaultMaxByte = int64(1 << 30)         // [dispatch] max_bytes default
-	jsFetchWait      = 2 * time.Second        // one long pull; Fetch re-issues it until ctx ends
-	jsOpTimeout      = 10 * time.Second       // acks, dead letters, admin calls without a deadline
-	jsStartTimeout   = 30 * time.Second       // embedded server start-up
-	jsMaxReason      = 256                    // bytes of a dead letter's reason kept
-	jsClusterReplica = 3                      // stream replicas on an external cluster, when it can
-	jsHdrDied        = "Hooktap-Died"         // dead letter: unix ns
-	jsHdrAttempts    = "Hooktap-Attempts"     // dead letter: attempts made
-	jsHdrReason      = "Hooktap-Reason"       // dead letter: why
-	jsHdrHook        = "Hooktap-Hook"         // dead letter: the hook ID, as given
-	jsBodyVersion    = '1'                    // first byte of an encoded message
-	jsTokenReadable  = 32                     // readable prefix of a hook token
-	jsDeadScanBatch  = 256                    // dead letters read per pull
-	jsTermReasonPref = "hooktap: dead letter" // TermWithReason prefix, seen in advisories
+	jsStream         = "hooktap"            // the events: interest retention
+	jsDeadStream     = "hooktap_dead"       // the dead letters: limits retention
+	jsEventPrefix    = "hooktap.event."     // + event name
+	jsRedeliverPre   = "hooktap.redeliver." // + hook token: dead letters put back, one hook only
+	jsDeadPrefix     = "hooktap.dead."      // + hook token
+	jsAllEvents      = jsEventPrefix + ">"  // a "*" webhook's filter
+	jsDuplicates     = 2 * time.Minute      // Nats-Msg-Id de-duplication window
+	jsDefaultMaxAge  = 168 * time.Hour      // [dispatch] max_age default
+	jsDefaultMaxByte = int64(1 << 30)       // [dispatch] max_bytes default
+	jsFetchWait      = 2 * time.Second      // one long pull; Fetch re-issues it until ctx ends
+	jsOpTimeout      = 10 * time.Second     // acks, dead letters, admin calls without a deadline
+	jsStartTimeout   = 30 * time.Second     // embedded server start-up
+	jsMaxReason      = 256                  // bytes of a dead letter's reason kept
+	jsClusterReplica = 3                    // stream replicas on an external cluster, when it can
+	jsHdrDied        = "Hooktap-Died"       // dead letter: unix ns
+	jsHdrAttempts    = "Hooktap-Attempts"   // dead letter: attempts made
+	jsHdrReason      = "Hooktap-Reason"     // dead letter: why
+	jsHdrHook        = "Hooktap-Hook"       // dead letter: the hook ID, as given
+	jsBodyVersion    = '1'                  // first byte of an encoded message
+	jsTokenReadable  = 32                   // readable prefix of a hook token
+	jsDeadScanBatch  = 256                  // dead letters read per pull
 )
 
 // JetStreamQueue is the durable [Queue] on NATS JetStream: queue = "disk" runs an embedded
@@ -113,13 +112,12 @@ type JetStreamQueue struct {
 	hooks   map[string]*jsHook
 	closing chan struct{} // closed by Close; never reopened
 
-	drains sync.WaitGroup // goroutines handing back messages of an interrupted Fetch
-	pool   sync.Pool      // *jsDelivery
-	bufs   sync.Pool      // *jsPub, for Publish
+	pool sync.Pool // *jsDelivery
+	bufs sync.Pool // *jsPub, for Publish
 
 	// Counters, for tests and metrics.
 	malformed atomic.Uint64 // messages on hooktap subjects that did not decode; terminated
-	handback  atomic.Uint64 // messages of interrupted Fetch calls handed back with a nak at Close
+	handback  atomic.Uint64 // pulled messages given back with a nak (stale, or at Close)
 }
 
 const (
@@ -129,23 +127,31 @@ const (
 	jsClosed
 )
 
-// jsHook is one subscription of this instance.
+// jsHook is one subscription of this instance. Its pulls are answered on one inbox that
+// lives as long as the subscription, so a message the server sends late (after the Fetch
+// that asked for it returned, or after the client gave the pull up under load) is kept for
+// the next Fetch instead of being lost until AckWait.
 type jsHook struct {
-	id      string
-	token   string // durable consumer name, redelivery and dead-letter subject token
-	subject string // jsRedeliverPre + token
-	cons    jetstream.Consumer
-	filters []string
-	ackWait time.Duration
-	fetched atomic.Int64 // fetched by this instance, not yet settled
+	id       string
+	token    string // durable consumer name, redelivery and dead-letter subject token
+	subject  string // jsRedeliverPre + token
+	pullSubj string // the consumer's next-message API subject
+	inbox    string
+	sub      *nats.Subscription
+	notify   chan struct{} // 1-buffered: a message or a pull's end arrived
+	fetched  atomic.Int64  // fetched by this instance, not yet settled
 
-	stashMu sync.Mutex
-	stash   []stashed // delivered to an interrupted Fetch; handed out by the next one
+	mu       sync.Mutex // guards below
+	filters  []string
+	ackWait  time.Duration
+	ready    []pulled  // arrived, not yet handed out, oldest first
+	asked    int       // messages still due on the outstanding pull; 0: none
+	pullEnds time.Time // when the outstanding pull is given up
 }
 
-// stashed is a message that arrived for a Fetch that had already returned.
-type stashed struct {
-	msg jetstream.Msg
+// pulled is a message that arrived on a hook's inbox.
+type pulled struct {
+	msg *nats.Msg
 	at  time.Time
 }
 
@@ -153,7 +159,7 @@ type stashed struct {
 // points back to jd.
 type jsDelivery struct {
 	Delivery
-	msg  jetstream.Msg
+	msg  *nats.Msg
 	hook *jsHook
 	seq  uint64 // stream sequence
 }
@@ -355,16 +361,20 @@ func (q *JetStreamQueue) Open(ctx context.Context) error {
 // jsConn is what Open sets up and Close tears down.
 type jsConn struct {
 	srv    *server.Server // embedded server; nil for a cluster
-	nc     *nats.Conn
+	nc     *nats.Conn     // fetches, acks, admin
 	js     jetstream.JetStream
+	pubNC  *nats.Conn // publishes only: the write path does not queue behind deliveries
+	pubJS  jetstream.JetStream
 	stream jetstream.Stream
 	dead   jetstream.Stream
 }
 
 func (c jsConn) shutdown() {
-	if c.nc != nil {
-		_ = c.nc.FlushTimeout(jsOpTimeout)
-		c.nc.Close()
+	for _, nc := range []*nats.Conn{c.pubNC, c.nc} {
+		if nc != nil {
+			_ = nc.FlushTimeout(jsOpTimeout)
+			nc.Close()
+		}
 	}
 	if c.srv != nil {
 		c.srv.Shutdown()
@@ -413,7 +423,13 @@ func (q *JetStreamQueue) open(ctx context.Context) (c jsConn, err error) {
 	if c.nc, err = nats.Connect(urls, opts...); err != nil {
 		return c, fmt.Errorf("dispatch: connecting to nats %s: %w", redactURL(urls), err)
 	}
+	if c.pubNC, err = nats.Connect(urls, append(opts, nats.Name("hooktap-publish"))...); err != nil {
+		return c, fmt.Errorf("dispatch: connecting to nats %s: %w", redactURL(urls), err)
+	}
 	if c.js, err = jetstream.New(c.nc, jetstream.WithDefaultTimeout(jsOpTimeout)); err != nil {
+		return c, fmt.Errorf("dispatch: jetstream: %w", err)
+	}
+	if c.pubJS, err = jetstream.New(c.pubNC, jetstream.WithDefaultTimeout(jsOpTimeout)); err != nil {
 		return c, fmt.Errorf("dispatch: jetstream: %w", err)
 	}
 	replicas := 1
@@ -507,7 +523,7 @@ const (
 // enqueue_timeout when ctx has no deadline.
 func (q *JetStreamQueue) Publish(ctx context.Context, m *Message) error {
 	q.mu.RLock()
-	js, state := q.js, q.state
+	js, state := q.pubJS, q.state
 	q.mu.RUnlock()
 	if state != jsOpen {
 		return ErrClosed
@@ -695,7 +711,7 @@ func (q *JetStreamQueue) Subscribe(ctx context.Context, s Subscription) error {
 	if ackWait <= 0 {
 		ackWait = 30 * time.Second
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, jsStream, jetstream.ConsumerConfig{
+	_, err = js.CreateOrUpdateConsumer(ctx, jsStream, jetstream.ConsumerConfig{
 		Durable:        token,
 		Description:    "hooktap webhook " + s.Hook,
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
@@ -710,7 +726,7 @@ func (q *JetStreamQueue) Subscribe(ctx context.Context, s Subscription) error {
 		return fmt.Errorf("dispatch: consumer for webhook %q: %w", s.Hook, err)
 	}
 	if q.external != nil {
-		q.waitReplicas(ctx, cons, s.Hook, q.jsConnStream().CachedInfo().Config.Replicas)
+		q.waitReplicas(ctx, js, token, s.Hook, q.jsConnStream().CachedInfo().Config.Replicas)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -718,24 +734,51 @@ func (q *JetStreamQueue) Subscribe(ctx context.Context, s Subscription) error {
 		return ErrClosed
 	}
 	if h := q.hooks[s.Hook]; h != nil {
-		h.filters, h.cons, h.ackWait = filters, cons, ackWait
+		h.mu.Lock()
+		h.filters, h.ackWait = filters, ackWait
+		h.mu.Unlock()
 		return nil
 	}
-	q.hooks[s.Hook] = &jsHook{id: s.Hook, token: token, subject: jsRedeliverPre + token, cons: cons,
-		filters: filters, ackWait: ackWait}
+	h := &jsHook{id: s.Hook, token: token, subject: jsRedeliverPre + token,
+		pullSubj: "$JS.API.CONSUMER.MSG.NEXT." + jsStream + "." + token,
+		inbox:    q.nc.NewInbox(), notify: make(chan struct{}, 1), filters: filters, ackWait: ackWait}
+	sub, err := q.nc.Subscribe(h.inbox, h.arrive)
+	if err != nil {
+		return fmt.Errorf("dispatch: inbox for webhook %q: %w", s.Hook, err)
+	}
+	h.sub = sub
+	q.hooks[s.Hook] = h
 	return nil
+}
+
+// arrive takes a message on the hook's inbox: a delivery, or a status ending the pull
+// (404 no messages, 408 request expired, 409 e.g. consumer deleted); heartbeats are ignored.
+func (h *jsHook) arrive(m *nats.Msg) {
+	h.mu.Lock()
+	if status := m.Header.Get("Status"); status != "" && len(m.Data) == 0 {
+		if status != "100" {
+			h.asked = 0
+		}
+	} else {
+		h.ready = append(h.ready, pulled{msg: m, at: time.Now()})
+		if h.asked > 0 {
+			h.asked--
+		}
+	}
+	h.mu.Unlock()
+	poke(h.notify)
 }
 
 // waitReplicas waits (up to jsOpTimeout) until a clustered consumer runs on every replica of
 // the stream. An interest-retention stream skips a message that no consumer on the applying
 // server is interested in, so events accepted before a new consumer reached every replica
 // could be skipped there; the dispatcher opens intake only after Subscribe returns.
-func (q *JetStreamQueue) waitReplicas(ctx context.Context, cons jetstream.Consumer, hook string, replicas int) {
+func (q *JetStreamQueue) waitReplicas(ctx context.Context, js jetstream.JetStream, token, hook string, replicas int) {
 	ctx, cancel := context.WithTimeout(ctx, jsOpTimeout)
 	defer cancel()
 	for {
-		ci, err := cons.Info(ctx)
-		if err == nil && consumerReady(ci, replicas) {
+		c, err := js.Consumer(ctx, jsStream, token)
+		if err == nil && consumerReady(c.CachedInfo(), replicas) {
 			return
 		}
 		select {
@@ -777,6 +820,10 @@ func (q *JetStreamQueue) jsConnStream() jetstream.Stream {
 func (q *JetStreamQueue) Unsubscribe(ctx context.Context, hook string) (int, error) {
 	q.mu.Lock()
 	js, state := q.js, q.state
+	if h := q.hooks[hook]; h != nil {
+		_ = h.sub.Unsubscribe() // its pulled messages go with the consumer
+		poke(h.notify)
+	}
 	delete(q.hooks, hook)
 	q.mu.Unlock()
 	if state != jsOpen {
@@ -811,9 +858,16 @@ func (q *JetStreamQueue) hook(id string) (*jsHook, error) {
 	return h, nil
 }
 
-// Fetch implements [Queue]: it takes what is ready now (a no-wait pull), and when nothing
-// is, waits in long pulls for one delivery and then takes what else is ready.
+// Fetch implements [Queue]: it hands out what has arrived on the hook's inbox; when nothing
+// has, it sends one pull for the free room (expiring after jsFetchWait on the server) and
+// waits for its messages, its end, ctx or Close.
 func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery) ([]*Delivery, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for {
 		h, err := q.hook(hook)
 		if err != nil {
@@ -822,142 +876,102 @@ func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery
 		if len(dst) >= cap(dst) {
 			return dst, nil
 		}
-		if err := ctx.Err(); err != nil {
-			return dst, err
-		}
 		n := len(dst)
-		dst = q.unstash(h, dst)
-		if len(dst) >= cap(dst) {
+		h.mu.Lock()
+		dst = q.takeLocked(h, dst)
+		if len(dst) > n {
+			h.mu.Unlock()
 			return dst, nil
 		}
-		b, err := h.cons.FetchNoWait(cap(dst) - len(dst))
-		if err == nil {
-			dst, err = q.collect(ctx, h, b, dst)
+		now := time.Now()
+		var pull []byte
+		if h.asked == 0 || now.After(h.pullEnds) {
+			h.asked = cap(dst) - len(dst)
+			h.pullEnds = now.Add(jsFetchWait + jsPullGrace)
+			pull = fmt.Appendf(nil, `{"batch":%d,"expires":%d}`, h.asked, jsFetchWait.Nanoseconds())
 		}
-		if len(dst) > n {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, q.fetchErr(err)
-		}
-		b, err = h.cons.Fetch(1, jetstream.FetchMaxWait(jsFetchWait))
-		if err == nil {
-			dst, err = q.collect(ctx, h, b, dst)
-		}
-		if len(dst) > n {
-			if len(dst) < cap(dst) && ctx.Err() == nil {
-				if b, err := h.cons.FetchNoWait(cap(dst) - len(dst)); err == nil {
-					dst, _ = q.collect(ctx, h, b, dst)
-				}
+		wait := h.pullEnds.Sub(now)
+		h.mu.Unlock()
+		if pull != nil {
+			if err := q.nc.PublishRequest(h.pullSubj, h.inbox, pull); err != nil {
+				h.mu.Lock()
+				h.asked = 0
+				h.mu.Unlock()
+				return dst, q.fetchErr(err)
 			}
-			return dst, nil
 		}
-		if err != nil {
-			return dst, q.fetchErr(err)
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-h.notify:
+		case <-timer.C:
+		case <-ctx.Done():
+			return dst, ctx.Err()
+		case <-q.closing:
+			return dst, ErrClosed
 		}
 	}
+}
+
+// jsPullGrace is how long after a pull's server-side expiry the client still waits for its
+// end before sending another (a late answer is kept anyway).
+const jsPullGrace = time.Second
+
+// takeLocked moves arrived messages to dst. One that waited more than half its AckWait is
+// given back with a nak instead: the server may redeliver it any moment.
+func (q *JetStreamQueue) takeLocked(h *jsHook, dst []*Delivery) []*Delivery {
+	i := 0
+	for ; i < len(h.ready) && len(dst) < cap(dst); i++ {
+		p := h.ready[i]
+		h.ready[i] = pulled{}
+		if time.Since(p.at) > h.ackWait/2 {
+			q.handback.Add(1)
+			_ = p.msg.Nak()
+			continue
+		}
+		if d := q.delivery(h, p.msg); d != nil {
+			dst = append(dst, d)
+		}
+	}
+	h.ready = append(h.ready[:0], h.ready[i:]...)
+	return dst
 }
 
 func (q *JetStreamQueue) fetchErr(err error) error {
 	if q.isClosing() || errors.Is(err, nats.ErrConnectionClosed) {
 		return ErrClosed
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
 	return fmt.Errorf("dispatch: jetstream fetch: %w", err)
 }
 
-// collect appends the messages of one pull to dst. When ctx ends or the queue closes before
-// the pull is over (the server keeps the pull request open until it expires), it returns,
-// and a goroutine keeps whatever the pull still brings for the hook's next Fetch, so that
-// no delivery waits for AckWait or uses up an attempt.
-func (q *JetStreamQueue) collect(ctx context.Context, h *jsHook, b jetstream.MessageBatch, dst []*Delivery) ([]*Delivery, error) {
-	msgs := b.Messages()
-	for {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return dst, b.Error()
-			}
-			if d := q.delivery(h, m); d != nil {
-				dst = append(dst, d)
-			}
-		case <-ctx.Done():
-			q.keepRest(h, msgs)
-			return dst, ctx.Err()
-		case <-q.closing:
-			q.keepRest(h, msgs)
-			return dst, ErrClosed
-		}
-	}
-}
-
-// keepRest stashes what an interrupted pull still brings (naks it once the queue is
-// closing: another instance, or the next start, then gets it without waiting for AckWait).
-func (q *JetStreamQueue) keepRest(h *jsHook, msgs <-chan jetstream.Msg) {
-	q.drains.Add(1)
-	go func() {
-		defer q.drains.Done()
-		for m := range msgs {
-			if q.isClosing() {
-				q.handback.Add(1)
-				_ = m.Nak() // if lost, it comes back after AckWait
-				continue
-			}
-			h.stashMu.Lock()
-			h.stash = append(h.stash, stashed{msg: m, at: time.Now()})
-			h.stashMu.Unlock()
-		}
-	}()
-}
-
-// unstash hands out stashed messages still well within their AckWait; older ones are given
-// back with a nak, as the server may redeliver them any moment.
-func (q *JetStreamQueue) unstash(h *jsHook, dst []*Delivery) []*Delivery {
-	h.stashMu.Lock()
-	defer h.stashMu.Unlock()
-	i := 0
-	for ; i < len(h.stash) && len(dst) < cap(dst); i++ {
-		s := h.stash[i]
-		h.stash[i] = stashed{}
-		if time.Since(s.at) > h.ackWait/2 {
-			q.handback.Add(1)
-			_ = s.msg.Nak()
-			continue
-		}
-		if d := q.delivery(h, s.msg); d != nil {
-			dst = append(dst, d)
-		}
-	}
-	h.stash = append(h.stash[:0], h.stash[i:]...)
-	return dst
-}
-
-// nakStashes gives back every stashed message; called by Close once no pull is open.
-func (q *JetStreamQueue) nakStashes() {
+// nakArrived gives back every message pulled and not handed out; called by Close.
+func (q *JetStreamQueue) nakArrived() {
 	for _, h := range q.hooks {
-		h.stashMu.Lock()
-		for _, s := range h.stash {
+		_ = h.sub.Unsubscribe()
+		h.mu.Lock()
+		for _, p := range h.ready {
 			q.handback.Add(1)
-			_ = s.msg.Nak()
+			_ = p.msg.Nak()
 		}
-		h.stash = nil
-		h.stashMu.Unlock()
+		h.ready = nil
+		h.mu.Unlock()
 	}
 }
 
 // delivery wraps a fetched message; a message that does not decode is terminated.
-func (q *JetStreamQueue) delivery(h *jsHook, m jetstream.Msg) *Delivery {
+func (q *JetStreamQueue) delivery(h *jsHook, m *nats.Msg) *Delivery {
 	md, err := m.Metadata()
 	jd := q.pool.Get().(*jsDelivery)
 	if err == nil {
-		err = decodeBody(m.Data(), &jd.Message)
+		err = decodeBody(m.Data, &jd.Message)
 	}
 	if err != nil {
 		q.malformed.Add(1)
-		q.log.Warn("dispatch: dropping a malformed message from the queue", "subject", m.Subject(), "err", err)
-		_ = m.TermWithReason("hooktap: malformed")
+		q.log.Warn("dispatch: dropping a malformed message from the queue", "subject", m.Subject, "err", err)
+		_ = m.Term()
 		*jd = jsDelivery{}
 		q.pool.Put(jd)
 		return nil
@@ -1002,9 +1016,7 @@ func (q *JetStreamQueue) Ack(d *Delivery) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), jsOpTimeout)
-	err = jd.msg.DoubleAck(ctx)
-	cancel()
+	err = jd.msg.AckSync(nats.AckWait(jsOpTimeout))
 	q.release(jd)
 	return q.settleErr("ack", err)
 }
@@ -1059,7 +1071,7 @@ func (q *JetStreamQueue) Dead(d *Delivery, reason string) error {
 	if _, err := js.PublishMsg(ctx, msg); err != nil {
 		return q.settleErr("storing dead letter", err)
 	}
-	return q.settleErr("term", jd.msg.TermWithReason(jsTermReasonPref))
+	return q.settleErr("term", jd.msg.Term())
 }
 
 // deadLetter is one stored dead letter and its place in the dead-letter stream.
@@ -1313,10 +1325,9 @@ func (q *JetStreamQueue) Close() error {
 	if !wasOpen {
 		return nil // never opened, or Open is still running and tears down itself
 	}
-	q.drains.Wait()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.nakStashes()
+	q.nakArrived()
 	q.jsConn.shutdown()
 	return nil
 }
