@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"flag"
 	"fmt"
@@ -213,12 +214,19 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	mac := hmac.New(sha256.New, []byte(r.secret))
 	mac.Write(body)
 	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	// Standard Webhooks: v1,base64(HMAC-SHA256(secret, id "." timestamp "." body)).
+	mac2 := hmac.New(sha256.New, []byte(r.secret))
+	mac2.Write([]byte(req.Header.Get("webhook-id") + "." + req.Header.Get("webhook-timestamp") + "."))
+	mac2.Write(body)
+	want2 := "v1," + base64.StdEncoding.EncodeToString(mac2.Sum(nil))
 	key := req.Header.Get("X-Event-Key")
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch {
 	case req.Header.Get("X-Hub-Signature") != want:
 		r.bad = append(r.bad, fmt.Sprintf("%s: X-Hub-Signature %q, want %q", key, req.Header.Get("X-Hub-Signature"), want))
+	case req.Header.Get("webhook-id") == "" || req.Header.Get("webhook-signature") != want2:
+		r.bad = append(r.bad, fmt.Sprintf("%s: webhook-id %q, webhook-signature %q, want %q", key, req.Header.Get("webhook-id"), req.Header.Get("webhook-signature"), want2))
 	case !gjson.ValidBytes(body):
 		r.bad = append(r.bad, fmt.Sprintf("%s: body is not JSON: %q", key, body))
 	case gjson.GetBytes(body, "event").String() != key:

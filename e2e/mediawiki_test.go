@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +20,9 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// mwGaps are the MediaWiki events the pack cannot classify yet, with the reason (README).
-var mwGaps = map[string]string{
-	"label_added":   "category changes on an existing page need a set difference (not_in) between two lookups",
-	"label_removed": "same",
-}
+// mwGaps are the MediaWiki events the pack cannot classify yet, with the reason (README):
+// none.
+var mwGaps = map[string]string{}
 
 // mwClient is a logged-in Action API and REST client of one base URL.
 type mwClient struct {
@@ -174,6 +173,11 @@ var newSection = regexp.MustCompile(`^/\* .* \*/ new section$`)
 // events maps the recorded rows to the events they mean.
 func (r *mwRecord) events(since int64) []string {
 	var out []string
+	// MediaWiki's job queue sometimes records one revision's category change twice (two
+	// categorize rows, same revision and category; after an undelete, the job runs again for
+	// the restored revisions, naming the page by its title then): one revision changes a
+	// membership once.
+	seenCat := map[string]bool{}
 	for id, row := range r.rows {
 		if id <= since {
 			continue
@@ -193,6 +197,11 @@ func (r *mwRecord) events(since int64) []string {
 		case "categorize":
 			c := row.Get("comment").String()
 			pid := row.Get("pageid").String()
+			k := pid + "|" + row.Get("revid").String() + "|" + title + "|" + strconv.FormatBool(strings.HasSuffix(c, " added to category"))
+			if seenCat[k] {
+				continue
+			}
+			seenCat[k] = true
 			switch {
 			case strings.HasSuffix(c, " added to category"):
 				out = append(out, "label_added "+pid+"|"+title)
@@ -424,10 +433,16 @@ func TestMediaWiki(t *testing.T) {
 			p := base("upload")
 			p["filename"], p["comment"], p["ignorewarnings"] = name, "new version", "1"
 			r := via.post(true, p, [3]string{"file", name, fmt.Sprintf("file %s version %d\n", name, rng.Int())})
-			if r.Get("upload.result").String() != "Success" {
+			switch {
+			case r.Get("upload.result").String() == "Success":
+				counts["re-upload"]++
+			case r.Get("error.code").String() == "backend-fail-alreadyexists":
+				// MediaWiki names archived versions by the second: a second version within
+				// the same second fails (HTTP 200 with an error): no event.
+				counts["error re-upload same second"]++
+			default:
 				t.Fatalf("action %d re-upload: %s", i, r.Raw)
 			}
-			counts["re-upload"]++
 		case k < 90:
 			ct := via.get("action=query&meta=tokens&type=createaccount").Get("query.tokens.createaccounttoken").String()
 			user := uniq("User")
