@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# backends.sh start|stop [mediawiki|tiddlywiki|wordpress|all]
+# backends.sh start|stop|install [mediawiki|tiddlywiki|wordpress|all]
 #
-# Installs (when missing), starts and stops the real backends that the e2e tests put hooktap
-# in front of: MediaWiki 1.39 (Debian, SQLite, php -S), TiddlyWiki 5.4.1 (npm, node) and
-# WordPress 6.1 (Debian, MariaDB, php -S). Each server listens on 127.0.0.1 only and runs in
+# Installs (when missing; install does only that), starts and stops the real backends that
+# the e2e tests put hooktap in front of: MediaWiki 1.39 (Debian, SQLite, php -S), TiddlyWiki
+# 5.4.1 (npm, node) and WordPress 6.1 (Debian, MariaDB, php -S). Each server listens on 127.0.0.1 only and runs in
 # its own process group (setsid), which stop kills as a whole (php -S workers would otherwise
 # outlive their master). Every start is a fresh install of the site: state from an earlier run
 # is wiped.
@@ -127,7 +127,7 @@ stop_mediawiki() {
 	rm -f "$DIR/mediawiki.env"
 }
 
-start_tiddlywiki() {
+install_tiddlywiki() {
 	command -v node >/dev/null && command -v npm >/dev/null || ensure_pkgs nodejs npm
 	local pkg="$CACHE/node_modules/tiddlywiki/package.json"
 	if ! grep -q "\"version\": \"$TW_VERSION\"" "$pkg" 2>/dev/null; then
@@ -136,6 +136,10 @@ start_tiddlywiki() {
 		( cd "$CACHE" && npm install --no-audit --no-fund --silent --no-save "tiddlywiki@$TW_VERSION" >/dev/null ) ||
 			die "npm install tiddlywiki@$TW_VERSION failed"
 	fi
+}
+
+start_tiddlywiki() {
+	install_tiddlywiki
 	stop_tiddlywiki
 	local d="$DIR/tiddlywiki" tw="$CACHE/node_modules/tiddlywiki/tiddlywiki.js"
 	rm -rf "$d"; mkdir -p "$d"
@@ -212,7 +216,7 @@ stop_wordpress() {
 	rm -f "$DIR/wordpress.env" /etc/wordpress/config-127.0.0.1.php
 }
 
-usage() { die "usage: backends.sh start|stop [mediawiki|tiddlywiki|wordpress|all]"; }
+usage() { die "usage: backends.sh start|stop|install [mediawiki|tiddlywiki|wordpress|all]"; }
 
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
 cmd=$1 which=${2:-all}
@@ -223,7 +227,7 @@ case $which in
 esac
 mkdir -p "$DIR"; chmod 755 "$DIR"
 case $cmd in
-	start)
+	start|install)
 		# One apt-get run for every backend asked for, before any of them starts.
 		pkgs=()
 		for b in "$@"; do
@@ -233,7 +237,11 @@ case $cmd in
 			esac
 		done
 		[ ${#pkgs[@]} -eq 0 ] || ensure_pkgs "${pkgs[@]}"
-		for b in "$@"; do "start_$b"; done ;;
+		if [ "$cmd" = install ]; then
+			case " $* " in *" tiddlywiki "*) install_tiddlywiki ;; esac
+		else
+			for b in "$@"; do "start_$b"; done
+		fi ;;
 	stop) for b in "$@"; do "stop_$b"; done ;;
 	*) usage ;;
 esac

@@ -96,7 +96,12 @@ type backend struct {
 
 func (b *backend) url() string { return b.env["URL"] }
 
-var startMu sync.Mutex
+var (
+	startMu     sync.Mutex
+	installOnce sync.Once
+	installOut  []byte
+	installErr  error
+)
 
 // startBackend runs backends.sh start NAME in a state dir of its own and stops the backend
 // when the test ends.
@@ -128,9 +133,20 @@ func startBackend(t *testing.T, name string) *backend {
 		}
 		os.RemoveAll(dir)
 	})
-	// Starts are serialised: apt-get and dpkg take one lock, and installs are shared.
+	// Starts are serialised: apt-get and dpkg take one lock, and installs are shared. The
+	// first one installs what every backend needs, with one apt-get update.
 	startMu.Lock()
 	start := time.Now()
+	installOnce.Do(func() {
+		c := exec.Command(script, "install", "all")
+		c.Env = env
+		installOut, installErr = c.CombinedOutput()
+		t.Logf("backends.sh install all: %v", time.Since(start).Round(time.Millisecond))
+	})
+	if installErr != nil {
+		startMu.Unlock()
+		t.Fatalf("backends.sh install all: %v\n%s", installErr, installOut)
+	}
 	out, err := run("start")
 	startMu.Unlock()
 	if err != nil {
