@@ -1099,8 +1099,9 @@ func (q *JetStreamQueue) scanDead(ctx context.Context, hook string, fn func(*dea
 		return nil
 	}
 	cons, err := dead.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		FilterSubjects:    []string{subject},
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		InactiveThreshold: 10 * time.Second, // the server removes it soon after the scan
 	})
 	if err != nil {
 		return fmt.Errorf("dispatch: dead letters: %w", err)
