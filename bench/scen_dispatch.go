@@ -38,7 +38,7 @@ func newDispatcher(queue, dataDir string, addrs []string, extra func(*rules.Disp
 	for i, a := range addrs {
 		hooks[i] = rules.Webhook{Name: fmt.Sprintf("r%d", i), URL: "http://" + a + "/hook", Secret: "bench-secret", Events: []string{"label_added"}}
 	}
-	return buildDispatcher(cfg, hooks, nil)
+	return dispatch.New(cfg, hooks, nil)
 }
 
 // produce enqueues stamped events until stop is closed: at rate events/s on a fixed

@@ -26,6 +26,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 
+	"hooktap/dispatch"
 	"hooktap/proxy"
 	"hooktap/rules"
 	"hooktap/wiki"
@@ -289,7 +290,7 @@ func serveHooktap(config, upstream, queue, dataDir string, log *slog.Logger) (fu
 	if err != nil {
 		return nil, err
 	}
-	d, err := buildDispatcher(f.Dispatch, f.Webhooks, log)
+	d, err := dispatch.New(f.Dispatch, f.Webhooks, log)
 	if err != nil {
 		return nil, err
 	}
