@@ -34,6 +34,16 @@ var (
 	actionsFlag = flag.Int("e2e.actions", 0, "actions per backend (0: HOOKTAP_E2E_ACTIONS, else 300)")
 )
 
+// TestMain removes the hooktap binary built for the run.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if buildPath != "" {
+		os.RemoveAll(filepath.Dir(buildPath))
+	}
+	os.Exit(code)
+}
+
 // requireE2E skips the test unless HOOKTAP_E2E=1: the e2e tests install Debian and npm
 // packages and start real servers.
 func requireE2E(t *testing.T) {
