@@ -22,7 +22,7 @@ import (
 
 // mwGaps are the MediaWiki events the pack cannot classify yet, with the reason (README):
 // none.
-var mwGaps = map[string]string{}
+var mwGaps = gapSet{}
 
 // mwClient is a logged-in Action API and REST client of one base URL.
 type mwClient struct {
@@ -478,7 +478,7 @@ func TestMediaWiki(t *testing.T) {
 	rec.runJobs()
 	t.Logf("actions by kind: %v", counts)
 	record := rec.events(since)
-	got := rcv.settle(notGap(record, mwGaps))
+	got := rcv.settle(notGap(record, mwGaps, mwKey))
 	checkReceiver(t, rcv)
 	delivered := make([]string, len(got))
 	for i, d := range got {
