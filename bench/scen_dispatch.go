@@ -184,7 +184,9 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 	p.Step(s.Duration+s.Warmup, "run %d/%d · %s queue · %d receivers · deliveries", run+1, s.Runs, queue, n)
 	stop := make(chan struct{})
 	prodDone := make(chan int64, 1)
-	window := int64(256 * n)
+	// Enough ready deliveries to keep every in-flight slot busy (64 per webhook, 500 in
+	// all), few enough that the rest drains in well under a second.
+	window := int64(min(256*n, 2048))
 	go func() { prodDone <- produce(d, stop, 0, rc, n, window) }()
 	// Warm-up, longer with many receivers: each webhook opens its own connections.
 	sleepCtx(ctx, s.Warmup+time.Duration(n)*5*time.Millisecond)
@@ -212,7 +214,7 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 	waitDelivered(ctx, rc, acc*int64(n), 30*time.Second)
 
 	// Latency: half the measured rate.
-	rate := dr.Delivered / 2 / float64(n)
+	rate := max(dr.Delivered/2/float64(n), 1)
 	dr.LatencyOffered = rate
 	p.Step(s.Duration+s.Warmup, "run %d/%d · %s queue · %d receivers · latency at %s events", run+1, s.Runs, queue, n, fmtRate(rate))
 	stop = make(chan struct{})
