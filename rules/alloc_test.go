@@ -2,7 +2,12 @@
 
 package rules_test
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"hooktap/rules"
+)
 
 // TestAllocs asserts that classifying a non-matching read and a matching write (payloads
 // built, events enqueued) allocates nothing, with the 60-rule and the 1000-rule packs.
@@ -45,5 +50,92 @@ func TestAllocsEachLookup(t *testing.T) {
 	}
 	if cs.created == 0 {
 		t.Error("no label_created")
+	}
+}
+
+// tagPack classifies a TiddlyWiki tiddler's tag changes: the tags before (a title list from a
+// lookup) against the tags sent (a title list), both read with |titlelist.
+const tagPack = `[proxy]
+upstream = "http://127.0.0.1:8090"
+
+[[rule]]
+name   = "tags"
+method = "PUT"
+path   = "/recipes/default/tiddlers/{title}"
+status = [204]
+
+[[rule.lookup]]
+name  = "before"
+path  = "/recipes/default/tiddlers/{title}"
+cache = false
+
+[[rule.emit]]
+event   = "label_added"
+each    = "req.tags|titlelist"
+when    = { "item" = { not_in = "lookup.before.tags|titlelist" } }
+payload = { "label.name" = "item", "labeled.id" = "path.title|str" }
+
+[[rule.emit]]
+event   = "label_removed"
+each    = "lookup.before.tags|titlelist"
+when    = { "item" = { not_in = "req.tags|titlelist" } }
+payload = { "label.name" = "item", "labeled.id" = "path.title|str", "labeled.labels" = "req.tags|titlelist" }
+`
+
+// tiddlerUpstream answers the lookup of a tiddler whose tags are a title list.
+type tiddlerUpstream struct{}
+
+func (tiddlerUpstream) Fetch(dst, pq []byte) (int, []byte, error) {
+	return 200, append(dst, `{"title":"Note 1","tags":"alpha [[two words]] gamma [[x y]]"}`...), nil
+}
+
+// tagSink counts label events without keeping them.
+type tagSink struct{ added, removed int }
+
+func (s *tagSink) Enqueue(ev *rules.Event) error {
+	switch ev.Name {
+	case "label_added":
+		s.added++
+	case "label_removed":
+		s.removed++
+	}
+	return nil
+}
+
+// TestAllocsTitleList asserts that a set difference of two title lists (|titlelist under
+// each, not_in and a payload) allocates nothing in steady state, and gives the right events:
+// added "beta" and "three words"; removed "two words" and "gamma".
+func TestAllocsTitleList(t *testing.T) {
+	f, err := rules.Parse("tags.toml", []byte(tagPack))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rules.Compile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &tagSink{}
+	c := rules.NewClassifier(m, f.Classify, sink, nil)
+	c.Clock = func() time.Time { return fixedNow }
+	x := &rules.Exchange{
+		Method:   []byte("PUT"),
+		Path:     []byte("/recipes/default/tiddlers/Note%201"),
+		Header:   headers{"Content-Type": "application/json"},
+		Body:     []byte(`{"title":"Note 1","tags":"alpha beta [[three words]] [[x y]] beta"}`),
+		Status:   204,
+		Upstream: tiddlerUpstream{},
+	}
+	if err := classifyWrite(c, x); err != nil {
+		t.Fatal(err)
+	}
+	if sink.added != 2 || sink.removed != 2 {
+		t.Fatalf("got %d label_added, %d label_removed; want 2, 2", sink.added, sink.removed)
+	}
+	if n := testing.AllocsPerRun(200, func() {
+		if err := classifyWrite(c, x); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("title lists: %v allocs/op, want 0", n)
 	}
 }

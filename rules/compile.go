@@ -393,8 +393,8 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 			switch {
 			case err != nil:
 				d.errorf(lp+sep+"each", where, "lookup %q: each: %v", l.Name, err)
-			case e.src != srcReq && e.src != srcResp || len(e.filters) > 0:
-				d.errorf(lp+sep+"each", where, "lookup %q: each %q: must read a JSON array of req or resp, with no filter", l.Name, l.Each)
+			case e.src != srcReq && e.src != srcResp || !eachFilters(e.filters):
+				d.errorf(lp+sep+"each", where, "lookup %q: each %q: must read a JSON array of req or resp, with no filter but a last |titlelist", l.Name, l.Each)
 			case e.src == srcResp && !cl.after:
 				d.errorf(lp+sep+"each", where, "lookup %q: each %q is not known before forwarding (stage = \"after\"?)", l.Name, l.Each)
 			default:
@@ -492,8 +492,8 @@ func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, boo
 			d.errorf(ep+sep+"each", where, "each: %v", err)
 		case e.src != srcReq && e.src != srcResp && e.src != srcLookup && e.src != srcItem:
 			d.errorf(ep+sep+"each", where, "each %q: must read a JSON array (req, resp or lookup)", em.Each)
-		case len(e.filters) > 0:
-			d.errorf(ep+sep+"each", where, "each %q: takes no filter", em.Each)
+		case !eachFilters(e.filters):
+			d.errorf(ep+sep+"each", where, "each %q: takes no filter but a last |titlelist", em.Each)
 		default:
 			ce.each = &e
 		}
@@ -514,6 +514,12 @@ func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, boo
 		ce.full = full
 	}
 	return ce, len(d.errs) == nerr
+}
+
+// eachFilters reports whether an each may read a value through filters: none, or any ending
+// in |titlelist (which makes an array).
+func eachFilters(fs []filter) bool {
+	return len(fs) == 0 || fs[len(fs)-1] == fTitleList
 }
 
 var envelopeKeys = map[string]bool{"timestamp": true, "event": true, "userKey": true}

@@ -149,6 +149,13 @@
 //	|ms      Unix milliseconds, a JSON number, from an ISO-8601 date-time
 //	         ("2026-01-01T10:00:00.123Z", "...+01:00", "...+0100", no zone = UTC, seconds
 //	         and fraction optional, or a date alone); a number is kept; missing otherwise
+//	|titlelist  a JSON array of strings from a TiddlyWiki title list (a tags or list field),
+//	         as TiddlyWiki reads one: titles separated by white space, a title holding
+//	         spaces in double square brackets, repeats dropped ("a [[two words]] b a" ->
+//	         ["a","two words","b"]); a JSON array is kept as it is; missing for other JSON
+//	         (an object, a number, a boolean, null). Precisely: each match in turn of
+//	         /(?:^|[^\S\xA0])(?:\[\[(.*?)\]\])(?=[^\S\xA0]|$)|([\S\xA0]+)/ (JavaScript's
+//	         white space, less the no-break space), empty titles skipped
 //
 // Without a filter, JSON sources (req, resp, lookup, item) copy the JSON value as it is, and
 // text sources (path, query, header, form, ...) become JSON strings; status, now and
@@ -158,8 +165,15 @@
 // replaces that value for full webhooks.
 //
 // each makes one event per element of the JSON array it reads from req, resp or a lookup
-// ("req", "resp.results"); inside the emit, item reads the element. A value that is not an
-// array emits nothing. An emit with each may read the per-element lookups made over the same
+// ("req", "resp.results"), or of a title list read with a last |titlelist
+// ("lookup.before.tags|titlelist"); inside the emit, item reads the element. A value that is
+// not an array emits nothing. With in and not_in, each spells out a set difference: one
+// event per tag sent that the object did not have before,
+//
+//	each = "req.tags|titlelist"
+//	when = { "item" = { not_in = "lookup.before.tags|titlelist" } }
+//
+// and one per tag it had that is not sent, each over the before list, not_in the sent one. An emit with each may read the per-element lookups made over the same
 // array (the same each, as written): lookup.<name> is then the current element's answer.
 //
 // # Lookups
@@ -199,8 +213,8 @@
 // # Per-element lookups
 //
 // A lookup with each is made once per element of a JSON array of the request (or, with stage
-// = "after", of the response), before or after forwarding as its stage says; its path reads
-// the element with item:
+// = "after", of the response; no filter but a last |titlelist), before or after forwarding as
+// its stage says; its path reads the element with item:
 //
 //	[[rule.lookup]]
 //	name  = "existing"
@@ -257,7 +271,7 @@
 //
 // Wants, Before and After allocate nothing per exchange in steady state: payloads are
 // appended into pooled buffers, events into a reused slice (per-element lookups' answers
-// too), and lookups' cache entries are the only per-exchange memory kept. (gjson queries, multipaths and modifiers allocate;
+// and |titlelist's arrays too), and lookups' cache entries are the only per-exchange memory kept. (gjson queries, multipaths and modifiers allocate;
 // plain paths do not.) The Events handed to the Sink alias pooled buffers and are valid only
 // during Enqueue.
 package rules

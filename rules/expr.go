@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/tidwall/gjson"
@@ -46,6 +47,7 @@ const (
 	fBool
 	fLower
 	fMs
+	fTitleList // TiddlyWiki's title list ("a [[two words]] b") as a JSON array of strings
 )
 
 // expr is a compiled expression.
@@ -187,9 +189,11 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			f = fLower
 		case "ms":
 			f = fMs
+		case "titlelist":
+			f = fTitleList
 		default:
 			if isLower(s[i+1:]) {
-				return e, fmt.Errorf("unknown filter %q in %q (want num, str, bool, lower or ms)", "|"+s[i+1:], e.text)
+				return e, fmt.Errorf("unknown filter %q in %q (want num, str, bool, lower, ms or titlelist)", "|"+s[i+1:], e.text)
 			}
 		}
 		if f == 0 {
@@ -630,8 +634,133 @@ func (s *state) applyFilter(f filter, v value) value {
 		}
 		s.scratch2 = strconv.AppendInt(s.scratch2[:0], ms, 10)
 		return value{kind: vNum, text: s.scratch2}
+	case fTitleList:
+		return s.titleList(v)
 	}
 	return v
+}
+
+// titleList reads v as TiddlyWiki reads a title list (a tags or list field,
+// $tw.utils.parseStringArray): a JSON array is kept as it is; a string is split into titles
+// separated by white space, a title with spaces written in double square brackets, repeats
+// dropped, as a JSON array of strings; other JSON (objects, numbers, booleans, null) is
+// missing.
+//
+// The array is appended to s.lists, which only grows during an exchange: the array may be
+// iterated (each) while other titleList values are made.
+func (s *state) titleList(v value) value {
+	if v.kind == vJSON {
+		switch {
+		case v.res.IsArray():
+			return v
+		case v.res.Type != gjson.String:
+			return value{}
+		}
+	}
+	start := len(s.lists)
+	s.lists = append(s.lists, '[')
+	s.listIdx = s.listIdx[:0]
+	t := v.asText()
+	for i := 0; i < len(t); {
+		var title []byte
+		if open, end, ok := bracketedTitle(t, i); ok {
+			title, i = t[open:end], end+2
+		} else if n := jsSpaceAt(t, i); n > 0 {
+			i += n
+			continue
+		} else {
+			j := i
+			for j < len(t) {
+				if n := jsSpaceAt(t, j); n > 0 {
+					break
+				}
+				_, size := utf8.DecodeRune(t[j:])
+				j += size
+			}
+			title, i = t[i:j], j
+		}
+		if len(title) == 0 {
+			continue
+		}
+		mark := len(s.lists)
+		if len(s.listIdx) > 0 {
+			s.lists = append(s.lists, ',')
+		}
+		el := len(s.lists)
+		s.lists = appendJSONString(s.lists, title)
+		if s.repeated(start, el) {
+			s.lists = s.lists[:mark]
+			continue
+		}
+		s.listIdx = append(s.listIdx, int32(el-start), int32(len(s.lists)-start))
+	}
+	s.lists = append(s.lists, ']')
+	return value{kind: vJSON, res: gjson.Result{Type: gjson.JSON, Raw: b2s(s.lists[start:])}}
+}
+
+// repeated reports whether the JSON string written at s.lists[el:] equals one written
+// before it in the array that starts at s.lists[start] (whose elements s.listIdx holds).
+func (s *state) repeated(start, el int) bool {
+	cur := s.lists[el:]
+	for k := 0; k < len(s.listIdx); k += 2 {
+		if bytes.Equal(s.lists[start+int(s.listIdx[k]):start+int(s.listIdx[k+1])], cur) {
+			return true
+		}
+	}
+	return false
+}
+
+// bracketedTitle reports whether a "[[title]]" starts at t[i:], as TiddlyWiki's list regular
+// expression /(?:^|[^\S\xA0])(?:\[\[(.*?)\]\])(?=[^\S\xA0]|$)/ matches it there: at the start, or
+// after one white-space character at i; the title ends at the first "]]" that is followed by
+// white space or the end, and holds no line break. It returns the title's bounds.
+func bracketedTitle(t []byte, i int) (open, end int, ok bool) {
+	open = i
+	if i > 0 || len(t) == 0 || t[0] != '[' {
+		n := jsSpaceAt(t, i)
+		if n == 0 {
+			return 0, 0, false
+		}
+		open = i + n
+	}
+	if !bytes.HasPrefix(t[open:], []byte("[[")) {
+		return 0, 0, false
+	}
+	open += 2
+	for k := open; k+1 < len(t); {
+		if t[k] == ']' && t[k+1] == ']' {
+			if n := jsSpaceAt(t, k+2); n > 0 || k+2 == len(t) {
+				return open, k, true
+			}
+		}
+		r, size := utf8.DecodeRune(t[k:])
+		if r == '\n' || r == '\r' || r == '\u2028' || r == '\u2029' {
+			return 0, 0, false // JavaScript's . matches no line terminator
+		}
+		k += size
+	}
+	return 0, 0, false
+}
+
+// jsSpaceAt returns the length in bytes of the character at t[i:] when it is one of
+// JavaScript's \s other than the no-break space U+00A0 (TiddlyWiki's [^\S\xA0]), else 0.
+func jsSpaceAt(t []byte, i int) int {
+	if i >= len(t) {
+		return 0
+	}
+	if c := t[i]; c < utf8.RuneSelf {
+		if c == ' ' || c >= '\t' && c <= '\r' {
+			return 1
+		}
+		return 0
+	}
+	r, size := utf8.DecodeRune(t[i:])
+	switch {
+	case r == 0x1680, r >= 0x2000 && r <= 0x200a, r == 0x2028, r == 0x2029, r == 0x202f,
+		r == 0x205f, r == 0x3000, r == 0xfeff:
+		return size
+	}
+	return 0
 }
 
 // parseISOMillis reads an ISO-8601 date-time, "2026-01-01T10:00:00.123Z" or with an offset

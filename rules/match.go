@@ -41,11 +41,16 @@ type state struct {
 	cur   int       // the candidate being evaluated
 
 	scratch, scratch2, auth, url, lbuf, userBuf, cmp, concat []byte
-	item                                                     gjson.Result
-	itemIdx                                                  int // the element's index in its array
-	inItem                                                   bool
-	userDone                                                 bool
-	now                                                      int64
+	// lists holds the arrays made by |titlelist in this exchange, appended and never
+	// overwritten until the next exchange (an each may iterate one while others are made);
+	// listIdx is the scratch index of one array's elements.
+	lists    []byte
+	listIdx  []int32
+	item     gjson.Result
+	itemIdx  int // the element's index in its array
+	inItem   bool
+	userDone bool
+	now      int64
 
 	elems  []lookRes // per-element lookups' answers (see lookRes.first)
 	ulooks []lookRes // [classify] lookups, made when user needs them
@@ -85,13 +90,16 @@ const maxKeep = 256 << 10
 func (s *state) release() {
 	s.m, s.env = nil, nil
 	s.item = gjson.Result{}
-	for _, b := range []*[]byte{&s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.concat, &s.buf} {
+	for _, b := range []*[]byte{&s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.concat, &s.lists, &s.buf} {
 		if cap(*b) > maxKeep {
 			*b = nil
 		}
 	}
 	if cap(s.events) > 1024 {
 		s.events = nil
+	}
+	if cap(s.listIdx) > 1024 {
+		s.listIdx = nil
 	}
 	clear(s.events[:cap(s.events)]) // drop references to payload buffers
 	for i := range s.looks {
@@ -110,6 +118,7 @@ func (s *state) reset(m *Matcher, e *env) {
 	s.begun, s.method = false, 0
 	s.cands = s.cands[:0]
 	s.lbuf = s.lbuf[:0]
+	s.lists = s.lists[:0]
 	s.userBuf = s.userBuf[:0]
 	s.userDone, s.inItem = false, false
 	s.item = gjson.Result{}
