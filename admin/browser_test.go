@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"flag"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,7 +38,7 @@ func chromium() (string, bool) {
 // form, presses Test connection against a live receiver and sees its answer, sees a delivery
 // appear after an event goes through the real dispatcher, and redelivers a dead one with the
 // page's button. It keeps a screenshot (HOOKTAP_ARTIFACTS, else the test's temporary
-// directory, and admin/testdata/screenshot.png for the README).
+// directory; with -update-screenshot also admin/testdata/screenshot.png for the README).
 func TestBrowser(t *testing.T) {
 	exe, ok := chromium()
 	if !ok {
@@ -165,7 +166,12 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
-// screenshot takes a full-page PNG and keeps it as a test artifact and for the README.
+// updateScreenshot also rewrites the README's picture of the page, admin/testdata/screenshot.png
+// (go test ./admin -run Browser -update-screenshot); without it a test run leaves the tree clean.
+var updateScreenshot = flag.Bool("update-screenshot", false, "rewrite testdata/screenshot.png")
+
+// screenshot takes a full-page PNG and keeps it as a test artifact (and, with
+// -update-screenshot, for the README).
 func screenshot(t *testing.T, bctx context.Context) []byte {
 	t.Helper()
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
@@ -179,7 +185,11 @@ func screenshot(t *testing.T, bctx context.Context) []byte {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{filepath.Join(dir, "admin-page.png"), filepath.Join("testdata", "screenshot.png")} {
+	paths := []string{filepath.Join(dir, "admin-page.png")}
+	if *updateScreenshot {
+		paths = append(paths, filepath.Join("testdata", "screenshot.png"))
+	}
+	for _, p := range paths {
 		if err := os.WriteFile(p, png, 0o644); err != nil {
 			t.Fatalf("saving the screenshot: %v", err)
 		}
