@@ -284,6 +284,7 @@ func TestMediaWiki(t *testing.T) {
 
 	rng := newRand(seed)
 	cats := []string{"Alpha", "Beta", "Gamma", "Two words"}
+	maxCats := 0 // the most categories one text gave a page
 	text := func() string {
 		s := fmt.Sprintf("Some text %d.\n", rng.Int())
 		for _, c := range cats {
@@ -291,6 +292,18 @@ func TestMediaWiki(t *testing.T) {
 				s += "[[Category:" + c + "]]\n"
 			}
 		}
+		// One text in six has more than 10 categories (about 10 of 12 "Bulk" ones), so that
+		// label changes are checked on long lists too.
+		n := strings.Count(s, "[[Category:")
+		if rng.IntN(6) == 0 {
+			for k := 1; k <= 12; k++ {
+				if rng.IntN(6) != 0 {
+					s += fmt.Sprintf("[[Category:Bulk %d]]\n", k)
+					n++
+				}
+			}
+		}
+		maxCats = max(maxCats, n)
 		return s
 	}
 	fv := func() string { // both response formats
@@ -476,7 +489,7 @@ func TestMediaWiki(t *testing.T) {
 		}
 	}
 	rec.runJobs()
-	t.Logf("actions by kind: %v", counts)
+	t.Logf("actions by kind: %v; at most %d categories in one text", counts, maxCats)
 	record := rec.events(since)
 	got := rcv.settle(notGap(record, mwGaps, mwKey))
 	checkReceiver(t, rcv)
