@@ -78,7 +78,7 @@ func runBacklog(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	}
 	tab := Table{
 		Title:   fmt.Sprintf("Backlog: the receiver is down while %d events are accepted, then comes back", s.Events),
-		Columns: []string{"queue", "accepted", "accept rate", "live heap: base → peak", "RSS: base → peak", "first delivery after up", "drain rate", "delivered"},
+		Columns: []string{"queue", "accepted", "accept rate", "heap: base → peak", "RSS: base → peak", "first delivery after up", "drain rate", "delivered"},
 	}
 	for _, r := range runs {
 		if why := absent[r.Queue]; why != "" {
@@ -93,7 +93,7 @@ func runBacklog(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	tab.Notes = append(tab.Notes,
 		"One webhook; its receiver refuses connections while the events are accepted, so the first attempts fail, the breaker opens (10 s after the 5th failure) and the backlog waits in the queue unfetched. "+
 			"\"First delivery after up\" is mostly the rest of that breaker window (by design: no request reaches a receiver while its breaker is open). "+
-			"Drain rate = deliveries from the first to the last, over that time. Memory is this whole process (harness included), sampled every 20 ms; one repetition.")
+			"Drain rate = deliveries from the first to the last, over that time. Memory is this whole process (harness included); heap is the bytes of heap objects, live or not yet swept, sampled every 20 ms; one repetition.")
 	res.Tables = []Table{tab}
 	res.Raw = runs
 	return res, nil

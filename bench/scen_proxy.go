@@ -203,7 +203,7 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 			return res, err
 		}
 		if st != nil {
-			res.Tables[0].Notes = append(res.Tables[0].Notes, fmt.Sprintf("hooktap process: peak RSS %s, peak live heap %s, %d GCs, %.1f CPU seconds over the scenario.",
+			res.Tables[0].Notes = append(res.Tables[0].Notes, fmt.Sprintf("hooktap process: peak RSS %s, peak heap %s, %d GCs, %.1f CPU seconds over the scenario.",
 				fmtBytes(float64(st.RSSPeak)), fmtBytes(float64(st.HeapPeak)), st.NumGC, st.CPUTime))
 		}
 		if s.CPUProfile != "" {

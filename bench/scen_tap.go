@@ -346,7 +346,7 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 		st, err := v.proc.Stop()
 		v.proc = nil
 		if err == nil && st != nil {
-			through.Notes = append(through.Notes, fmt.Sprintf("%s: peak RSS %s, peak live heap %s, %.1f CPU s.", v.name, fmtBytes(float64(st.RSSPeak)), fmtBytes(float64(st.HeapPeak)), st.CPUTime))
+			through.Notes = append(through.Notes, fmt.Sprintf("%s: peak RSS %s, peak heap %s, %.1f CPU s.", v.name, fmtBytes(float64(st.RSSPeak)), fmtBytes(float64(st.HeapPeak)), st.CPUTime))
 		}
 	}
 	return through, nil

@@ -122,7 +122,8 @@ func summarize(h *hdrhistogram.Histogram) *HistSummary {
 		P999: float64(h.ValueAtQuantile(99.9)), Max: float64(h.Max())}
 }
 
-// startHeapSampler samples the live heap every 20 ms (runtime/metrics: no stop-the-world)
+// startHeapSampler samples the heap objects (live, and dead but not yet swept) every 20 ms
+// (runtime/metrics: no stop-the-world)
 // and returns a function giving the peak seen.
 func startHeapSampler() func() uint64 {
 	var peak atomic.Uint64
