@@ -139,10 +139,12 @@
 // by filters, or a TOML literal (number, bool). The envelope's keys cannot be set. Filters,
 // applied left to right ("req.kind|lower|str"):
 //
-//	|num     a JSON number: digits kept, a non-digit prefix stripped ("att123" -> 123);
-//	         missing when there is no digit. On a JSON array or object, every string of
-//	         digits (after a prefix) inside it becomes a number: "resp.results.#.{id}|num"
-//	         gives [{"id":123},{"id":124}]
+//	|num     a JSON number: digits kept, a non-digit prefix and leading zeros stripped
+//	         ("att123" -> 123); missing when there is no digit. On a JSON array or object,
+//	         the ids inside it become numbers: string elements of arrays, and string values
+//	         of keys that name an id ("id", "...Id", "..._id"), when they are digits after a
+//	         prefix; "resp.results.#.{id,title}|num" gives [{"id":123,"title":"a"}], and a
+//	         "creatorKey" beside the id stays a string
 //	|str     a JSON string (JSON values other than strings as their text)
 //	|bool    a JSON boolean ("true"/"1" -> true, anything else false)
 //	|lower   lower-cased string

@@ -605,6 +605,9 @@ func (s *state) applyFilter(f filter, v value) value {
 		if i == j {
 			return value{}
 		}
+		for i < j-1 && t[i] == '0' { // "att007" -> 7: a JSON number has no leading zeros
+			i++
+		}
 		return value{kind: vNum, text: t[i:j]}
 	case fStr:
 		return value{kind: vText, text: v.asText()}
@@ -863,9 +866,11 @@ func appendValue(dst []byte, v *value, num bool) []byte {
 	return append(dst, "null"...)
 }
 
-// appendNumified copies a JSON array or object, turning each string that holds digits
-// (after an optional non-digit prefix, as "att123") into a number: |num applied to every
-// element.
+// appendNumified copies a JSON array or object, applying |num to the ids inside it: each
+// string element of an array, and each string value of an object key that names an id ("id",
+// "...Id", "..._id"), that holds digits after an optional non-digit prefix (as "att123")
+// becomes a number. Other values keep their type, so a user key such as "ff8080810001" next
+// to an id stays a string.
 func appendNumified(dst []byte, r gjson.Result) []byte {
 	switch r.Type {
 	case gjson.String:
@@ -880,6 +885,9 @@ func appendNumified(dst []byte, r gjson.Result) []byte {
 		}
 		if i == j || j != len(t) {
 			return append(dst, r.Raw...)
+		}
+		for i < j-1 && t[i] == '0' {
+			i++
 		}
 		return append(dst, t[i:j]...)
 	case gjson.JSON:
@@ -898,6 +906,10 @@ func appendNumified(dst []byte, r gjson.Result) []byte {
 			if obj {
 				dst = append(dst, k.Raw...)
 				dst = append(dst, ':')
+				if v.Type == gjson.String && !isIDKey(k.Str) {
+					dst = append(dst, v.Raw...)
+					return true
+				}
 			}
 			dst = appendNumified(dst, v)
 			return true
@@ -908,6 +920,11 @@ func appendNumified(dst []byte, r gjson.Result) []byte {
 		return append(dst, ']')
 	}
 	return append(dst, r.Raw...)
+}
+
+// isIDKey reports whether an object key names an id: "id", or ending in "Id" or "_id".
+func isIDKey(k string) bool {
+	return k == "id" || strings.HasSuffix(k, "Id") || strings.HasSuffix(k, "_id")
 }
 
 const hexDigits = "0123456789abcdef"

@@ -159,7 +159,7 @@ func TestPackThroughProxyAndDispatcher(t *testing.T) {
 	}
 
 	wantSigned := []string{
-		ev("attachment_created", admin, `,"attachedTo":{"id":1001},"attachments":[{"id":"att1004"}]`),
+		ev("attachment_created", admin, `,"attachedTo":{"id":1001},"attachments":[{"id":1004}]`),
 		ev("content_created", admin, `,"content":{"id":1004}`),
 		ev("page_created", admin, `,"page":{"id":1005}`), ev("content_created", admin, `,"content":{"id":1005}`),
 		ev("page_moved", admin, `,"page":{"id":1003},"oldParent":{"id":1001},"newParent":{"id":1005}`),

@@ -63,7 +63,7 @@ func packCases() []packCase {
 	const (
 		page1002    = `,"page":{"id":1002}`
 		content1002 = `,"content":{"id":1002}`
-		att1002     = `,"attachedTo":{"id":1001},"attachments":[{"id":"att1002"}]`
+		att1002     = `,"attachedTo":{"id":1001},"attachments":[{"id":1002}]`
 	)
 	trashPage := func(h *packHarness) {
 		h.page("Plan", "1001")
@@ -168,7 +168,7 @@ func packCases() []packCase {
 		{event: "attachment_created", name: "multipart upload",
 			act:  []packReq{uploadReq("/rest/api/content/1001/child/attachment", "notes.txt", "text/plain", "hello")},
 			want: []string{ev("attachment_created", admin, att1002), ev("content_created", admin, content1002)},
-			full: map[string]string{"attachment_created": ev("attachment_created", admin, `,"attachedTo":{"id":1001,"title":"Demonstration Space Home","contentType":"page"},"attachments":[{"id":"att1002","fileName":"notes.txt","version":1,"comment":"a test upload","fileSize":5,"creatorKey":"`+admin+`","lastModifierKey":"`+admin+`"}]`)}},
+			full: map[string]string{"attachment_created": ev("attachment_created", admin, `,"attachedTo":{"id":1001,"title":"Demonstration Space Home","contentType":"page"},"attachments":[{"id":1002,"fileName":"notes.txt","version":1,"comment":"a test upload","fileSize":5,"creatorKey":"`+admin+`","lastModifierKey":"`+admin+`"}]`)}},
 		{event: "attachment_updated", name: "new version through .../data",
 			setup: func(h *packHarness) { h.upload() },
 			act:   []packReq{uploadReq("/rest/api/content/1001/child/attachment/att1002/data", "notes.txt", "text/plain", "hello again")},
@@ -185,7 +185,7 @@ func packCases() []packCase {
 			setup: trashAtt,
 			act:   []packReq{jsonReq("DELETE", "/rest/api/content/att1002?status=trashed", "")},
 			want:  []string{ev("attachment_trashed", admin, att1002), ev("content_trashed", admin, content1002)},
-			full:  map[string]string{"attachment_trashed": ev("attachment_trashed", admin, `,"attachedTo":{"id":1001,"title":"Demonstration Space Home","contentType":"page"},"attachments":[{"id":"att1002","fileName":"notes.txt","version":1,"comment":"a test upload","fileSize":5,"creatorKey":"`+admin+`","lastModifierKey":"`+admin+`"}]`)}},
+			full:  map[string]string{"attachment_trashed": ev("attachment_trashed", admin, `,"attachedTo":{"id":1001,"title":"Demonstration Space Home","contentType":"page"},"attachments":[{"id":1002,"fileName":"notes.txt","version":1,"comment":"a test upload","fileSize":5,"creatorKey":"`+admin+`","lastModifierKey":"`+admin+`"}]`)}},
 		{event: "attachment_restored", name: "PUT status current on a trashed attachment",
 			setup: trashAtt,
 			act:   []packReq{jsonReq("PUT", "/rest/api/content/att1002?status=trashed", `{"type":"attachment","status":"current","version":{"number":2}}`)},
