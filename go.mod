@@ -11,7 +11,6 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
-	github.com/oklog/run v1.2.0
 	github.com/prometheus/common v0.73.1
 	github.com/tidwall/gjson v1.20.2
 	github.com/valyala/fasthttp v1.78.0
