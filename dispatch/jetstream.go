@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -118,6 +119,7 @@ type JetStreamQueue struct {
 	// Counters, for tests and metrics.
 	malformed atomic.Uint64 // messages on hooktap subjects that did not decode; terminated
 	handback  atomic.Uint64 // pulled messages given back with a nak (stale, or at Close)
+	pulls     atomic.Uint64 // pull requests sent
 }
 
 const (
@@ -365,6 +367,8 @@ type jsConn struct {
 	js     jetstream.JetStream
 	pubNC  *nats.Conn // publishes only: the write path does not queue behind deliveries
 	pubJS  jetstream.JetStream
+	rep    *replier // acks, on nc
+	pubRep *replier // publishes, on pubNC
 	stream jetstream.Stream
 	dead   jetstream.Stream
 }
@@ -426,6 +430,7 @@ func (q *JetStreamQueue) open(ctx context.Context) (c jsConn, err error) {
 	if c.pubNC, err = nats.Connect(urls, append(opts, nats.Name("hooktap-publish"))...); err != nil {
 		return c, fmt.Errorf("dispatch: connecting to nats %s: %w", redactURL(urls), err)
 	}
+	c.rep, c.pubRep = newReplier(c.nc, q.closing), newReplier(c.pubNC, q.closing)
 	if c.js, err = jetstream.New(c.nc, jetstream.WithDefaultTimeout(jsOpTimeout)); err != nil {
 		return c, fmt.Errorf("dispatch: jetstream: %w", err)
 	}
@@ -520,18 +525,16 @@ const (
 )
 
 // Publish implements [Queue]. It waits for the stream's ack, bounded by ctx, or by
-// enqueue_timeout when ctx has no deadline.
+// enqueue_timeout when ctx has no deadline. It sends the request on the publish connection
+// itself rather than through the jetstream package (whose PublishMsg decodes every ack with
+// encoding/json and needs a context with deadline per call): a stored event's ack is
+// recognised without decoding, and only an error ack is decoded.
 func (q *JetStreamQueue) Publish(ctx context.Context, m *Message) error {
 	q.mu.RLock()
-	js, state := q.pubJS, q.state
+	rep, state := q.pubRep, q.state
 	q.mu.RUnlock()
 	if state != jsOpen {
 		return ErrClosed
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, q.pubWait)
-		defer cancel()
 	}
 	p := q.bufs.Get().(*jsPub)
 	defer q.bufs.Put(p)
@@ -541,7 +544,7 @@ func (q *JetStreamQueue) Publish(ctx context.Context, m *Message) error {
 		p.msg.Header = nats.Header{jetstream.MsgIDHeader: p.id}
 	}
 	p.id[0] = m.ID.String()
-	_, err := js.PublishMsg(ctx, &p.msg)
+	err := q.request(ctx, rep, &p.msg)
 	if cap(p.buf) > maxKeptBuf {
 		p.buf = nil
 	}
@@ -549,6 +552,70 @@ func (q *JetStreamQueue) Publish(ctx context.Context, m *Message) error {
 		return nil
 	}
 	return q.publishErr(err)
+}
+
+// jsNoResponderWait and jsNoResponderTries: a publish answered "no responders" (a cluster
+// electing the stream's leader) is tried again, as the jetstream package does.
+const (
+	jsNoResponderWait  = 250 * time.Millisecond
+	jsNoResponderTries = 3
+)
+
+// request publishes msg to the stream and waits for its ack, bounded by ctx's deadline or
+// by enqueue_timeout.
+func (q *JetStreamQueue) request(ctx context.Context, rep *replier, msg *nats.Msg) error {
+	wait := q.pubWait
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl)
+	}
+	if ctx.Done() == nil {
+		ctx = nil
+	}
+	for try := 1; ; try++ {
+		resp, err := rep.request(ctx, msg, wait)
+		if errors.Is(err, nats.ErrNoResponders) && try < jsNoResponderTries {
+			var done <-chan struct{}
+			if ctx != nil {
+				done = ctx.Done()
+			}
+			t := time.NewTimer(jsNoResponderWait)
+			select {
+			case <-t.C:
+				continue
+			case <-done:
+			case <-q.closing:
+			}
+			t.Stop()
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		return pubAckErr(resp.Data)
+	}
+}
+
+// pubAckErr checks a stream's publish ack: nil for {"stream":...,"seq":...}, the decoded
+// *jetstream.APIError for {"error":{...}}.
+func pubAckErr(b []byte) error {
+	if bytes.HasPrefix(b, []byte(`{"stream":`)) && bytes.Contains(b, []byte(`"seq":`)) &&
+		!bytes.Contains(b, []byte(`"error":`)) {
+		return nil
+	}
+	var ack struct {
+		Error  *jetstream.APIError `json:"error"`
+		Stream string              `json:"stream"`
+	}
+	if err := json.Unmarshal(b, &ack); err != nil {
+		return fmt.Errorf("dispatch: bad publish ack %.64q: %w", b, err)
+	}
+	if ack.Error != nil {
+		return ack.Error
+	}
+	if ack.Stream == "" {
+		return fmt.Errorf("dispatch: bad publish ack %.64q", b)
+	}
+	return nil
 }
 
 // publishErr maps a publish error to the seam's sentinels.
@@ -893,6 +960,7 @@ func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery
 		wait := h.pullEnds.Sub(now)
 		h.mu.Unlock()
 		if pull != nil {
+			q.pulls.Add(1)
 			if err := q.nc.PublishRequest(h.pullSubj, h.inbox, pull); err != nil {
 				h.mu.Lock()
 				h.asked = 0
@@ -1010,13 +1078,23 @@ func (q *JetStreamQueue) settleErr(what string, err error) error {
 	return fmt.Errorf("dispatch: jetstream %s: %w", what, err)
 }
 
+// jsAckAck is the ack body (nats.go's ackAck).
+var jsAckAck = []byte("+ACK")
+
 // Ack implements [Queue] with a double ack: it returns once the server has recorded it.
 func (q *JetStreamQueue) Ack(d *Delivery) error {
 	jd, err := q.settle(d)
 	if err != nil {
 		return err
 	}
-	err = jd.msg.AckSync(nats.AckWait(jsOpTimeout))
+	q.mu.RLock()
+	rep := q.rep
+	q.mu.RUnlock()
+	if rep == nil {
+		q.release(jd)
+		return ErrClosed
+	}
+	_, err = rep.requestTo(jd.msg.Reply, jsAckAck, jsOpTimeout)
 	q.release(jd)
 	return q.settleErr("ack", err)
 }

@@ -760,8 +760,10 @@ func BenchmarkDispatchQueue(b *testing.B) {
 			w.Secret = "s3cret"
 			cfg := rules.DispatchSection{Queue: queue, DataDir: b.TempDir(), MemoryQueueSize: 1 << 20}
 			var q Queue = NewMemoryQueue(cfg.MemoryQueueSize)
+			var jq *JetStreamQueue
 			if queue == "disk" {
-				jq, err := NewJetStreamQueue(cfg, nil)
+				var err error
+				jq, err = NewJetStreamQueue(cfg, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -820,6 +822,9 @@ func BenchmarkDispatchQueue(b *testing.B) {
 			if len(all) > 0 {
 				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "enqueue-p50-µs")
 				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "enqueue-p99-µs")
+			}
+			if jq != nil {
+				b.ReportMetric(float64(jq.pulls.Load())/float64(b.N), "pulls/op")
 			}
 		})
 	}
