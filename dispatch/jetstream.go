@@ -62,8 +62,12 @@ const (
 // with interest retention: a message is kept until every webhook that wants it has settled
 // it (or max_age passes), so the stream holds exactly the undelivered backlog. The stream is
 // bounded by max_bytes with discard-new: a full stream refuses events ([ErrQueueFull]) rather
-// than dropping old ones. Each message is published with Nats-Msg-Id = the event's [ID], so
-// a publish repeated within two minutes (a retry after a lost ack) is stored once.
+// than dropping old ones. The event's [ID] is in the message body. On an external cluster
+// each message is also published with Nats-Msg-Id = the ID, so that a publish the client
+// resends (across a reconnect) within two minutes is stored once; the embedded server's
+// in-process connection never resends, so there the header is left out: it would cost a
+// header encoding per publish, an entry in the server's de-duplication map per event and a
+// header decoding per delivery, for nothing.
 //
 // Each webhook is a durable pull consumer named after its hook ID (see hookToken), with
 // explicit ack, DeliverNew on creation, AckWait from the [Subscription], MaxDeliver and
@@ -540,10 +544,12 @@ func (q *JetStreamQueue) Publish(ctx context.Context, m *Message) error {
 	defer q.bufs.Put(p)
 	p.buf = appendBody(p.buf[:0], m)
 	p.msg = nats.Msg{Subject: jsEventPrefix + m.Event, Data: p.buf, Header: p.msg.Header}
-	if p.msg.Header == nil {
-		p.msg.Header = nats.Header{jetstream.MsgIDHeader: p.id}
+	if q.external != nil {
+		if p.msg.Header == nil {
+			p.msg.Header = nats.Header{jetstream.MsgIDHeader: p.id}
+		}
+		p.id[0] = m.ID.String()
 	}
-	p.id[0] = m.ID.String()
 	err := q.request(ctx, rep, &p.msg)
 	if cap(p.buf) > maxKeptBuf {
 		p.buf = nil

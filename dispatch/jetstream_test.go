@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -751,81 +752,96 @@ func TestJetStreamDispatcherDelivers(t *testing.T) {
 // writers, as the proxy's write path) to a local fasthttp receiver, through the memory
 // queue and through the embedded JetStream queue, one webhook. Compare with
 // BenchmarkReceiverCeiling/conc=64 in the same run. It also reports the enqueue latency
-// (p50, p99) that the write path waits for.
+// (p50, p99) that the write path waits for, and for JetStream the pull requests sent per
+// delivery.
 func BenchmarkDispatchQueue(b *testing.B) {
 	for _, queue := range []string{"memory", "disk"} {
-		b.Run("queue="+queue, func(b *testing.B) {
-			rc := newBenchReceiver(b)
-			w := webhook("h", "http://"+rc.addr+"/hook", "*")
-			w.Secret = "s3cret"
-			cfg := rules.DispatchSection{Queue: queue, DataDir: b.TempDir(), MemoryQueueSize: 1 << 20}
-			var q Queue = NewMemoryQueue(cfg.MemoryQueueSize)
-			var jq *JetStreamQueue
-			if queue == "disk" {
-				var err error
-				jq, err = NewJetStreamQueue(cfg, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				q = jq
-			}
-			d, err := NewWithQueue(cfg, []rules.Webhook{w}, q, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- d.Run(ctx) }()
-			defer func() { cancel(); <-done }()
-			<-d.ready
+		b.Run("queue="+queue, func(b *testing.B) { benchDispatchQueue(b, queue, 1) })
+	}
+}
 
-			const writers = 16
-			lat := make([][]time.Duration, writers)
-			rc.expect(int64(b.N))
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for g := 0; g < writers; g++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					ev := &rules.Event{Name: "page_created", Time: 1778071365412, Payload: benchBody}
-					for next.Add(1) <= int64(b.N) {
-						t0 := time.Now()
-						for {
-							err := d.Enqueue(ev)
-							if err == nil {
-								break
-							}
-							if !errors.Is(err, ErrQueueFull) {
-								b.Error(err)
-								return
-							}
-							runtime.Gosched()
-						}
-						lat[g] = append(lat[g], time.Since(t0))
+// BenchmarkDispatchQueueFanout is BenchmarkDispatchQueue with ten webhooks on every event
+// (one receiver): b.N events make 10×b.N deliveries.
+func BenchmarkDispatchQueueFanout(b *testing.B) {
+	for _, queue := range []string{"memory", "disk"} {
+		b.Run("queue="+queue, func(b *testing.B) { benchDispatchQueue(b, queue, 10) })
+	}
+}
+
+func benchDispatchQueue(b *testing.B, queue string, hooks int) {
+	rc := newBenchReceiver(b)
+	var ws []rules.Webhook
+	for i := 0; i < hooks; i++ {
+		w := webhook("h"+strconv.Itoa(i), "http://"+rc.addr+"/hook", "*")
+		w.Secret = "s3cret"
+		ws = append(ws, w)
+	}
+	cfg := rules.DispatchSection{Queue: queue, DataDir: b.TempDir(), MemoryQueueSize: 1 << 20}
+	var q Queue = NewMemoryQueue(cfg.MemoryQueueSize)
+	var jq *JetStreamQueue
+	if queue == "disk" {
+		var err error
+		jq, err = NewJetStreamQueue(cfg, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		q = jq
+	}
+	d, err := NewWithQueue(cfg, ws, q, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-d.ready
+
+	const writers = 16
+	lat := make([][]time.Duration, writers)
+	rc.expect(int64(b.N) * int64(hooks))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for g := 0; g < writers; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ev := &rules.Event{Name: "page_created", Time: 1778071365412, Payload: benchBody}
+			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
+				for {
+					err := d.Enqueue(ev)
+					if err == nil {
+						break
 					}
-				}()
+					if !errors.Is(err, ErrQueueFull) {
+						b.Error(err)
+						return
+					}
+					runtime.Gosched()
+				}
+				lat[g] = append(lat[g], time.Since(t0))
 			}
-			wg.Wait()
-			rc.wait(b)
-			el := time.Since(start)
-			b.StopTimer()
-			var all []time.Duration
-			for _, l := range lat {
-				all = append(all, l...)
-			}
-			slices.Sort(all)
-			b.ReportMetric(float64(b.N)/el.Seconds(), "deliveries/s")
-			if len(all) > 0 {
-				b.ReportMetric(float64(all[len(all)/2].Microseconds()), "enqueue-p50-µs")
-				b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "enqueue-p99-µs")
-			}
-			if jq != nil {
-				b.ReportMetric(float64(jq.pulls.Load())/float64(b.N), "pulls/op")
-			}
-		})
+		}()
+	}
+	wg.Wait()
+	rc.wait(b)
+	el := time.Since(start)
+	b.StopTimer()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	b.ReportMetric(float64(b.N*hooks)/el.Seconds(), "deliveries/s")
+	if len(all) > 0 {
+		b.ReportMetric(float64(all[len(all)/2].Microseconds()), "enqueue-p50-µs")
+		b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "enqueue-p99-µs")
+	}
+	if jq != nil {
+		b.ReportMetric(float64(jq.pulls.Load())/float64(b.N*hooks), "pulls/delivery")
 	}
 }
