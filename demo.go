@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	_ "embed"
@@ -15,10 +14,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -58,8 +55,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := signalContext()
 
 	level := slog.LevelWarn
 	if *verbose {
@@ -89,15 +85,15 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	go rsrv.Serve(rln)
 	defer rsrv.Close()
 
-	// hooktap, with the shipped rules pointed at the wiki and one webhook to the receiver.
-	data := ""
-	if *queue == "disk" {
-		if data, err = os.MkdirTemp("", "hooktap-demo-"); err != nil {
-			fmt.Fprintln(stderr, "demo:", err)
-			return 1
-		}
-		defer os.RemoveAll(data)
+	// hooktap, with the shipped rules pointed at the wiki and one webhook to the receiver. Its
+	// data directory (the disk queue, the admin API's webhooks) is always a new temporary one:
+	// a demo must never read or rewrite the ./data of the directory it happens to run in.
+	data, err := os.MkdirTemp("", "hooktap-demo-")
+	if err != nil {
+		fmt.Fprintln(stderr, "demo:", err)
+		return 1
 	}
+	defer os.RemoveAll(data)
 	file, err := rules.ParseWith("rules.toml (built in)", shippedRules, rules.Overrides{
 		Listen:   *listen,
 		Upstream: "http://" + wln.Addr().String(),

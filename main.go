@@ -20,6 +20,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"reflect"
+	"strings"
 	"syscall"
 	"time"
 
@@ -89,6 +91,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	file, err := rules.LoadWith(fl.config, fl.overrides())
 	if fl.check {
+		if err == nil {
+			err = checkParts(file)
+		}
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -101,8 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	ctx := signalContext()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -113,6 +117,49 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// signalContext returns a context that ends at the first SIGINT or SIGTERM. The signals are
+// then handed back to the runtime, so a second one ends the process at once instead of
+// waiting for the graceful shutdown.
+func signalContext() context.Context {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx
+}
+
+// checkParts builds the proxy and the dispatcher from a validated file, which does no I/O,
+// so that -check also refuses what only those packages know to refuse.
+func checkParts(file *rules.File) error {
+	if _, err := proxy.New(file.Proxy, nil, nil); err != nil {
+		return fmt.Errorf("%s: %w", file.Path, err)
+	}
+	if _, err := dispatch.New(file.Dispatch, file.Webhooks, nil); err != nil {
+		return fmt.Errorf("%s: %w", file.Path, err)
+	}
+	return nil
+}
+
+// restartOnly names the sections of next that differ from cur and that a reload does not
+// apply: they take effect at the next start.
+func restartOnly(cur, next *rules.File) []string {
+	var s []string
+	if !reflect.DeepEqual(cur.Proxy, next.Proxy) {
+		s = append(s, "[proxy]")
+	}
+	if !reflect.DeepEqual(cur.Admin, next.Admin) {
+		s = append(s, "[admin]")
+	}
+	if !reflect.DeepEqual(cur.Dispatch, next.Dispatch) {
+		s = append(s, "[dispatch]")
+	}
+	if cur.Classify.CacheSize != next.Classify.CacheSize || cur.Classify.CacheTTL != next.Classify.CacheTTL {
+		s = append(s, "[classify] cache_size/cache_ttl")
+	}
+	return s
 }
 
 // ready is told the addresses actually bound, for the demo and tests.
@@ -186,7 +233,7 @@ func serve(ctx context.Context, file *rules.File, reload func() (*rules.File, er
 		go func() { errc <- adm.Serve(aln) }()
 	}
 	log.Info("hooktap running", "version", version, "listen", pln.Addr().String(),
-		"upstream", file.Proxy.Upstream, "admin", addrOf(aln), "queue", file.Dispatch.Queue,
+		"upstream", file.Proxy.Upstream, "admin", addrOf(aln), "queue", queueKind(file.Dispatch.Queue),
 		"rules", len(file.Rules), "webhooks", len(file.Webhooks))
 	if onReady != nil {
 		var aa net.Addr
@@ -220,6 +267,9 @@ loop:
 			}
 			cls.Reload(nm)
 			log.Info("rules reloaded", "rules", len(next.Rules), "webhooks", len(next.Webhooks))
+			if changed := restartOnly(file, next); len(changed) > 0 {
+				log.Warn("reload applies rules and webhooks only; these changes take effect at the next start", "sections", strings.Join(changed, ", "))
+			}
 		case err := <-errc:
 			runErr = err
 			break loop
@@ -252,6 +302,17 @@ loop:
 	}
 	log.Info("hooktap stopped")
 	return runErr
+}
+
+// queueKind names the queue for the log without its URLs, which may carry credentials.
+func queueKind(q string) string {
+	switch {
+	case q == "memory" || q == "disk":
+		return q
+	case q == "":
+		return "disk"
+	}
+	return fmt.Sprintf("nats (%d servers)", len(strings.Split(q, ",")))
 }
 
 func addrOf(ln net.Listener) string {

@@ -259,7 +259,10 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "demo", "-listen", "127.0.0.1:0", "-wiki", "127.0.0.1:0",
-		"-receiver", "127.0.0.1:0", "-admin", "off")
+		"-receiver", "127.0.0.1:0", "-admin", "127.0.0.1:0")
+	// The demo must leave the directory it runs in alone (no ./data of its own, none read).
+	cwd := t.TempDir()
+	cmd.Dir = cwd
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -333,5 +336,207 @@ func TestDemo(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatalf("demo did not stop within 60s of Ctrl-C\n%s", stderr)
+	}
+	if left, _ := os.ReadDir(cwd); len(left) != 0 {
+		t.Fatalf("the demo left %d entries (%s...) in the directory it ran in, want none", len(left), left[0].Name())
+	}
+}
+
+// runHooktap runs the binary on cfg with the proxy on a free port and waits until it listens.
+func runHooktap(t *testing.T, cfg string) (cmd *exec.Cmd, addr string, stderr *syncBuffer) {
+	t.Helper()
+	addr = freeAddr(t)
+	cmd = exec.Command(mainTestBinary(t), "-config", cfg, "-listen", addr, "-admin", "off")
+	stderr = &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitListening(t, addr, stderr)
+	return cmd, addr, stderr
+}
+
+// waitLog waits until the child's log holds substr.
+func waitLog(t *testing.T, log *syncBuffer, substr string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(log.String(), substr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the log within 60s:\n%s", substr, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReloadOnSIGHUP changes the rules file under a running hooktap: a good file is applied
+// (a write then emits the new rule's event), a change that only a restart applies is named in
+// the log, and a bad file is refused with the old rules kept.
+func TestReloadOnSIGHUP(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	recv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Get("X-Event-Key"))
+		mu.Unlock()
+	})}
+	rln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go recv.Serve(rln)
+	defer recv.Close()
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })}
+	uln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go up.Serve(uln)
+	defer up.Close()
+
+	base := `[proxy]
+upstream = "http://` + uln.Addr().String() + `"
+%s
+[dispatch]
+queue = "memory"
+
+[[webhook]]
+name   = "r"
+url    = "http://` + rln.Addr().String() + `/hook"
+events = ["*"]
+%s`
+	rule := `
+[[rule]]
+name   = "group removed"
+method = "DELETE"
+path   = "/rest/api/admin/group/{name}"
+
+[[rule.emit]]
+event   = "group_removed"
+payload = { "group" = "path.name" }
+`
+	cfg := writeFile(t, "rules.toml", fmt.Sprintf(base, "", ""))
+	cmd, addr, log := runHooktap(t, cfg)
+
+	del := func() {
+		t.Helper()
+		req, _ := http.NewRequest("DELETE", "http://"+addr+"/rest/api/admin/group/devs", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	del() // no rule yet: no event
+
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(base, `idle_timeout = "30s"`, rule)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, log, "rules reloaded")
+	waitLog(t, log, "sections=[proxy]")
+	del()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no delivery within 60s of a write after the reload\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(base, "listne = 1", rule)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, log, "reload refused")
+	waitLog(t, log, `unknown key \"listne\"`)
+	del()
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a refused reload the old rules should still emit: got %d events\n%s", n, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got[0] != "group_removed" || got[1] != "group_removed" {
+		t.Fatalf("events %v, want two group_removed (none before the reload)", got)
+	}
+}
+
+// TestSecondSignalForcesExit sends SIGTERM while a request holds the graceful shutdown, then
+// a second one, which must end the process at once.
+func TestSecondSignalForcesExit(t *testing.T) {
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+	})}
+	uln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go up.Serve(uln)
+	defer up.Close()
+	cfg := writeFile(t, "rules.toml", `[proxy]
+upstream = "http://`+uln.Addr().String()+`"
+shutdown_timeout = "10m"
+[dispatch]
+queue = "memory"
+`)
+	cmd, addr, log := runHooktap(t, cfg)
+	go http.Get("http://" + addr + "/held")
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("request never reached the upstream\n%s", log)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitLog(t, log, "shutting down")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("hooktap exited 0 after a second SIGTERM; want it killed by the signal")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("a second SIGTERM did not end hooktap within 30s (the graceful shutdown holds for 10m)\n%s", log)
+	}
+}
+
+// TestCheckRefusesWhatStartupRefuses: -check builds the proxy and the dispatcher too, so a
+// webhook whose secret_env is unset fails the check, not the start.
+func TestCheckRefusesWhatStartupRefuses(t *testing.T) {
+	cfg := writeFile(t, "rules.toml", `[proxy]
+upstream = "http://127.0.0.1:8090"
+[[webhook]]
+name = "chat"
+url = "http://127.0.0.1:9000/hook"
+secret_env = "HOOKTAP_TEST_SURELY_UNSET_SECRET"
+events = ["*"]
+`)
+	var out, errb bytes.Buffer
+	if code := run([]string{"-check", "-config", cfg}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1; stdout %q stderr %q", code, out.String(), errb.String())
+	}
+	if !strings.Contains(errb.String(), cfg) || !strings.Contains(errb.String(), "HOOKTAP_TEST_SURELY_UNSET_SECRET") {
+		t.Fatalf("error %q: want the file and the variable named", errb.String())
 	}
 }
