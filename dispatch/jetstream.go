@@ -144,6 +144,7 @@ type jsHook struct {
 	pullSubj string // the consumer's next-message API subject
 	inbox    string
 	sub      *nats.Subscription
+	timer    *time.Timer   // Fetch's wait; Fetch for one hook runs in one goroutine at a time
 	notify   chan struct{} // 1-buffered: a message or a pull's end arrived
 	fetched  atomic.Int64  // fetched by this instance, not yet settled
 
@@ -935,12 +936,6 @@ func (q *JetStreamQueue) hook(id string) (*jsHook, error) {
 // has, it sends one pull for the free room (expiring after jsFetchWait on the server) and
 // waits for its messages, its end, ctx or Close.
 func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery) ([]*Delivery, error) {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
 	for {
 		h, err := q.hook(hook)
 		if err != nil {
@@ -974,17 +969,20 @@ func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery
 				return dst, q.fetchErr(err)
 			}
 		}
-		if timer == nil {
-			timer = time.NewTimer(wait)
+		if h.timer == nil {
+			h.timer = time.NewTimer(wait)
 		} else {
-			timer.Reset(wait)
+			h.timer.Reset(wait)
 		}
 		select {
 		case <-h.notify:
-		case <-timer.C:
+			h.timer.Stop()
+		case <-h.timer.C:
 		case <-ctx.Done():
+			h.timer.Stop()
 			return dst, ctx.Err()
 		case <-q.closing:
+			h.timer.Stop()
 			return dst, ErrClosed
 		}
 	}
@@ -1037,7 +1035,7 @@ func (q *JetStreamQueue) nakArrived() {
 
 // delivery wraps a fetched message; a message that does not decode is terminated.
 func (q *JetStreamQueue) delivery(h *jsHook, m *nats.Msg) *Delivery {
-	md, err := m.Metadata()
+	delivered, seq, err := ackMetadata(m)
 	jd := q.pool.Get().(*jsDelivery)
 	if err == nil {
 		err = decodeBody(m.Data, &jd.Message)
@@ -1051,12 +1049,44 @@ func (q *JetStreamQueue) delivery(h *jsHook, m *nats.Msg) *Delivery {
 		return nil
 	}
 	jd.Hook = h.id
-	jd.Attempt = int(md.NumDelivered)
-	jd.msg, jd.hook, jd.seq = m, h, md.Sequence.Stream
+	jd.Attempt = int(delivered)
+	jd.msg, jd.hook, jd.seq = m, h, seq
 	jd.q = jd
 	jd.heapIndex = -1
 	h.fetched.Add(1)
 	return &jd.Delivery
+}
+
+// ackMetadata returns a JetStream message's delivery count and stream sequence from its
+// reply subject, without allocating: "$JS.ACK.<stream>.<consumer>.<delivered>.<stream
+// seq>...." (9 tokens), or with a domain and account hash after "$JS.ACK." (12 or more).
+// Anything else goes through nats.Msg.Metadata.
+func ackMetadata(m *nats.Msg) (delivered, seq uint64, err error) {
+	r := m.Reply
+	first := -1
+	switch dots := strings.Count(r, "."); {
+	case dots == 8:
+		first = 4
+	case dots >= 11:
+		first = 6
+	}
+	if first >= 0 && strings.HasPrefix(r, "$JS.ACK.") {
+		for i := 0; i < first; i++ {
+			r = r[strings.IndexByte(r, '.')+1:]
+		}
+		dot := strings.IndexByte(r, '.')
+		d, err1 := strconv.ParseUint(r[:dot], 10, 64)
+		r = r[dot+1:]
+		sq, err2 := strconv.ParseUint(r[:strings.IndexByte(r, '.')], 10, 64)
+		if err1 == nil && err2 == nil {
+			return d, sq, nil
+		}
+	}
+	md, err := m.Metadata()
+	if err != nil {
+		return 0, 0, err
+	}
+	return md.NumDelivered, md.Sequence.Stream, nil
 }
 
 // settle ends this instance's hold of d and recycles it.

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"hooktap/rules"
 )
 
@@ -843,5 +845,30 @@ func benchDispatchQueue(b *testing.B, queue string, hooks int) {
 	}
 	if jq != nil {
 		b.ReportMetric(float64(jq.pulls.Load())/float64(b.N*hooks), "pulls/delivery")
+	}
+}
+
+// TestAckMetadata checks the allocation-free reading of a JetStream reply subject against
+// nats.Msg.Metadata, in both of its forms.
+func TestAckMetadata(t *testing.T) {
+	for i, reply := range []string{
+		"$JS.ACK.hooktap.h_a_0123456789ab.3.1234.17.1778071365412000000.9",
+		"$JS.ACK._.ACCHASH.hooktap.h_a_0123456789ab.3.1234.17.1778071365412000000.9.xyz",
+		"$JS.ACK._.ACCHASH.hooktap.h_a_0123456789ab.3.1234.17.1778071365412000000.9.xyz.more",
+		"$JS.ACK.hooktap.h_a.notanumber.1234.17.1778071365412000000.9",
+		"$JS.ACK.short.1",
+	} {
+		m := &nats.Msg{Reply: reply, Sub: &nats.Subscription{}} // Metadata wants a bound message
+		md, werr := m.Metadata()
+		d, seq, err := ackMetadata(m)
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("%s: error %v, want %v", reply, err, werr)
+		}
+		if err == nil && (d != md.NumDelivered || seq != md.Sequence.Stream) {
+			t.Fatalf("%s: delivered %d, seq %d; want %d, %d", reply, d, seq, md.NumDelivered, md.Sequence.Stream)
+		}
+		if i < 3 && (err != nil || d != 3 || seq != 1234) {
+			t.Fatalf("%s: delivered %d, seq %d, %v; want 3, 1234", reply, d, seq, err)
+		}
 	}
 }
