@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"hooktap/rules"
 )
@@ -109,4 +110,100 @@ func (s *checkSink) Enqueue(ev *rules.Event) error {
 		s.bad = p
 	}
 	return nil
+}
+
+// racingFetcher answers a content lookup with the version it holds; on its first Fetch it
+// runs write (while the lookup is in flight) and still answers with the version from before.
+type racingFetcher struct {
+	version int
+	calls   int
+	write   func()
+}
+
+func (f *racingFetcher) Fetch(dst, pq []byte) (int, []byte, error) {
+	f.calls++
+	v := f.version
+	if w := f.write; w != nil {
+		f.write = nil
+		w()
+	}
+	return 200, fmt.Appendf(dst, `{"type":"page","version":{"number":%d}}`, v), nil
+}
+
+// TestCacheDropDuringLookup interleaves a lookup and a write deterministically: the lookup
+// is sent, the write lands upstream and drops the looked-up path, then the lookup's (now
+// stale) answer comes back. The cache must not keep that answer: the next lookup of the path
+// goes upstream and sees the write.
+func TestCacheDropDuringLookup(t *testing.T) {
+	src := `[proxy]
+upstream = "http://127.0.0.1:8090"
+
+[[rule]]
+name   = "content updated"
+method = "PUT"
+path   = "/rest/api/content/{id}"
+invalidate = []
+
+[[rule.lookup]]
+name = "before"
+path = "/rest/api/content/{id}?expand=version"
+
+[[rule.emit]]
+event   = "page_updated"
+payload = { "oldVersion" = "lookup.before.version.number" }
+
+[[rule]]
+name   = "label added"
+method = "POST"
+path   = "/rest/api/content/{id}/label"
+invalidate = ["/rest/api/content/{id}"]
+
+[[rule.emit]]
+event   = "label_added"
+payload = { "labeled.id" = "path.id|num" }
+`
+	f, err := rules.Parse("c.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rules.Compile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := &sink{}
+	c := rules.NewClassifier(m, f.Classify, sk, nil)
+	c.Clock = func() time.Time { return fixedNow }
+	up := &racingFetcher{version: 1}
+	classify := func(method, path string) {
+		t.Helper()
+		x := &rules.Exchange{Method: []byte(method), Path: []byte(path), Header: headers{"Content-Type": "application/json"},
+			Body: []byte(`{}`), Status: 200, RespHeader: headers{}, Upstream: up}
+		c.Before(x)
+		if err := c.After(x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up.write = func() {
+		up.version = 2                                // the write lands upstream...
+		classify("POST", "/rest/api/content/1/label") // ...and its exchange drops the path
+	}
+	classify("PUT", "/rest/api/content/1") // the lookup in flight during the write: answer 1
+	classify("PUT", "/rest/api/content/1") // must ask again and see 2
+	if up.calls != 2 {
+		t.Errorf("lookups sent upstream: %d, want 2 (the stale answer was cached)", up.calls)
+	}
+	want := []string{"label_added", `"oldVersion":1`, `"oldVersion":2`}
+	if len(sk.got) != len(want) {
+		t.Fatalf("events: %q, want 3", sk.got)
+	}
+	for i, w := range want {
+		if !strings.Contains(sk.got[i], w) {
+			t.Errorf("event %d: %s, want %s", i, sk.got[i], w)
+		}
+	}
+	// With no write in between, the answer is cached as before.
+	classify("PUT", "/rest/api/content/1")
+	if up.calls != 2 {
+		t.Errorf("lookups sent upstream: %d, want 2 (the fresh answer was not cached)", up.calls)
+	}
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -13,16 +14,28 @@ import (
 // lookupCache holds lookups' answers by path (without query); under one path, up to
 // maxVariants answers to different queries (as /rest/api/user?username=a and ?username=b),
 // each with an expiry time. Entries are immutable once stored: put replaces a path's list.
+//
+// A lookup sent before a write may be answered before the write lands and stored after the
+// write dropped its path: its answer is stale. So every path has a generation (shared by the
+// paths hashing to the same slot of gens), which drop advances; a fetch reads it before asking
+// the upstream, and put stores nothing when it has moved since. Two paths sharing a slot only
+// cost a put skipped now and then, never a stale answer.
 type lookupCache struct {
 	lru *lru.Cache[string, *cacheEntry]
 	ttl int64 // nanoseconds
 	// mu serialises put and drop, so that a put racing a drop of the same path cannot bring
-	// back the variants the drop removed. get does not take it.
-	mu sync.Mutex
+	// back the variants the drop removed, nor store an answer fetched before the drop. get
+	// does not take it.
+	mu   sync.Mutex
+	seed maphash.Seed
+	gens [genSlots]atomic.Uint64 // advanced by drop, under mu
 }
 
 // maxVariants bounds the queries cached under one path; the oldest is dropped first.
 const maxVariants = 64
+
+// genSlots is the number of generation counters (a power of two).
+const genSlots = 4096
 
 type cacheEntry struct {
 	query   string
@@ -40,8 +53,16 @@ func newLookupCache(size int, ttl time.Duration) *lookupCache {
 		ttl = 30 * time.Second
 	}
 	c, _ := lru.New[string, *cacheEntry](size) // only fails for size <= 0
-	return &lookupCache{lru: c, ttl: int64(ttl)}
+	return &lookupCache{lru: c, ttl: int64(ttl), seed: maphash.MakeSeed()}
 }
+
+// slot returns the generation counter of path.
+func (c *lookupCache) slot(path []byte) *atomic.Uint64 {
+	return &c.gens[maphash.Bytes(c.seed, path)&(genSlots-1)]
+}
+
+// gen returns path's generation: read it before fetching an answer to put.
+func (c *lookupCache) gen(path []byte) uint64 { return c.slot(path).Load() }
 
 // get returns the live entry for path?query, or nil.
 func (c *lookupCache) get(path, query []byte, now int64) *cacheEntry {
@@ -65,10 +86,19 @@ func (c *lookupCache) get(path, query []byte, now int64) *cacheEntry {
 	return e
 }
 
-func (c *lookupCache) put(path, query []byte, status int, body []byte, now int64) {
+// put stores the answer to path?query, fetched when path's generation was gen; nothing if
+// path was dropped since (the answer may predate the write that dropped it).
+func (c *lookupCache) put(path, query []byte, status int, body []byte, now int64, gen uint64) {
+	g := c.slot(path)
+	if g.Load() != gen {
+		return
+	}
 	e := &cacheEntry{query: string(query), status: status, body: append([]byte(nil), body...), expires: now + c.ttl}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if g.Load() != gen {
+		return
+	}
 	if old, ok := c.lru.Peek(b2s(path)); ok {
 		// Keep the path's other live queries, newest first, at most maxVariants in all.
 		for _, o := range append([]*cacheEntry{old}, old.others...) {
@@ -84,7 +114,9 @@ func (c *lookupCache) put(path, query []byte, status int, body []byte, now int64
 }
 
 func (c *lookupCache) drop(path []byte) {
+	g := c.slot(path)
 	c.mu.Lock()
+	g.Add(1)
 	c.lru.Remove(b2s(path)) // Remove does not keep the key
 	c.mu.Unlock()
 }

@@ -669,6 +669,10 @@ func (s *state) fetch(l *clookup, rule string, res *lookRes, x *Exchange, deadli
 	if deadline == 0 {
 		deadline = start.Add(s.m.lookupTimeout).UnixNano()
 	}
+	var gen uint64
+	if s.env.cache != nil && l.cache {
+		gen = s.env.cache.gen(path) // before asking: a drop from now on voids the answer
+	}
 	begin := len(s.lbuf)
 	status, body, err := x.Upstream.Fetch(s.lbuf, s.url)
 	late := s.env.now().UnixNano() > deadline
@@ -688,7 +692,7 @@ func (s *state) fetch(l *clookup, rule string, res *lookRes, x *Exchange, deadli
 	s.lbuf = body
 	res.status, res.body = status, body[begin:len(body):len(body)]
 	if s.env.cache != nil && l.cache && status >= 200 && status < 300 {
-		s.env.cache.put(path, query, status, res.body, now)
+		s.env.cache.put(path, query, status, res.body, now, gen)
 	}
 }
 
