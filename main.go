@@ -107,9 +107,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	ctx := signalContext()
+	// A reload is asked for by SIGHUP or by a change of the file (polled: cheap, and it works
+	// on every file system and editor's way of saving).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	go watchFile(wctx, fl.config, 2*time.Second, hup)
 
 	reload := func() (*rules.File, error) { return rules.LoadWith(fl.config, fl.overrides()) }
 	if err := serve(ctx, file, reload, hup, log, nil); err != nil {
@@ -117,6 +122,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// watchFile sends on ch (without blocking: one pending reload is enough) whenever the file at
+// path changes its size or modification time, checking every interval until ctx ends.
+func watchFile(ctx context.Context, path string, interval time.Duration, ch chan<- os.Signal) {
+	stamp := func() (time.Time, int64) {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return time.Time{}, -1
+		}
+		return fi.ModTime(), fi.Size()
+	}
+	mt, size := stamp()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		m, sz := stamp()
+		if m.Equal(mt) && sz == size {
+			continue
+		}
+		mt, size = m, sz
+		select {
+		case ch <- syscall.SIGHUP:
+		default:
+		}
+	}
 }
 
 // signalContext returns a context that ends at the first SIGINT or SIGTERM. The signals are
@@ -166,8 +202,8 @@ func restartOnly(cur, next *rules.File) []string {
 type ready func(proxyAddr, adminAddr net.Addr)
 
 // serve runs hooktap until ctx ends: the dispatcher, the proxy tapping into the classifier,
-// and the admin server. A value on hup reloads the rules file through reload; a bad file is
-// refused and the running one stays. Shutdown runs in a fixed order: the proxy stops
+// and the admin server. A value on hup (SIGHUP, or the file watcher) reloads the rules file
+// through reload; a bad file is refused and the running one stays. Shutdown runs in a fixed order: the proxy stops
 // accepting and finishes in-flight requests (their events are enqueued), then the dispatcher
 // stops (in-flight attempts finish or stay unacknowledged in the queue), then the admin
 // server.

@@ -540,3 +540,31 @@ events = ["*"]
 		t.Fatalf("error %q: want the file and the variable named", errb.String())
 	}
 }
+
+// TestReloadOnFileChange edits the rules file with no signal: the watcher reloads it.
+func TestReloadOnFileChange(t *testing.T) {
+	cfg := writeFile(t, "rules.toml", `[proxy]
+upstream = "http://127.0.0.1:1"
+[dispatch]
+queue = "memory"
+`)
+	_, _, log := runHooktap(t, cfg)
+	if err := os.WriteFile(cfg, []byte(`[proxy]
+upstream = "http://127.0.0.1:1"
+[dispatch]
+queue = "memory"
+
+[[rule]]
+name   = "group removed"
+method = "DELETE"
+path   = "/rest/api/admin/group/{name}"
+
+[[rule.emit]]
+event   = "group_removed"
+payload = { "group" = "path.name" }
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, log, "rules reloaded")
+	waitLog(t, log, "rules=1")
+}
