@@ -21,7 +21,6 @@ type reqState struct {
 	fetch    fetcher
 	replay   replay
 	body     []byte // bounded copy of a streamed request body (the tap's view)
-	resp     []byte // bounded prefix of a streamed response body
 	ip       []byte
 	head     []byte // the upstream's raw 101 head, for upgrades
 }
@@ -42,9 +41,6 @@ func (s *Server) putState(st *reqState) {
 	// does not pin memory in the pool.
 	if cap(st.body) > 2*s.cfg.TapBodyLimit+1 {
 		st.body = nil
-	}
-	if cap(st.resp) > 2*s.cfg.TapBodyLimit+1 {
-		st.resp = nil
 	}
 	s.states.Put(st)
 }
@@ -110,13 +106,13 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 	x.RespHeader = &st.respPeek
 	if resp.IsBodyStream() {
 		if p, ok := resp.BodyStream().(prefixer); ok && !isEventStream(resp) {
-			var err error
-			st.resp, err = readPrefix(st.resp[:0], resp.BodyStream(), limit+1)
-			p.setPrefix(st.resp)
+			// The prefix lives in the body, not in st: fasthttp writes the body to the
+			// client after the handler has returned and st is back in the pool.
+			pre, err := p.readPrefix(limit + 1)
 			if err == nil {
-				x.RespBody, x.RespTrunc = cut(st.resp, limit)
+				x.RespBody, x.RespTrunc = cut(pre, limit)
 			} else {
-				x.RespBody, x.RespTrunc = cut(st.resp, 0)
+				x.RespBody, x.RespTrunc = cut(pre, 0)
 			}
 		}
 	} else {
@@ -171,8 +167,10 @@ func readPrefix(dst []byte, r io.Reader, n int) ([]byte, error) {
 }
 
 // prefixer is implemented by the transport's streamed bodies: the tap reads a prefix of the
-// response, and the body replays it to the client.
-type prefixer interface{ setPrefix(p []byte) }
+// response into the body's own buffer, and the body replays it to the client.
+type prefixer interface {
+	readPrefix(n int) ([]byte, error)
+}
 
 // replay is a request body stream that yields pre, then the rest of the client's stream.
 type replay struct {

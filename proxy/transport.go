@@ -186,6 +186,8 @@ type upstreamBody[C pooledConn] struct {
 	br *bufio.Reader
 
 	pre       []byte // bytes already read from the stream by the tap, replayed first
+	buf       []byte // owns pre: pooled with the body, so it lives until Close
+	keep      int    // largest cap of buf worth keeping in the pool
 	left      int    // bytes left for a fixed-length body; -1 chunked; -2 until close
 	chunkLeft int
 	mustClose bool
@@ -193,9 +195,15 @@ type upstreamBody[C pooledConn] struct {
 	err       error
 }
 
-// setPrefix makes the body replay p before the rest of the stream. p must stay valid until
-// the body is closed.
-func (b *upstreamBody[C]) setPrefix(p []byte) { b.pre = p }
+// readPrefix reads up to n bytes of the body into a buffer the body owns, and makes the body
+// replay them before the rest of the stream. The returned slice stays valid until Close,
+// which fasthttp calls only after it has written the body to the client, that is after the
+// handler has returned: the prefix must not live in per-handler memory.
+func (b *upstreamBody[C]) readPrefix(n int) ([]byte, error) {
+	p, err := readPrefix(b.buf[:0], b, n)
+	b.buf, b.pre, b.keep = p, p, 2*n
+	return p, err
+}
 
 func (b *upstreamBody[C]) Read(p []byte) (int, error) {
 	if len(b.pre) > 0 {
@@ -340,7 +348,11 @@ func (b *upstreamBody[C]) Close() error {
 		b.t.closeConn(b.cc)
 	}
 	t := b.t
-	*b = upstreamBody[C]{}
+	buf := b.buf[:0]
+	if cap(buf) > b.keep {
+		buf = nil // one huge prefix must not pin memory in the pool
+	}
+	*b = upstreamBody[C]{buf: buf}
 	t.bodies.Put(b)
 	return nil
 }
