@@ -5,14 +5,21 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"hooktap/dispatch"
 	"hooktap/rules"
 )
 
@@ -422,29 +429,169 @@ func TestPersistence(t *testing.T) {
 	}
 }
 
+// TestStoreFailureChangesNothing makes the store unwritable and checks that a create, a
+// delete and a deactivation all fail with "nothing changed", and that nothing did: the
+// dispatcher keeps the same set, and the webhook that was to be deleted or deactivated keeps
+// its pending deliveries (applying before saving would have unsubscribed it, discarding them).
 func TestStoreFailureChangesNothing(t *testing.T) {
 	dir := t.TempDir()
-	h := newHarness(t, harnessOpts{token: testToken, dir: dir})
+	// One delivery in flight per webhook, so that the others wait in the queue.
+	disp := newDispatcher(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second, MaxInFlightPerHook: 1})
+	h := newHarness(t, harnessOpts{token: testToken, dir: dir, disp: disp})
+	rcv := newHoldingReceiver(t)
+	id := num(h.do("POST", "/rest/api/webhooks", newHook("p", rcv.url(), "page_created"), bearer(testToken)).mustStatus(t, 201).json, "id")
+	dispID := "api-" + strconv.FormatInt(id, 10)
+	for i := 1; i <= 3; i++ {
+		if err := disp.Enqueue(event("page_created", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rcv.next(t) // the first is in flight, held by the receiver; two wait
+	queued := func() (int, bool) {
+		st, err := disp.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, hs := range st.Hooks {
+			if hs.ID == dispID {
+				return hs.Depth.Pending + hs.Depth.Fetched, hs.Active
+			}
+		}
+		return 0, false
+	}
+	waitFor(t, "three deliveries queued or in flight", func() bool { n, _ := queued(); return n == 3 })
+
 	// Make the data directory unwritable by replacing it with a file.
 	sub := filepath.Join(dir, "sub")
 	if err := os.WriteFile(sub, []byte("not a directory"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	h.srv.store.path = filepath.Join(sub, storeFile)
-	a := h.do("POST", "/rest/api/webhooks", newHook("x", "http://127.0.0.1:9/x", "page_created"), bearer(testToken)).mustStatus(t, 500)
-	if !strings.Contains(a.raw, "nothing changed") {
-		t.Errorf("got %s", a.raw)
+	path := "/rest/api/webhooks/" + strconv.FormatInt(id, 10)
+	off := newHook("p", rcv.url(), "page_created")
+	off["active"] = false
+	for _, a := range []answer{
+		h.do("POST", "/rest/api/webhooks", newHook("x", "http://127.0.0.1:9/x", "page_created"), bearer(testToken)),
+		h.do("DELETE", path, nil, bearer(testToken)),
+		h.do("PUT", path, off, bearer(testToken)),
+	} {
+		a.mustStatus(t, 500)
+		if !strings.Contains(a.raw, "nothing changed") {
+			t.Errorf("got %s", a.raw)
+		}
 	}
-	if n := len(h.do("GET", "/rest/api/webhooks", nil, noAuth).results()); n != 0 {
-		t.Errorf("got %d webhooks after a failed save, want 0", n)
+	if hs := h.do("GET", "/rest/api/webhooks", nil, noAuth).results(); len(hs) != 1 || hs[0]["name"] != "p" || hs[0]["active"] != true {
+		t.Errorf("after failed saves the API lists %v, want p alone, active", hs)
 	}
-	// The dispatcher got the old set back.
-	st, err := h.disp.Stats(context.Background())
+	// The dispatcher has the same set, and p's deliveries are all still there.
+	st, err := disp.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Hooks) != 0 {
-		t.Errorf("the dispatcher kept %d webhooks after a failed save, want 0", len(st.Hooks))
+	if len(st.Hooks) != 1 || st.Hooks[0].ID != dispID {
+		t.Errorf("the dispatcher has %d webhooks after failed saves, want %s alone", len(st.Hooks), dispID)
+	}
+	if n, active := queued(); n != 3 || !active {
+		t.Fatalf("after failed saves %s has %d deliveries queued or in flight (active %v), want 3 (active)", dispID, n, active)
+	}
+	rcv.release()
+	got := map[string]bool{}
+	for range 2 {
+		g := rcv.next(t)
+		got[string(g.body)] = true
+	}
+	for i := 2; i <= 3; i++ {
+		if !anyContains(got, `"page":{"id":`+strconv.Itoa(i)+`}`) {
+			t.Errorf("page %d was not delivered after the failed saves; got %v", i, got)
+		}
+	}
+}
+
+// anyContains reports whether a key of set contains sub.
+func anyContains(set map[string]bool, sub string) bool {
+	for k := range set {
+		if strings.Contains(k, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdingReceiver is a webhook receiver on loopback that holds every request until
+// release, then answers 200; next returns each request as it arrives.
+type holdingReceiver struct {
+	srv  *httptest.Server
+	got  chan received
+	hold chan struct{}
+	once sync.Once
+}
+
+func newHoldingReceiver(t *testing.T) *holdingReceiver {
+	t.Helper()
+	r := &holdingReceiver{got: make(chan received, 100), hold: make(chan struct{})}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.got <- received{header: req.Header.Clone(), body: b}
+		select {
+		case <-r.hold:
+		case <-req.Context().Done():
+		}
+	}))
+	t.Cleanup(r.srv.Close)
+	t.Cleanup(r.release) // runs first: lets held requests finish before Close waits for them
+	return r
+}
+
+func (r *holdingReceiver) url() string { return r.srv.URL + "/hook" }
+func (r *holdingReceiver) release()    { r.once.Do(func() { close(r.hold) }) }
+
+func (r *holdingReceiver) next(t *testing.T) received {
+	t.Helper()
+	select {
+	case g := <-r.got:
+		return g
+	case <-time.After(60 * time.Second):
+		t.Fatal("the receiver got nothing in 60s")
+		return received{}
+	}
+}
+
+// refusingDispatcher is a real dispatcher whose SetHooks can be made to fail.
+type refusingDispatcher struct {
+	*dispatch.Dispatcher
+	refuse atomic.Bool
+}
+
+func (d *refusingDispatcher) SetHooks(hooks []dispatch.Hook) error {
+	if d.refuse.Load() {
+		return errors.New("refused by the test")
+	}
+	return d.Dispatcher.SetHooks(hooks)
+}
+
+// TestDispatcherRefusalRestoresStore checks that a change the dispatcher refuses is taken
+// back from the store too: the file keeps the webhook, so a restart still has it.
+func TestDispatcherRefusalRestoresStore(t *testing.T) {
+	dir := t.TempDir()
+	disp := &refusingDispatcher{Dispatcher: newTestDispatcher(t)}
+	h := newHarness(t, harnessOpts{token: testToken, dir: dir, disp: disp})
+	id := num(h.do("POST", "/rest/api/webhooks", newHook("keep", "http://127.0.0.1:9/x", "page_created"), bearer(testToken)).mustStatus(t, 201).json, "id")
+	disp.refuse.Store(true)
+	a := h.do("DELETE", "/rest/api/webhooks/"+strconv.FormatInt(id, 10), nil, bearer(testToken)).mustStatus(t, 500)
+	if !strings.Contains(a.raw, "refused by the test") || !strings.Contains(a.raw, "nothing changed") {
+		t.Errorf("got %s", a.raw)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, storeFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"keep"`) {
+		t.Errorf("the store lost the webhook the dispatcher kept:\n%s", b)
+	}
+	h.stop()
+	h2 := newHarness(t, harnessOpts{token: testToken, dir: dir})
+	if hs := h2.do("GET", "/rest/api/webhooks", nil, noAuth).results(); len(hs) != 1 || hs[0]["name"] != "keep" {
+		t.Errorf("after a restart the API lists %v, want keep", hs)
 	}
 }
 

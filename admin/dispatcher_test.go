@@ -26,7 +26,12 @@ var (
 // failed delivery is dead at once), stopped when the test ends.
 func newTestDispatcher(t *testing.T) *dispatch.Dispatcher {
 	t.Helper()
-	cfg := rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second}
+	return newDispatcher(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second})
+}
+
+// newDispatcher returns a running dispatcher made with cfg, stopped when the test ends.
+func newDispatcher(t *testing.T, cfg rules.DispatchSection) *dispatch.Dispatcher {
+	t.Helper()
 	d, err := dispatch.New(cfg, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("dispatch.New: %v", err)

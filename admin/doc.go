@@ -55,8 +55,11 @@
 // # Concurrency
 //
 // Handlers run concurrently. Writes are serialised by one mutex, held while the new set is
-// pushed to the dispatcher and persisted, so the dispatcher and the store see changes in the
-// same order. Reads take a snapshot of the set and call the dispatcher's readers without the
-// lock. The Server starts goroutines only in Serve (net/http's, one per connection) and in
-// /readyz (one per check, joined before the answer); Shutdown waits for requests in progress.
+// persisted and then pushed to the dispatcher, so the dispatcher and the store see changes in
+// the same order. Persisting comes first: a change the store cannot keep never reaches the
+// dispatcher (which would unsubscribe a removed webhook at once, discarding its pending
+// deliveries), and one the dispatcher refuses is taken back from the store. Reads take a
+// snapshot of the set and call the dispatcher's readers without the lock. The Server starts
+// goroutines only in Serve (net/http's, one per connection) and in /readyz (one per check,
+// joined before the answer); Shutdown waits for requests in progress.
 package admin

@@ -599,25 +599,31 @@ func (s *Server) cloneDocLocked() storeDoc {
 	return doc
 }
 
-// applyLocked makes doc the new state: it pushes the merged set to the dispatcher, then
-// persists doc; if persisting fails it pushes the old set back. On failure it answers the
-// request and returns false.
+// applyLocked makes doc the new state: it persists doc, then pushes the merged set to the
+// dispatcher; if the dispatcher refuses it, it writes the previous document back. Saving
+// first matters: the dispatcher acts at once (a removed or deactivated webhook loses its
+// pending deliveries, and a webhook put back only gets new events), so a change that cannot
+// be kept must not reach it. On failure it answers the request and returns false, and
+// neither the dispatcher nor the store has changed (unless restoring the file failed too,
+// which is logged and said).
 func (s *Server) applyLocked(w http.ResponseWriter, doc storeDoc) bool {
 	hooks, doc, _, err := s.mergeLocked(doc, s.deps.Webhooks)
 	if err != nil {
 		writeErrors(w, http.StatusConflict, fieldError{Field: "name", Message: err.Error()})
 		return false
 	}
-	if err := s.deps.Dispatcher.SetHooks(flatten(hooks)); err != nil {
-		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "the dispatcher refused the webhooks: " + err.Error()})
-		return false
-	}
 	if err := s.store.save(doc); err != nil {
 		s.log.Error("admin: saving webhooks", "err", err)
-		if err2 := s.deps.Dispatcher.SetHooks(flatten(s.hooks)); err2 != nil {
-			s.log.Error("admin: restoring webhooks", "err", err2)
-		}
 		writeErrors(w, http.StatusInternalServerError, fieldError{Message: "saving the webhooks failed; nothing changed"})
+		return false
+	}
+	if err := s.deps.Dispatcher.SetHooks(flatten(hooks)); err != nil {
+		msg := "the dispatcher refused the webhooks: " + err.Error() + "; nothing changed"
+		if err2 := s.store.save(s.doc); err2 != nil {
+			s.log.Error("admin: restoring the webhook store", "err", err2)
+			msg = "the dispatcher refused the webhooks: " + err.Error() + "; the store now holds the refused change and restoring it failed (see the log): it applies at the next start"
+		}
+		writeErrors(w, http.StatusInternalServerError, fieldError{Message: msg})
 		return false
 	}
 	s.hooks, s.doc = hooks, doc
