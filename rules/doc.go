@@ -18,6 +18,13 @@
 // A good file's [File.Summary] is one line: "rules.toml: 61 rules, 43 events, 2 webhooks".
 // Every section's zero fields are filled with the defaults documented in model.go.
 //
+// Validation refuses what the parts would refuse at startup, so that a file that passes
+// hooktap -check starts: [proxy] upstream must be http://host[:port] with no path, query,
+// user or fragment (the proxy speaks plain HTTP to the wiki); a secret_env, an [admin]
+// token_env (unless listen = "off") and, for an external NATS queue, nats_password_env and
+// nats_token_env must name a variable that is set and not empty (its value is never
+// shown). A URL echoed in an error has its password replaced by *** ("nats://user:***@host").
+//
 // # Rules
 //
 // A rule matches an exchange (a request and the upstream's answer) and emits one or more

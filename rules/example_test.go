@@ -53,7 +53,7 @@ full    = { "page.title" = "resp.title" }
 	// Output:
 	// rules.toml: 1 rule, 1 event, 0 webhooks
 	// page_created true true
-	// bad.toml:2: [proxy]: upstream "ftp://wiki": must be http or https
+	// bad.toml:2: [proxy]: upstream "ftp://wiki": must be http://host[:port]: the proxy reaches the upstream over plain HTTP
 	// bad.toml:9: rule "x": unknown event "page_made"
 }
 

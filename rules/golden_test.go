@@ -100,6 +100,7 @@ func TestGolden(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no golden files: %v", err)
 	}
+	goldenEnv(t)
 	for _, path := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
 			data, err := os.ReadFile(path)
@@ -133,6 +134,19 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goldenEnv sets the environment the cases' *_env keys read: HOOKTAP_GOLDEN_SET_* set,
+// HOOKTAP_GOLDEN_EMPTY_* empty and HOOKTAP_GOLDEN_UNSET_* unset, whatever the caller's
+// environment holds.
+func goldenEnv(t *testing.T) {
+	t.Helper()
+	for _, name := range []string{"TOKEN", "CHAT_SECRET", "NATS_PASSWORD"} {
+		t.Setenv("HOOKTAP_GOLDEN_UNSET_"+name, "") // restored when the test ends
+		os.Unsetenv("HOOKTAP_GOLDEN_UNSET_" + name)
+	}
+	t.Setenv("HOOKTAP_GOLDEN_EMPTY_SECRET", "")
+	t.Setenv("HOOKTAP_GOLDEN_SET_SECRET", "s3cret")
 }
 
 // runCase loads the rules and plays the exchanges, returning the output and its separator.
@@ -504,7 +518,7 @@ func TestOverrides(t *testing.T) {
 		t.Errorf("webhooks: got %+v, want the demo webhook with defaults filled", f.Webhooks)
 	}
 	_, err = rules.ParseWith("o.toml", src, rules.Overrides{Upstream: "ftp://x", Webhooks: []rules.Webhook{{Name: "w"}}})
-	want := `o.toml: [proxy]: upstream "ftp://x": must be http or https
+	want := `o.toml: [proxy]: upstream "ftp://x": must be http://host[:port]: the proxy reaches the upstream over plain HTTP
 o.toml: webhook "w": url is required
 o.toml: webhook "w": events is required (event names, or ["*"])`
 	if err == nil || err.Error() != want {

@@ -656,8 +656,8 @@ func (d *decoder) validateSections(f *File) {
 		if !d.bad["proxy"+sep+"upstream"] {
 			d.errorf("proxy", "[proxy]", "upstream is required (the wiki's \"http://host:port\")")
 		}
-	} else if err := checkURL(f.Proxy.Upstream); err != "" {
-		d.errorf("proxy"+sep+"upstream", "[proxy]", "upstream %q: %s", f.Proxy.Upstream, err)
+	} else if err := checkUpstream(f.Proxy.Upstream); err != "" {
+		d.errorf("proxy"+sep+"upstream", "[proxy]", "upstream %q: %s", redact(f.Proxy.Upstream), err)
 	}
 	if err := checkListen(f.Proxy.Listen); err != "" {
 		d.errorf("proxy"+sep+"listen", "[proxy]", "listen %q: %s", f.Proxy.Listen, err)
@@ -670,9 +670,15 @@ func (d *decoder) validateSections(f *File) {
 			d.errorf("proxy"+sep+kv.key, "[proxy]", "%s must not be negative", kv.key)
 		}
 	}
+	if n := f.Proxy.MaxHeaderBytes; n > 0 && n < 4096 {
+		d.errorf("proxy"+sep+"max_header_bytes", "[proxy]", "max_header_bytes must be at least 4096, not %d", n)
+	}
 	if f.Admin.Listen != "off" {
 		if err := checkListen(f.Admin.Listen); err != "" {
 			d.errorf("admin"+sep+"listen", "[admin]", "listen %q: %s", f.Admin.Listen, err)
+		}
+		if f.Admin.Token == "" {
+			d.checkEnv("admin"+sep+"token_env", "[admin]", "token_env", f.Admin.TokenEnv)
 		}
 	}
 	q := f.Dispatch
@@ -681,11 +687,15 @@ func (d *decoder) validateSections(f *File) {
 	case strings.HasPrefix(q.Queue, "nats://") || strings.HasPrefix(q.Queue, "tls://"):
 		for _, u := range strings.Split(q.Queue, ",") {
 			if pu, err := url.Parse(strings.TrimSpace(u)); err != nil || pu.Host == "" {
-				d.errorf("dispatch"+sep+"queue", "[dispatch]", "queue: bad NATS URL %q", u)
+				d.errorf("dispatch"+sep+"queue", "[dispatch]", "queue: bad NATS URL %q", redact(u))
 			}
 		}
+		if q.NATSPassword == "" {
+			d.checkEnv("dispatch"+sep+"nats_password_env", "[dispatch]", "nats_password_env", q.NATSPassEnv)
+		}
+		d.checkEnv("dispatch"+sep+"nats_token_env", "[dispatch]", "nats_token_env", q.NATSToken)
 	default:
-		d.errorf("dispatch"+sep+"queue", "[dispatch]", "queue must be \"memory\", \"disk\" or \"nats://host:port,...\", not %q", q.Queue)
+		d.errorf("dispatch"+sep+"queue", "[dispatch]", "queue must be \"memory\", \"disk\" or \"nats://host:port,...\", not %q", redact(q.Queue))
 	}
 	if q.OnSkip != "retry" && q.OnSkip != "drop" {
 		d.errorf("dispatch"+sep+"on_skip", "[dispatch]", "on_skip must be \"retry\" or \"drop\", not %q", q.OnSkip)
@@ -724,13 +734,15 @@ func (d *decoder) validateSections(f *File) {
 		if w.URL == "" && !d.bad[p+sep+"url"] {
 			d.errorf(p, where, "url is required")
 		} else if err := checkURL(w.URL); w.URL != "" && err != "" {
-			d.errorf(p+sep+"url", where, "url %q: %s", w.URL, err)
+			d.errorf(p+sep+"url", where, "url %q: %s", redact(w.URL), err)
 		}
 		if len(w.Secret) > 255 {
 			d.errorf(p+sep+"secret", where, "secret is %d characters, at most 255 allowed", len(w.Secret))
 		}
 		if w.Secret != "" && w.SecretEnv != "" {
 			d.errorf(p+sep+"secret_env", where, "secret and secret_env are exclusive")
+		} else {
+			d.checkEnv(p+sep+"secret_env", where, "secret_env", w.SecretEnv)
 		}
 		if len(w.Events) == 0 && !d.bad[p+sep+"events"] {
 			d.errorf(p, where, "events is required (event names, or [\"*\"])")
@@ -744,6 +756,72 @@ func (d *decoder) validateSections(f *File) {
 			d.errorf(p+sep+"payload", where, "payload must be \"id\" or \"full\", not %q", w.Payload)
 		}
 	}
+}
+
+// checkEnv reports an error at path when key names an environment variable (name != "")
+// that is unset or empty: the part that reads it at startup (the dispatcher for secret_env
+// and the NATS credentials) refuses to start without it, and an admin token_env that names
+// nothing would leave the admin API read-only, which is not what its author meant. Checking
+// here makes -check refuse the file too. The value itself is never shown.
+func (d *decoder) checkEnv(path, where, key, name string) {
+	if name == "" {
+		return
+	}
+	switch v, ok := os.LookupEnv(name); {
+	case !ok:
+		d.errorf(path, where, "%s %s is not set", key, name)
+	case v == "":
+		d.errorf(path, where, "%s %s is empty", key, name)
+	}
+}
+
+// checkUpstream returns why s is not an upstream the proxy can use, or "": the proxy
+// (proxy.New) takes http://host[:port] and nothing else (no https, path, query, user or
+// fragment; a lone "/" path is allowed).
+func checkUpstream(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "not a URL"
+	}
+	if u.Scheme != "http" {
+		return "must be http://host[:port]: the proxy reaches the upstream over plain HTTP"
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return "has no host"
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.ForceQuery || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return "must be http://host[:port], with no path, query, user or fragment"
+	}
+	return ""
+}
+
+// redact returns s, a URL or a comma-separated list of URLs, with each password replaced
+// by *** ("nats://user:***@host"), for error messages. s need not parse.
+func redact(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		scheme := strings.Index(p, "://")
+		if scheme < 0 {
+			continue
+		}
+		auth := p[scheme+3:]
+		if end := strings.IndexAny(auth, "/?#"); end >= 0 {
+			auth = auth[:end]
+		}
+		at := strings.LastIndexByte(auth, '@')
+		if at < 0 {
+			continue
+		}
+		user, _, hasPass := strings.Cut(auth[:at], ":")
+		if !hasPass {
+			continue
+		}
+		parts[i] = p[:scheme+3] + user + ":***" + p[scheme+3+at:]
+	}
+	return strings.Join(parts, ",")
 }
 
 // checkURL returns why s is not an absolute http(s) URL with a host, or "".
