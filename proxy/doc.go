@@ -22,8 +22,8 @@
 //
 // Known differences from httputil.ReverseProxy: interim 1xx responses (100, 103) are not
 // relayed (fasthttp's server answers Expect: 100-continue itself), response trailers are
-// dropped, a close-delimited upstream body reaches the client chunked, and Upgrade requests
-// bypass the tap. Header names keep their case except fasthttp's special ones (Host,
+// dropped, a close-delimited upstream body reaches the client chunked, and a tunnelled
+// Upgrade is not tapped. Header names keep their case except fasthttp's special ones (Host,
 // Content-Type, Content-Length, User-Agent, Transfer-Encoding), which it writes canonically.
 //
 // # Streaming and memory
@@ -31,9 +31,12 @@
 // Request bodies are streamed to the upstream (Server.StreamRequestBody). Response bodies of
 // known length up to 64 KiB are read into fasthttp's pooled buffer; every other body
 // (larger, chunked, close-delimited, text/event-stream) is streamed to the client as the
-// upstream produces it, each chunk flushed. Upgrade requests (WebSocket) are tunnelled over a
-// hijacked connection. Memory per request is therefore bounded by the buffers, whatever the
-// body size.
+// upstream produces it, each chunk flushed. An Upgrade request (WebSocket) without a body that
+// the tap does not want is tunnelled over a hijacked connection; if the upstream refuses it
+// (anything but 101), its answer is streamed like any response. Any other request that asks
+// to upgrade (a write with "Upgrade: h2c", or one the tap wants) loses its Upgrade header,
+// which is hop-by-hop, and is forwarded and tapped as usual. Memory per request is therefore
+// bounded by the buffers, whatever the body size.
 //
 // # Failures and timeouts
 //

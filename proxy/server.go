@@ -250,14 +250,19 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	req := &ctx.Request
 	m := methodIndex(req.Header.Method())
 	st := s.states.Get().(*reqState)
-	if isUpgrade(&req.Header, &st.sc) {
-		s.serveUpgrade(ctx, st, m)
-		s.putState(st)
-		return
-	}
 	var tap Tap
 	if h := s.tap.Load(); h != nil && h.t.Wants(req.Header.Method(), req.URI().PathOriginal()) {
 		tap = h.t
+	}
+	// Only a request the tap does not want, and without a body, may switch protocols: a
+	// tunnel is not tapped, so a write that adds Upgrade headers (h2c, which the upstream
+	// ignores) must not escape the tap. Every other request loses its Upgrade header in
+	// prepare (it is hop-by-hop) and goes the ordinary way.
+	// ContentLength is -2 for a request without framing headers, that is without a body.
+	if cl := req.Header.ContentLength(); tap == nil && (cl == 0 || cl == -2) && isUpgrade(&req.Header, &st.sc) {
+		s.serveUpgrade(ctx, st, m)
+		s.putState(st)
+		return
 	}
 	s.prepare(ctx, st)
 	if tap != nil {

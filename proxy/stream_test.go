@@ -161,3 +161,37 @@ func TestStreamChunkedDownloadIntact(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestUpgradeRefusalBodyBoundedMemory checks that the upstream's answer to an Upgrade
+// request, when it is not 101, is streamed like any response rather than read whole.
+func TestUpgradeRefusalBodyBoundedMemory(t *testing.T) {
+	size := int64(128 << 20)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = io.Copy(w, &countingReader{left: size})
+	}))
+	defer up.Close()
+	_, addr, _ := startProxy(t, cfgFor(up.URL), nil)
+	want := patternHash(size)
+
+	w := watchHeap()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	resp.Body.Close()
+	grew := w.growth()
+	t.Logf("%d MiB refusal body: peak heap growth %.1f MiB", size>>20, float64(grew)/(1<<20))
+	if resp.StatusCode != 403 || err != nil || n != size || [32]byte(h.Sum(nil)) != want {
+		t.Fatalf("refusal: status %d, %d bytes, err %v, hash match %v", resp.StatusCode, n, err, [32]byte(h.Sum(nil)) == want)
+	}
+	if grew >= 64<<20 {
+		t.Errorf("heap grew by %d MiB relaying a %d MiB refusal, want < 64 MiB", grew>>20, size>>20)
+	}
+}

@@ -402,3 +402,61 @@ func TestTappedStreamedResponseOutlivesHandler(t *testing.T) {
 		}
 	}
 }
+
+// wantAllTap wants every request, GETs included, and counts After calls.
+type wantAllTap struct {
+	mu    sync.Mutex
+	after int
+}
+
+func (*wantAllTap) Wants(_, _ []byte) bool   { return true }
+func (*wantAllTap) Before(_ *rules.Exchange) {}
+func (t *wantAllTap) After(_ *rules.Exchange) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.after++
+	return nil
+}
+
+// TestUpgradeHeadersDoNotBypassTap checks that Upgrade headers on a request the tap wants,
+// or on one with a body, do not divert it into an untapped tunnel: a POST with
+// "Connection: Upgrade" and "Upgrade: h2c" (which the upstream ignores) used to be applied
+// upstream with no event. The request goes the ordinary way, Upgrade stripped.
+func TestUpgradeHeadersDoNotBypassTap(t *testing.T) {
+	const h2c = "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"
+	for _, tc := range []struct {
+		name, raw string
+		tap       bool
+	}{
+		{"tapped POST", "POST /rest/api/content HTTP/1.1\r\nHost: h\r\n" + h2c + "Content-Length: 15\r\n\r\n{\"type\":\"page\"}", true},
+		{"tapped GET", "GET /rest/api/content/1 HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", true},
+		{"untapped POST", "POST /x HTTP/1.1\r\nHost: h\r\n" + h2c + "Content-Length: 2\r\n\r\n{}", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := startRaw(t, ok200)
+			tap := &wantAllTap{}
+			s, addr, _ := startProxy(t, cfgFor(up.url()), nil)
+			if tc.tap {
+				s.SetTap(tap)
+			}
+			resp, body := rawDo(t, addr, tc.raw)
+			if resp.StatusCode != 200 || string(body) != "ok" {
+				t.Fatalf("got %d %q, want the upstream's 200 ok", resp.StatusCode, body)
+			}
+			head := up.lastHead()
+			for _, name := range []string{"Upgrade", "Connection", "HTTP2-Settings"} {
+				if hasName(head, name) {
+					t.Errorf("upstream got %s; want it stripped:\n%s", name, head)
+				}
+			}
+			tap.mu.Lock()
+			defer tap.mu.Unlock()
+			if want := map[bool]int{true: 1, false: 0}[tc.tap]; tap.after != want {
+				t.Errorf("tap After called %d times, want %d", tap.after, want)
+			}
+			if st := s.Stats(); st.Upgrades != 0 {
+				t.Errorf("Upgrades = %d, want 0 (no tunnel)", st.Upgrades)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http/httputil"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -74,16 +75,7 @@ func (s *Server) serveUpgrade(ctx *fasthttp.RequestCtx, st *reqState, m Method) 
 		return
 	}
 	if status != fasthttp.StatusSwitchingProtocols {
-		defer up.Close()
-		resp := &ctx.Response
-		resp.Header.DisableNormalizing()
-		if err := resp.Read(bufio.NewReader(io.MultiReader(bytes.NewReader(head), br))); err != nil {
-			s.fail(ctx, m, err)
-			return
-		}
-		cleanResponse(&resp.Header, &st.sc)
-		resp.SetConnectionClose()
-		s.stats.count(m, resp.StatusCode())
+		s.relayRefusal(ctx, st, m, up, bufio.NewReader(io.MultiReader(bytes.NewReader(head), br)))
 		return
 	}
 	// The tunnel outlives the handler: it owns up, head and br from here on.
@@ -100,6 +92,49 @@ func (s *Server) serveUpgrade(ctx *fasthttp.RequestCtx, st *reqState, m Method) 
 		s.tunnel(c, upc, head, br)
 	})
 }
+
+// relayRefusal relays an upstream's answer other than 101 to an Upgrade request as an
+// ordinary response. The body is streamed, not read whole, so that memory stays bounded
+// whatever the upstream sends; the body closes up when fasthttp is done with it.
+func (s *Server) relayRefusal(ctx *fasthttp.RequestCtx, st *reqState, m Method, up net.Conn, br *bufio.Reader) {
+	resp := &ctx.Response
+	resp.Header.DisableNormalizing()
+	if err := readHeader(&resp.Header, br); err != nil {
+		_ = up.Close()
+		s.fail(ctx, m, err)
+		return
+	}
+	status := resp.StatusCode()
+	cleanResponse(&resp.Header, &st.sc)
+	resp.SetConnectionClose()
+	s.stats.count(m, status)
+	if ctx.Request.Header.IsHead() || status < 200 || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified {
+		resp.SkipBody = true
+		_ = up.Close()
+		return
+	}
+	cl := resp.Header.ContentLength()
+	body := &refusalBody{conn: up}
+	switch {
+	case cl >= 0:
+		body.r = io.LimitReader(br, int64(cl))
+	case cl == -1:
+		body.r = httputil.NewChunkedReader(br)
+	default: // until the upstream closes; the client gets it chunked
+		body.r, cl = br, -1
+	}
+	resp.SetBodyStream(body, cl)
+}
+
+// refusalBody streams the body of a refused Upgrade and closes the upstream connection,
+// which serves nothing else, when fasthttp closes the body.
+type refusalBody struct {
+	r    io.Reader
+	conn net.Conn
+}
+
+func (b *refusalBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b *refusalBody) Close() error               { return b.conn.Close() }
 
 // track registers both ends of a tunnel so that Shutdown can close them; it reports false
 // once shutdown has begun. It runs in the hijack handler, so a hijack that fasthttp abandons
