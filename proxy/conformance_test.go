@@ -746,6 +746,31 @@ func TestNothingAddedToResponse(t *testing.T) {
 	}
 }
 
+// TestNoContentTypeAddedToRequest checks that a request body without Content-Type reaches
+// the upstream without one, on the pass-through and the tapped path, whether fasthttp
+// streamed the body or not (fasthttp would write application/octet-stream).
+func TestNoContentTypeAddedToRequest(t *testing.T) {
+	up := startRaw(t, ok200)
+	for _, tapped := range []bool{false, true} {
+		var tap Tap
+		if tapped {
+			tap = &recTap{}
+		}
+		_, addr, _ := startProxy(t, cfgFor(up.url()), tap)
+		for _, raw := range []string{
+			"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+			"PUT /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		} {
+			if resp, _ := rawDo(t, addr, raw); resp.StatusCode != 200 {
+				t.Fatalf("tapped=%v: status %d, want 200", tapped, resp.StatusCode)
+			}
+			if head := up.lastHead(); hasName(head, "Content-Type") {
+				t.Errorf("tapped=%v: upstream got a Content-Type the client did not send:\n%s", tapped, head)
+			}
+		}
+	}
+}
+
 func TestClientConnectionCloseHonoured(t *testing.T) {
 	up := startRaw(t, ok200)
 	_, addr, _ := startProxy(t, cfgFor(up.url()), nil)

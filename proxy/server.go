@@ -277,6 +277,9 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // out, X-Forwarded-* in, Host kept (or rewritten), scheme forced to http.
 func (s *Server) prepare(ctx *fasthttp.RequestCtx, st *reqState) {
 	h := &ctx.Request.Header
+	// A body without Content-Type goes upstream without one: fasthttp would otherwise write
+	// application/octet-stream.
+	h.SetNoDefaultContentType(true)
 	hasProto, hasHost := cleanRequest(h, &st.sc)
 	xff := st.sc.xff
 	n := len(xff)
