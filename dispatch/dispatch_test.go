@@ -655,3 +655,56 @@ func (q *MemoryQueue) depthOf(hook string) (HookDepth, bool) {
 	hd, ok := d.Hooks[hook]
 	return hd, ok
 }
+
+// A receiver that answers 400 for days turns every delivery into a dead letter. The writes
+// of the wiki must keep being accepted (before the fix, once memory_queue_size dead letters
+// were kept every Enqueue returned ErrQueueFull, which on_store_error = "reject" turns into
+// a 503 for every tapped write); dead letters beyond their own bound are dropped, oldest
+// first, and counted; a deactivated webhook keeps its dead letters, a deleted one frees them.
+func TestDeadLettersNeitherFillTheQueueNorOutliveTheirWebhook(t *testing.T) {
+	rc := newReceiver(t)
+	rc.setAnswer(func(*http.Request, int) (int, map[string]string) { return 400, nil })
+	cfg := memCfg()
+	cfg.MemoryQueueSize = 2
+	cfg.Retry = []time.Duration{} // first failure is dead
+	cfg.OnStoreError = "reject"
+	h := start(t, cfg, []rules.Webhook{webhook("rejects", rc.URL, "*")}, nil)
+	const n = 6
+	for i := 1; i <= n; i++ {
+		if err := h.d.Enqueue(event("page_created", i)); err != nil {
+			t.Fatalf("Enqueue(%d) with %d dead letters kept: %v, want nil", i, i-1, err)
+		}
+		if e := h.next(t); e.a == nil || e.a.Status != 400 {
+			t.Fatalf("event %d: got %+v, want a 400", i, e.a)
+		}
+	}
+	s, _ := h.d.Stats(context.Background())
+	if s.Accepted != n || s.Drops["queue_full"] != 0 || s.Drops["dead_evicted"] != n-2 ||
+		s.Hooks[0].DeadEvicted != n-2 || s.Hooks[0].Depth.Dead != 2 || s.Hooks[0].Dead != n {
+		t.Fatalf("got accepted %d, drops %v, hook %+v; want %d accepted and dead, %d dead_evicted, the newest 2 kept",
+			s.Accepted, s.Drops, s.Hooks[0], n, n-2)
+	}
+	dead, err := h.d.Dead(context.Background(), "rejects", 0)
+	if err != nil || len(dead) != 2 {
+		t.Fatalf("Dead: %+v, %v; want 2", dead, err)
+	}
+
+	// Deactivated: unsubscribed, dead letters kept.
+	off := webhook("rejects", rc.URL, "*")
+	off.Active = new(bool)
+	if err := h.d.SetWebhooks([]rules.Webhook{off}); err != nil {
+		t.Fatal(err)
+	}
+	if dead, err := h.d.Dead(context.Background(), "rejects", 0); err != nil || len(dead) != 2 {
+		t.Fatalf("deactivated: Dead %+v, %v; want the 2 kept", dead, err)
+	}
+	// Deleted: its dead letters are freed and counted.
+	if err := h.d.SetWebhooks(nil); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = h.d.Stats(context.Background())
+	if s.Drops["dead_deleted"] != 2 || s.Queue.Events != 0 || s.Queue.Bytes != 0 {
+		t.Errorf("after deleting the webhook got drops %v, queue %+v; want 2 dead_deleted, nothing held",
+			s.Drops, s.Queue)
+	}
+}

@@ -130,10 +130,11 @@ const (
 	dropClosed              // Enqueue: not running (before Run or during shutdown)
 	dropSkipped             // on_skip = "drop": breaker open, Retry-After pause or no in-flight slot
 	dropUnsubscribed        // pending deliveries discarded when a webhook was removed or deactivated
+	dropDeadDeleted         // dead letters discarded (DeadPurger) when a webhook was deleted
 	numDrops
 )
 
-var dropNames = [numDrops]string{"queue_full", "store_error", "closed", "skipped", "unsubscribed"}
+var dropNames = [numDrops]string{"queue_full", "store_error", "closed", "skipped", "unsubscribed", "dead_deleted"}
 
 // New checks cfg and hooks and returns a Dispatcher with the queue that cfg.Queue names. It
 // does no I/O and starts no goroutines; Run does. Zero fields of cfg take their defaults.
@@ -540,11 +541,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	hookCtx, stopHooks := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	running := make(map[string]*runningHook)
+	known := make(map[string]bool) // hook IDs configured at the last reconcile
 
 	d.mu.Lock()
 	d.running = true
 	d.mu.Unlock()
-	d.reconcile(hookCtx, &wg, running)
+	d.reconcile(hookCtx, &wg, running, known)
 	d.open.Store(true)
 	close(d.ready)
 
@@ -553,9 +555,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			loop = false
 		case done := <-d.reload:
-			done <- d.reconcile(hookCtx, &wg, running)
+			done <- d.reconcile(hookCtx, &wg, running, known)
 		case <-d.recheck:
-			if err := d.reconcile(hookCtx, &wg, running); err != nil {
+			if err := d.reconcile(hookCtx, &wg, running, known); err != nil {
 				d.log.Warn("dispatch: updating subscriptions", "err", err)
 			}
 		}
@@ -579,11 +581,20 @@ type runningHook struct {
 }
 
 // reconcile makes the queue's subscriptions and the running fetchers match the configured
-// hooks. Called only by Run.
-func (d *Dispatcher) reconcile(ctx context.Context, wg *sync.WaitGroup, running map[string]*runningHook) error {
+// hooks, and purges the dead letters of hooks deleted since the last call (known holds the
+// IDs configured then, and is updated). Called only by Run.
+func (d *Dispatcher) reconcile(ctx context.Context, wg *sync.WaitGroup, running map[string]*runningHook, known map[string]bool) error {
 	d.mu.Lock()
 	want := make(map[string]*hook, len(d.hooks))
+	var deleted []string
+	for id := range known {
+		if d.hooks[id] == nil {
+			deleted = append(deleted, id)
+			delete(known, id)
+		}
+	}
 	for id, h := range d.hooks {
+		known[id] = true
 		if h.cfg.Load().active && !h.gone.Load() {
 			want[id] = h
 		}
@@ -602,6 +613,17 @@ func (d *Dispatcher) reconcile(ctx context.Context, wg *sync.WaitGroup, running 
 			errs = append(errs, fmt.Errorf("dispatch: unsubscribing %q: %w", id, err))
 		}
 		d.drops[dropUnsubscribed].Add(uint64(n))
+	}
+	if p, ok := d.queue.(DeadPurger); ok {
+		// After Unsubscribe: attempts still in flight to a deleted hook settle into
+		// nothing, so no dead letter of it is left behind.
+		for _, id := range deleted {
+			n, err := p.PurgeDead(ctx, id)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("dispatch: purging dead letters of %q: %w", id, err))
+			}
+			d.drops[dropDeadDeleted].Add(uint64(n))
+		}
 	}
 	for id, h := range want {
 		cfg := h.cfg.Load()

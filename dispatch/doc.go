@@ -57,6 +57,13 @@
 // with the longest backlog, so that one receiver that is down cannot fill it for all).
 // With on_skip = "retry" (the default) nothing is skipped: a blocked webhook is not fetched
 // from and its backlog waits. Every failed attempt is retried or becomes a dead letter.
+//
+// Dead letters do not take room from new events: the memory queue keeps at most
+// memory_queue_size of them besides what it holds for delivery, and when a new one would
+// exceed that it drops the oldest dead letter of the webhook with the most (dead_evicted),
+// so a receiver that rejects everything for days never makes Enqueue fail. A deactivated
+// or gone webhook keeps its dead letters; a deleted one's are discarded (dead_deleted),
+// since nothing could list or redeliver them any more (see [DeadPurger]).
 // The memory queue loses what it holds when the process exits; a durable queue keeps it,
 // and deliveries in flight at a crash come back with the same webhook-id (at least once).
 //

@@ -22,37 +22,51 @@ var eventIndex = func() map[string]uint {
 const maxKeptBuf = 64 << 10
 
 // MemoryQueue is the bounded in-process [Queue] (queue = "memory"): the fastest, and lost on
-// crash or exit, like Confluence's own dispatch queue. It holds at most size events (an
-// event is stored once and shared by every webhook it goes to, and held while any of them
-// still has it pending, fetched or dead). When it is full, Publish makes room by dropping
-// the oldest pending delivery of the webhook with the longest backlog (counted per webhook
-// as evicted, see [HookDepth]), until an event is freed, so that one receiver that is down
-// cannot stop deliveries to the others nor the writes of the wiki; only when no pending
-// delivery is left to drop (everything held is in flight or dead) does Publish return
-// [ErrQueueFull], which the dispatcher counts. Messages and deliveries are recycled through
-// free lists, so the steady state does not allocate.
+// crash or exit, like Confluence's own dispatch queue. It holds at most size events for
+// delivery (an event is stored once and shared by every webhook it goes to, and counts
+// toward size while any of them still has it pending or fetched). When it is full, Publish
+// makes room by dropping the oldest pending delivery of the webhook with the longest
+// backlog (counted per webhook as evicted, see [HookDepth]), until an event is freed, so
+// that one receiver that is down cannot stop deliveries to the others nor the writes of
+// the wiki; only when no pending delivery is left to drop (everything held is in flight)
+// does Publish return [ErrQueueFull], which the dispatcher counts.
+//
+// Dead letters do not count toward size: they have a bound of their own, size dead letters
+// in all. When a new dead letter would exceed it, the oldest dead letter of the webhook
+// with the most is dropped (counted per webhook as DeadEvicted, see [HookDepth]), so a
+// receiver that rejects everything for days keeps only its newest failures and never
+// stops new events from being accepted. [MemoryQueue.PurgeDead] discards a deleted
+// webhook's dead letters. A dead letter put back by Redeliver counts toward size again
+// (it may take the queue over size until deliveries are settled or evicted).
+//
+// Messages and deliveries are recycled through free lists, so the steady state does not
+// allocate.
 type MemoryQueue struct {
 	size  int
 	clock clock
 
-	mu      sync.Mutex // guards everything below
-	closed  bool
-	closeCh chan struct{} // closed by Close; never reopened
-	held    int           // events held
-	bytes   int64         // payload bytes held
-	evicted int           // total pending deliveries dropped to make room
-	hooks   map[string]*memHook
-	list    []*memHook            // subscribed hooks, for fan-out in a stable order
-	dead    map[string][]deadItem // dead letters by hook; kept across Unsubscribe
-	msgFree []*memMsg             // free list, at most size long
-	delFree []*Delivery           // free list, at most size long
+	mu          sync.Mutex // guards everything below
+	closed      bool
+	closeCh     chan struct{} // closed by Close; never reopened
+	held        int           // events held by a pending or fetched delivery (bounded by size)
+	bytes       int64         // payload bytes stored, dead letters' included
+	evicted     int           // total pending deliveries dropped to make room
+	hooks       map[string]*memHook
+	list        []*memHook          // subscribed hooks, for fan-out in a stable order
+	dead        map[string]*memDead // dead letters by hook; kept across Unsubscribe, not PurgeDead
+	deadN       int                 // dead letters kept, all hooks (bounded by size)
+	deadOnly    int                 // events held by dead letters only
+	deadEvicted int                 // total dead letters dropped to stay within the bound
+	msgFree     []*memMsg           // free list, at most size long
+	delFree     []*Delivery         // free list, at most size long
 }
 
 // memMsg is one stored event and the count of deliveries that still hold it.
 type memMsg struct {
 	Message
 	buf  []byte
-	refs int
+	refs int // deliveries holding it: pending, fetched or dead
+	live int // of which pending or fetched
 }
 
 // memHook is one subscription.
@@ -74,6 +88,13 @@ type deadItem struct {
 	reason string
 }
 
+// memDead is one hook's dead letters, oldest first, and the count dropped to stay within
+// the queue's dead-letter bound.
+type memDead struct {
+	items   []deadItem
+	evicted int
+}
+
 // NewMemoryQueue returns an empty memory queue holding at most size events (size <= 0: the
 // default, 65536).
 func NewMemoryQueue(size int) *MemoryQueue {
@@ -89,7 +110,7 @@ func newMemoryQueue(size int, c clock) *MemoryQueue {
 		clock:   c,
 		closeCh: make(chan struct{}),
 		hooks:   make(map[string]*memHook),
-		dead:    make(map[string][]deadItem),
+		dead:    make(map[string]*memDead),
 	}
 }
 
@@ -156,7 +177,7 @@ func (q *MemoryQueue) evictLocked() bool {
 		}
 		victim.evicted++
 		q.evicted++
-		q.releaseLocked(d)
+		q.releaseLocked(d, false)
 	}
 	return true
 }
@@ -176,7 +197,6 @@ func (q *MemoryQueue) newMsgLocked(m *Message) *memMsg {
 	if m.Full != nil {
 		mm.Full = mm.buf[len(m.Payload):]
 	}
-	q.held++
 	q.bytes += int64(len(mm.buf))
 	return mm
 }
@@ -197,21 +217,51 @@ func (q *MemoryQueue) newDeliveryLocked(mm *memMsg, h *memHook) *Delivery {
 	d.due = time.Time{}
 	d.heapIndex = -1
 	mm.refs++
+	q.liveLocked(mm, false)
 	return d
 }
 
-// releaseLocked drops d's hold on its message and recycles both when unused.
-func (q *MemoryQueue) releaseLocked(d *Delivery) {
+// liveLocked counts one more pending or fetched delivery of mm, whose ref is already in
+// mm.refs: a new delivery, or (fromDead) a dead letter put back.
+func (q *MemoryQueue) liveLocked(mm *memMsg, fromDead bool) {
+	if mm.live == 0 {
+		q.held++
+		if fromDead || mm.refs > 1 {
+			q.deadOnly-- // it was held by dead letters only
+		}
+	}
+	mm.live++
+}
+
+// unliveLocked counts one pending or fetched delivery of mm less, whose ref is still in
+// mm.refs: it is about to be released, or (toDead) it becomes a dead letter.
+func (q *MemoryQueue) unliveLocked(mm *memMsg, toDead bool) {
+	mm.live--
+	if mm.live == 0 {
+		q.held--
+		if toDead || mm.refs > 1 {
+			q.deadOnly++ // dead letters still hold it
+		}
+	}
+}
+
+// releaseLocked drops d's hold on its message and recycles both when unused. dead tells
+// whether d is a dead letter (else it is pending or fetched).
+func (q *MemoryQueue) releaseLocked(d *Delivery, dead bool) {
 	mm := d.q.(*memMsg)
 	*d = Delivery{heapIndex: -1}
 	if len(q.delFree) < q.size {
 		q.delFree = append(q.delFree, d)
 	}
+	if !dead {
+		q.unliveLocked(mm, false)
+	} else if mm.live == 0 && mm.refs == 1 {
+		q.deadOnly--
+	}
 	mm.refs--
 	if mm.refs > 0 {
 		return
 	}
-	q.held--
 	q.bytes -= int64(len(mm.buf))
 	mm.Message = Message{}
 	if cap(mm.buf) > maxKeptBuf {
@@ -264,11 +314,11 @@ func (q *MemoryQueue) Unsubscribe(_ context.Context, hook string) (int, error) {
 	h.removed = true
 	n := 0
 	for h.ready.len() > 0 {
-		q.releaseLocked(h.ready.pop())
+		q.releaseLocked(h.ready.pop(), false)
 		n++
 	}
 	for _, d := range h.delayed {
-		q.releaseLocked(d)
+		q.releaseLocked(d, false)
 		n++
 	}
 	h.delayed = nil
@@ -331,7 +381,7 @@ func (q *MemoryQueue) Fetch(ctx context.Context, hook string, dst []*Delivery) (
 func (q *MemoryQueue) settleLocked(d *Delivery) *memHook {
 	h := q.hooks[d.Hook]
 	if h == nil {
-		q.releaseLocked(d)
+		q.releaseLocked(d, false)
 		return nil
 	}
 	h.fetched--
@@ -343,7 +393,7 @@ func (q *MemoryQueue) Ack(d *Delivery) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if h := q.settleLocked(d); h != nil {
-		q.releaseLocked(d)
+		q.releaseLocked(d, false)
 	}
 	return nil
 }
@@ -374,15 +424,72 @@ func (q *MemoryQueue) Dead(d *Delivery, reason string) error {
 	if h := q.settleLocked(d); h == nil {
 		return nil
 	}
-	q.dead[d.Hook] = append(q.dead[d.Hook], deadItem{d: d, died: q.clock.Now(), reason: reason})
+	if q.deadN >= q.size {
+		q.evictDeadLocked(d.Hook)
+	}
+	q.unliveLocked(d.q.(*memMsg), true)
+	dl := q.dead[d.Hook]
+	if dl == nil {
+		dl = new(memDead)
+		q.dead[d.Hook] = dl
+	}
+	dl.items = append(dl.items, deadItem{d: d, died: q.clock.Now(), reason: reason})
+	q.deadN++
 	return nil
+}
+
+// evictDeadLocked drops the oldest dead letter of the hook with the most, counting the
+// one that hook is about to get, to make room for it.
+func (q *MemoryQueue) evictDeadLocked(hook string) {
+	var victim *memDead
+	most := 0
+	for id, dl := range q.dead {
+		n := len(dl.items)
+		if id == hook {
+			n++
+		}
+		if len(dl.items) > 0 && n > most {
+			victim, most = dl, n
+		}
+	}
+	if victim == nil {
+		return
+	}
+	it := victim.items[0]
+	victim.items[0] = deadItem{}
+	victim.items = victim.items[1:]
+	victim.evicted++
+	q.deadEvicted++
+	q.deadN--
+	q.releaseLocked(it.d, true)
+}
+
+// PurgeDead implements [DeadPurger]: it discards every dead letter of hook and returns how
+// many. Unknown hooks: (0, nil).
+func (q *MemoryQueue) PurgeDead(_ context.Context, hook string) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	dl := q.dead[hook]
+	if dl == nil {
+		return 0, nil
+	}
+	n := len(dl.items)
+	for _, it := range dl.items {
+		q.releaseLocked(it.d, true)
+	}
+	q.deadN -= n
+	delete(q.dead, hook)
+	return n, nil
 }
 
 // DeadLetters implements [Queue].
 func (q *MemoryQueue) DeadLetters(_ context.Context, hook string, max int) ([]DeadLetter, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	items := q.dead[hook]
+	var items []deadItem
+	if dl := q.dead[hook]; dl != nil {
+		items = dl.items
+	}
 	if max > 0 && len(items) > max {
 		items = items[:max]
 	}
@@ -401,15 +508,19 @@ func (q *MemoryQueue) Redeliver(_ context.Context, hook string, id ID) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	h := q.hooks[hook]
-	items := q.dead[hook]
-	for i, it := range items {
+	dl := q.dead[hook]
+	if dl == nil {
+		return ErrNotFound
+	}
+	for i, it := range dl.items {
 		if it.d.ID != id {
 			continue
 		}
 		if h == nil {
 			return ErrNotSubscribed
 		}
-		q.dead[hook] = append(items[:i], items[i+1:]...)
+		dl.items = append(dl.items[:i], dl.items[i+1:]...)
+		q.deadN--
 		q.requeueLocked(h, it.d)
 		return nil
 	}
@@ -421,21 +532,25 @@ func (q *MemoryQueue) RedeliverAll(_ context.Context, hook string) (int, error) 
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	h := q.hooks[hook]
-	items := q.dead[hook]
-	if len(items) == 0 {
+	dl := q.dead[hook]
+	if dl == nil || len(dl.items) == 0 {
 		return 0, nil
 	}
 	if h == nil {
 		return 0, ErrNotSubscribed
 	}
-	for _, it := range items {
+	n := len(dl.items)
+	for _, it := range dl.items {
 		q.requeueLocked(h, it.d)
 	}
-	delete(q.dead, hook)
-	return len(items), nil
+	q.deadN -= n
+	dl.items = nil // dl.evicted stays
+	return n, nil
 }
 
+// requeueLocked puts the dead letter d back for h, as pending.
 func (q *MemoryQueue) requeueLocked(h *memHook, d *Delivery) {
+	q.liveLocked(d.q.(*memMsg), true)
 	d.Attempt = 1
 	d.due = time.Time{}
 	h.ready.push(d)
@@ -446,7 +561,8 @@ func (q *MemoryQueue) requeueLocked(h *memHook, d *Delivery) {
 func (q *MemoryQueue) Depth(context.Context) (QueueDepth, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	qd := QueueDepth{Events: q.held, Bytes: q.bytes, Hooks: make(map[string]HookDepth, len(q.hooks)), Evicted: q.evicted}
+	qd := QueueDepth{Events: q.held + q.deadOnly, Bytes: q.bytes, Hooks: make(map[string]HookDepth, len(q.hooks)),
+		Evicted: q.evicted, DeadEvicted: q.deadEvicted}
 	older := func(a, b time.Time) time.Time {
 		if a.IsZero() || (!b.IsZero() && b.Before(a)) {
 			return b
@@ -454,7 +570,10 @@ func (q *MemoryQueue) Depth(context.Context) (QueueDepth, error) {
 		return a
 	}
 	for id, h := range q.hooks {
-		hd := HookDepth{Pending: h.ready.len() + len(h.delayed), Fetched: h.fetched, Dead: len(q.dead[id]), Evicted: h.evicted}
+		hd := HookDepth{Pending: h.ready.len() + len(h.delayed), Fetched: h.fetched, Evicted: h.evicted}
+		if dl := q.dead[id]; dl != nil {
+			hd.Dead, hd.DeadEvicted = len(dl.items), dl.evicted
+		}
 		h.ready.each(func(d *Delivery) { hd.Oldest = older(hd.Oldest, d.Accepted) })
 		for _, d := range h.delayed {
 			hd.Oldest = older(hd.Oldest, d.Accepted)
@@ -462,8 +581,8 @@ func (q *MemoryQueue) Depth(context.Context) (QueueDepth, error) {
 		qd.Hooks[id] = hd
 		qd.Oldest = older(qd.Oldest, hd.Oldest)
 	}
-	for _, items := range q.dead {
-		for _, it := range items {
+	for _, dl := range q.dead {
+		for _, it := range dl.items {
 			qd.Oldest = older(qd.Oldest, it.d.Accepted)
 		}
 	}

@@ -86,8 +86,10 @@ type Queue interface {
 
 	// Unsubscribe deletes the webhook's subscription and discards its pending deliveries
 	// (the count discarded is returned, for the dispatcher's drop counters). Its dead
-	// letters are kept until the same hook ID subscribes again or the queue's retention
-	// drops them. Unsubscribing an unknown hook is not an error (0, nil).
+	// letters are kept (a deactivated webhook's stay listed, and can be redelivered once
+	// it subscribes again) until the queue's own bound or retention drops them, or, for a
+	// queue that implements [DeadPurger], until the dispatcher purges them because the
+	// webhook was deleted. Unsubscribing an unknown hook is not an error (0, nil).
 	Unsubscribe(ctx context.Context, hook string) (discarded int, err error)
 
 	// Fetch appends to dst up to cap(dst)-len(dst) deliveries for hook that are ready now
@@ -124,6 +126,17 @@ type Queue interface {
 	// deliveries fetched and not yet settled stay unacknowledged and come back after
 	// AckWait on the next start. Close is idempotent.
 	Close() error
+}
+
+// DeadPurger is implemented by a [Queue] that can discard one webhook's dead letters. The
+// dispatcher calls PurgeDead, after Unsubscribe, for a webhook that was deleted (no longer
+// in the configuration at all; not one merely deactivated or gone), because nothing can
+// list or redeliver those dead letters any more: the admin API never reuses a deleted
+// webhook's ID. It returns how many it discarded (counted as dropped, reason
+// "dead_deleted"); an unknown hook is not an error (0, nil). A queue without it keeps
+// such dead letters until its own retention drops them.
+type DeadPurger interface {
+	PurgeDead(ctx context.Context, hook string) (int, error)
 }
 
 // Sentinel errors of the queue seam and the dispatcher. Callers compare with errors.Is.
@@ -263,6 +276,10 @@ type QueueDepth struct {
 	// Evicted is the total of HookDepth.Evicted since the queue opened, unsubscribed
 	// hooks included (a counter: it never decreases).
 	Evicted int
+	// DeadEvicted is the total of HookDepth.DeadEvicted since the queue opened (a
+	// counter); 0 for a queue whose dead letters are dropped only by retention it does
+	// not count.
+	DeadEvicted int
 }
 
 // HookDepth is one hook's share of a queue.
@@ -275,4 +292,7 @@ type HookDepth struct {
 	// events (memory queue: the oldest of the longest backlog when full); 0 for a queue
 	// that never drops what it accepted.
 	Evicted int
+	// DeadEvicted counts dead letters the queue itself dropped to stay within its
+	// dead-letter bound (memory queue: the oldest of the hook with the most).
+	DeadEvicted int
 }

@@ -32,6 +32,9 @@ type HookStats struct {
 	Dead      uint64 // deliveries given up (retries exhausted, or 410)
 	Skipped   uint64 // deliveries dropped unattempted (on_skip = "drop")
 	Evicted   uint64 // pending deliveries the queue dropped to make room (memory queue, when full)
+	// DeadEvicted counts dead letters the queue dropped to stay within its dead-letter
+	// bound (memory queue: the oldest of the webhook with the most).
+	DeadEvicted uint64
 	// Failures counts failed attempts by reason: status_4xx, status_5xx, status_other,
 	// throttled (429/503), gone (410), timeout, connection.
 	Failures map[string]uint64
@@ -59,6 +62,7 @@ func (d *Dispatcher) Stats(ctx context.Context) (Stats, error) {
 	}
 	s.Queue = qd
 	s.Drops["evicted"] = uint64(qd.Evicted)
+	s.Drops["dead_evicted"] = uint64(qd.DeadEvicted)
 	now := d.clock.Now()
 	if !qd.Oldest.IsZero() {
 		s.QueueAge = now.Sub(qd.Oldest)
@@ -74,16 +78,17 @@ func (d *Dispatcher) Stats(ctx context.Context) (Stats, error) {
 		hs := HookStats{
 			ID: h.id, Name: cfg.name, URL: cfg.url, Events: append([]string(nil), cfg.events...),
 			Active: cfg.active, Gone: h.gone.Load(),
-			Delivered: h.count[outDelivered].Load(),
-			Failed:    h.count[outFailed].Load(),
-			Retried:   h.count[outRetried].Load(),
-			Dead:      h.count[outDead].Load(),
-			Skipped:   h.count[outSkipped].Load(),
-			Evicted:   uint64(qd.Hooks[h.id].Evicted),
-			Failures:  make(map[string]uint64),
-			Breaker:   h.br.state(),
-			InFlight:  int(h.inflight.Load()),
-			Depth:     qd.Hooks[h.id],
+			Delivered:   h.count[outDelivered].Load(),
+			Failed:      h.count[outFailed].Load(),
+			Retried:     h.count[outRetried].Load(),
+			Dead:        h.count[outDead].Load(),
+			Skipped:     h.count[outSkipped].Load(),
+			Evicted:     uint64(qd.Hooks[h.id].Evicted),
+			DeadEvicted: uint64(qd.Hooks[h.id].DeadEvicted),
+			Failures:    make(map[string]uint64),
+			Breaker:     h.br.state(),
+			InFlight:    int(h.inflight.Load()),
+			Depth:       qd.Hooks[h.id],
 		}
 		for i := outStatus4xx; i < numOutcomes; i++ {
 			hs.Failures[outcomeNames[i]] = h.count[i].Load()
