@@ -206,7 +206,8 @@ func newDispatcher(set settings, hooks []Hook, q Queue, log *slog.Logger, c cloc
 	d.client = &fasthttp.Client{
 		MaxConnsPerHost:               set.maxInFlight,
 		MaxConnWaitTimeout:            set.timeout,
-		MaxIdleConnDuration:           90 * time.Second,
+		MaxIdleConnDuration:           idleConnTimeout,
+		DialTimeout:                   dialTracked,
 		MaxResponseBodySize:           clientMaxResponseBody,
 		NoDefaultUserAgentHeader:      true,
 		DisablePathNormalizing:        true,

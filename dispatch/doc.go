@@ -19,6 +19,13 @@
 // v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>. Redirects are not followed. A 2xx is
 // success; any other status, a transport error or the timeout is a failure.
 //
+// Connections to a receiver are kept idle for 4 s, less than common keep-alive timeouts
+// (Node.js, Apache: 5 s), so that the client closes them first. When a receiver still
+// closes a reused connection as a request goes out (end of file, reset or broken pipe with
+// no response byte), the request is sent once more on another connection, within the same
+// timeout and as the same attempt: the receiver did not answer, and the webhook-id is the
+// same. A failure on a fresh connection is not resent.
+//
 // A failure feeds the webhook's breaker (the 5th consecutive failure opens it for 10 s, each
 // further one for 1.2 times longer, up to 10 h; a success closes it) and the delivery is
 // retried after the next delay of the retry schedule, ±20 % jitter, or kept as a dead

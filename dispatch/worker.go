@@ -242,7 +242,16 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 	start := d.clock.Now()
 	d.prepare(w, cfg, dl, start)
 	t0 := time.Now()
-	err := d.client.DoTimeout(&w.req, &w.resp, cfg.timeout)
+	deadline := t0.Add(cfg.timeout)
+	err := d.client.DoDeadline(&w.req, &w.resp, deadline)
+	if err != nil && staleConn(err, &w.resp) {
+		// The receiver closed an idle connection as the request went out: once more, on
+		// another connection (fasthttp does not retry a POST itself).
+		err = d.client.DoDeadline(&w.req, &w.resp, deadline)
+	}
+	if err == nil {
+		markServed(&w.resp)
+	}
 	took := time.Since(t0)
 	now := d.clock.Now()
 
