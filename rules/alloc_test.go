@@ -139,3 +139,31 @@ func TestAllocsTitleList(t *testing.T) {
 		t.Errorf("title lists: %v allocs/op, want 0", n)
 	}
 }
+
+// TestAllocsCanonicalPath asserts that paths needing canonicalisation (a short one, built on
+// the stack, and one over 512 bytes, built in a pooled buffer) cost no allocation either.
+func TestAllocsCanonicalPath(t *testing.T) {
+	c, d := newBenchClassifier(packs(t)["60"])
+	for _, p := range []string{"/rest//api/%63ontent;jsessionid=x/", longDetour} {
+		path := []byte(p)
+		if n := testing.AllocsPerRun(200, func() {
+			if !c.Wants([]byte("POST"), path) {
+				t.Fatal("not wanted")
+			}
+		}); n != 0 {
+			t.Errorf("Wants(POST, %.40q...): %v allocs/op, want 0", p, n)
+		}
+		x := pageCreate()
+		x.Path = path
+		if n := testing.AllocsPerRun(200, func() {
+			if err := classifyWrite(c, x); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("write to %.40q...: %v allocs/op, want 0", p, n)
+		}
+	}
+	if d.n == 0 {
+		t.Error("the writes produced no event")
+	}
+}

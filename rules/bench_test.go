@@ -178,3 +178,23 @@ func BenchmarkWantsWriteMiss(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWantsCanonicalise is Wants for a write whose path needs its canonical form built
+// (a path parameter, an encoded letter, an empty segment and a trailing slash).
+func BenchmarkWantsCanonicalise(b *testing.B) {
+	method, path := []byte("POST"), []byte("/rest//api/%63ontent/65601;jsessionid=abc/label/")
+	for _, size := range []string{"60", "1000"} {
+		m := packs(b)[size]
+		b.Run(size, func(b *testing.B) {
+			c, _ := newBenchClassifier(m)
+			b.ReportAllocs()
+			done := cpuTimer(b)
+			for b.Loop() {
+				if !c.Wants(method, path) {
+					b.Fatal("not wanted")
+				}
+			}
+			done()
+		})
+	}
+}

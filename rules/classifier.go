@@ -206,8 +206,9 @@ func (c *Classifier) environment() *env {
 	return &c.env
 }
 
-// Wants reports whether a request with this method and raw path could match a rule. It
-// allocates nothing and keeps nothing.
+// Wants reports whether a request with this method and raw path could match a rule, the
+// path read in its canonical form (see "Path templates"). It allocates nothing and keeps
+// nothing.
 func (c *Classifier) Wants(method, path []byte) bool {
 	return c.m.Load().Wants(method, path)
 }

@@ -613,11 +613,23 @@ func parseTemplate(s string) ([]tseg, error) {
 	out := make([]tseg, 0, len(segs))
 	seen := map[string]bool{}
 	for i, g := range segs {
+		if g == "" && i == len(segs)-1 {
+			return nil, errors.New("a trailing slash: request paths are matched without one")
+		}
 		if g == "" {
 			return nil, errors.New("empty segment")
 		}
 		if !strings.ContainsAny(g, "{}") {
-			out = append(out, tseg{lit: g})
+			// Request paths are matched in canonical form (path.go): a literal is written
+			// in it too, and one that no canonical path holds is refused.
+			if strings.IndexByte(g, ';') >= 0 {
+				return nil, fmt.Errorf("segment %q: ';' starts a path parameter, which is dropped before matching", g)
+			}
+			lit := string(appendCanonSeg(nil, []byte(g)))
+			if lit == "." || lit == ".." {
+				return nil, fmt.Errorf("segment %q: a dot segment is resolved before matching, so it never matches", g)
+			}
+			out = append(out, tseg{lit: lit})
 			continue
 		}
 		if g[0] != '{' || g[len(g)-1] != '}' {

@@ -62,13 +62,35 @@
 //
 // # Path templates
 //
-// path is matched against the raw request path, segment by segment, with no normalisation:
-// a literal segment matches itself, "{name}" matches any one non-empty segment and binds it,
-// and a last segment "{name...}" matches the rest of the path (one or more segments) and
-// binds it. "/wiki/api/v2/pages/{id}" matches "/wiki/api/v2/pages/42" and binds id = "42".
-// Bound values are percent-decoded when read. A template has no query: use query.<name>
-// conditions. A path may match several templates ("/space/{key}" and "/space/_private");
-// every matching rule emits.
+// path is matched against the request path's canonical form (below), segment by segment: a
+// literal segment matches itself, "{name}" matches any one segment and binds it, and a last
+// segment "{name...}" matches the rest of the path (one or more segments) and binds it.
+// "/wiki/api/v2/pages/{id}" matches "/wiki/api/v2/pages/42" and binds id = "42". Bound
+// values are taken from the canonical form and percent-decoded when read. A template has no
+// query: use query.<name> conditions. A path may match several templates ("/space/{key}"
+// and "/space/_private"); every matching rule emits.
+//
+// The proxy forwards the path exactly as sent, but wiki servers read many spellings of a
+// path as the same resource, and a write spelled so must not slip past the rules. So the
+// path is put in canonical form before matching, segment by segment:
+//
+//   - path parameters are dropped: from a segment's first ';' on ("content;jsessionid=x" is
+//     "content", as Tomcat and Jersey read it);
+//   - percent-encoded unreserved characters (ALPHA DIGIT - . _ ~) are decoded ("%63ontent"
+//     is "content"); every other escape stays encoded, its hex digits in upper case, so that
+//     "%2F" and "%3B" keep meaning a '/' and a ';' inside a segment ("a%2fb" is the one
+//     segment "a%2Fb"); a '%' that starts no escape stands for itself ("%25");
+//   - empty segments are dropped ("/rest//api" is "/rest/api"), and so a trailing slash
+//     ("/rest/api/content/" is "/rest/api/content");
+//   - "." segments are dropped, and a ".." segment goes up one segment, as servers resolve
+//     it (RFC 3986 section 5.2.4; at the root it stays there): "/rest/api/x/../content" and
+//     "/rest/api/%2E%2E/api/content" are "/rest/api/content", "/rest/..;/x" is "/x".
+//
+// Case is kept ("/REST/api" is not "/rest/api"), as is a '\'. A value holding a ';' must be
+// sent percent-encoded (%3B), as URL-encoding clients do: a raw ';' starts a path parameter.
+// A template's literal segments are read in canonical form too ("%7Euser" is "~user"); one
+// holding a ';', a "." or ".." segment, an empty segment or a trailing slash is an error,
+// since no canonical path holds it.
 //
 // # Expressions
 //
@@ -195,9 +217,9 @@
 //
 // A lookup is a GET to the upstream with the client's own Authorization and Cookie headers
 // (made by [Exchange].Upstream; the proxy applies [classify] lookup_timeout). {id} is a path
-// segment of the rule, inserted as sent; {expression} is any expression, inserted
-// percent-encoded. A before lookup may use only the request; an after lookup may also use
-// the response. Answers with a 2xx status are cached by path (without query) together with
+// segment of the rule, inserted as it is in the canonical path (still percent-encoded);
+// {expression} is any expression, inserted percent-encoded. A before lookup may use only
+// the request; an after lookup may also use the response. Answers with a 2xx status are cached by path (without query) together with
 // their query, in an LRU of [classify] cache_size entries living cache_ttl; a cached answer
 // is shared by every client, so a lookup whose answer depends on who asks sets
 // cache = false.

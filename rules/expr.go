@@ -488,7 +488,7 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 	case srcLit:
 		return value{kind: vText, text: s2b(e.name)}
 	case srcPath:
-		raw, ok := s.segment(x.Path, e.idx, e.rest)
+		raw, ok := s.segment(e.idx, e.rest)
 		if !ok {
 			return value{}
 		}

@@ -35,6 +35,10 @@ type state struct {
 	begun  bool
 	method uint8
 
+	// path is the request's canonical path: x.Path when it is canonical, else pathBuf; nil
+	// when the request cannot match (no method, no leading '/').
+	path, pathBuf []byte
+
 	cands []int32   // candidate rules (method and path matched), in file order
 	reqOK []bool    // per candidate: request conditions held
 	looks []lookRes // per candidate x m.maxLookups
@@ -89,8 +93,9 @@ const maxKeep = 256 << 10
 // release drops the matcher and any oversized buffer before the state goes back to its pool.
 func (s *state) release() {
 	s.m, s.env = nil, nil
+	s.path = nil // may alias the exchange's
 	s.item = gjson.Result{}
-	for _, b := range []*[]byte{&s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.concat, &s.lists, &s.buf} {
+	for _, b := range []*[]byte{&s.pathBuf, &s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.concat, &s.lists, &s.buf} {
 		if cap(*b) > maxKeep {
 			*b = nil
 		}
@@ -116,6 +121,7 @@ func (s *state) reset(m *Matcher, e *env) {
 	s.m, s.env = m, e
 	s.newPhase()
 	s.begun, s.method = false, 0
+	s.path = nil
 	s.cands = s.cands[:0]
 	s.lbuf = s.lbuf[:0]
 	s.lists = s.lists[:0]
@@ -172,7 +178,7 @@ func (s *state) lookupOf(e *expr, x *Exchange) *lookRes {
 
 // Wants reports whether a request with this method and raw path could match a rule. It is
 // conservative: a POST may carry a method override, so it is checked against every method.
-// It does not allocate.
+// The path is matched in its canonical form (see "Path templates"). It does not allocate.
 func (m *Matcher) Wants(method, path []byte) bool {
 	mi := methodIndex(method)
 	if mi == 0 || len(path) == 0 || path[0] != '/' {
@@ -182,7 +188,25 @@ func (m *Matcher) Wants(method, path []byte) bool {
 	if mi == mPOST {
 		want = 0xff
 	}
-	return m.root.wants(path[1:], want, m.rules)
+	if m.root.mask&want == 0 {
+		return false
+	}
+	if isCanonPath(path) {
+		return m.root.wants(path[1:], want, m.rules)
+	}
+	if canonLen(path) <= canonBufMax {
+		var buf [canonBufMax]byte
+		c := appendCanonPath(buf[:0], path)
+		return m.root.wants(c[1:], want, m.rules)
+	}
+	bp := canonBufs.Get().(*[]byte)
+	c := appendCanonPath((*bp)[:0], path)
+	ok := m.root.wants(c[1:], want, m.rules)
+	if cap(c) <= maxKeep {
+		*bp = c[:0]
+		canonBufs.Put(bp)
+	}
+	return ok
 }
 
 func anyMethod(list []int32, want uint8, rules []*crule) bool {
@@ -246,12 +270,27 @@ func (n *tnode) collect(p []byte, out []int32) []int32 {
 	return out
 }
 
-// segment returns the raw idx-th segment of path (or, for rest, everything from it on).
-func (s *state) segment(path []byte, idx int, rest bool) ([]byte, bool) {
-	if len(path) == 0 {
+// setPath sets s.path to x.Path's canonical form: x.Path itself when it is canonical, else
+// built in s.pathBuf.
+func (s *state) setPath(x *Exchange) {
+	s.path = nil
+	if len(x.Path) == 0 || x.Path[0] != '/' {
+		return
+	}
+	s.path = x.Path
+	if !isCanonPath(x.Path) {
+		s.pathBuf = appendCanonPath(s.pathBuf[:0], x.Path)
+		s.path = s.pathBuf
+	}
+}
+
+// segment returns the idx-th segment of the exchange's canonical path (or, for rest,
+// everything from it on), still percent-encoded.
+func (s *state) segment(idx int, rest bool) ([]byte, bool) {
+	if len(s.path) == 0 {
 		return nil, false
 	}
-	p := path[1:]
+	p := s.path[1:]
 	for i := 0; i < idx; i++ {
 		j := bytes.IndexByte(p, '/')
 		if j < 0 {
@@ -472,7 +511,8 @@ func (m *Matcher) begin(s *state, x *Exchange, e *env) {
 	if mi == 0 || len(x.Path) == 0 || x.Path[0] != '/' {
 		return
 	}
-	s.cands = m.root.collect(x.Path[1:], s.cands[:0])
+	s.setPath(x)
+	s.cands = m.root.collect(s.path[1:], s.cands[:0])
 	n := 0
 	for _, c := range s.cands {
 		if m.rules[c].methods&(1<<mi) != 0 {
@@ -519,6 +559,8 @@ func (m *Matcher) begin(s *state, x *Exchange, e *env) {
 func (m *Matcher) finish(s *state, x *Exchange, dst []Event, buf []byte) ([]Event, []byte) {
 	if !s.begun {
 		m.begin(s, x, s.env)
+	} else {
+		s.setPath(x) // x's slices are valid only during the call: read x.Path again
 	}
 	s.newPhase()
 	s.now = s.env.now().UnixMilli()
@@ -574,7 +616,7 @@ func (s *state) appendURL(dst []byte, parts []tmplPart, x *Exchange) ([]byte, bo
 			continue
 		}
 		if p.raw {
-			if seg, ok := s.segment(x.Path, p.e.idx, p.e.rest); ok {
+			if seg, ok := s.segment(p.e.idx, p.e.rest); ok {
 				dst = append(dst, seg...)
 			} else {
 				all = false
