@@ -28,6 +28,12 @@ const (
 // several concurrent requests (without this rule 64 concurrent failures would open the
 // breaker for 10 h at once). Such an attempt is recognised by its start time (now − latency)
 // being before the moment the current window was opened.
+//
+// When the window ends the breaker is half-open: it stays open for all but one request,
+// the probe (claimed with tryProbe), until the probe's outcome is recorded: a success
+// closes the breaker, a failure reopens it for the next, longer window. Without this, the
+// end of a window would let max_in_flight_per_hook requests out at once to a receiver that
+// is likely still down, each using up one step of its delivery's retry schedule.
 type breaker struct {
 	clock clock
 
@@ -36,6 +42,7 @@ type breaker struct {
 	openedAt time.Time // when the current window began; zero when closed
 	until    time.Time // end of the current window; zero when closed
 	opens    uint64    // times the window was (re)opened, for stats
+	probing  bool      // half-open: the probe is claimed and its outcome not yet recorded
 
 	// untilNS mirrors until in Unix ns (0 when closed) so that the hot path can see a
 	// closed breaker without the lock or the clock.
@@ -58,7 +65,7 @@ func (b *breaker) Record(ok bool, latency time.Duration) {
 	defer b.mu.Unlock()
 	if ok {
 		if b.fails != 0 || !b.until.IsZero() {
-			b.fails, b.openedAt, b.until = 0, time.Time{}, time.Time{}
+			b.fails, b.openedAt, b.until, b.probing = 0, time.Time{}, time.Time{}, false
 			b.untilNS.Store(0)
 		}
 		return
@@ -66,6 +73,7 @@ func (b *breaker) Record(ok bool, latency time.Duration) {
 	if !b.openedAt.IsZero() && now.Add(-latency).Before(b.openedAt) {
 		return // in flight when the window opened: not a further failure
 	}
+	b.probing = false
 	b.fails++
 	if n := b.fails - breakerThreshold; n >= 0 {
 		b.openedAt = now
@@ -73,6 +81,38 @@ func (b *breaker) Record(ok bool, latency time.Duration) {
 		b.untilNS.Store(b.until.UnixNano())
 		b.opens++
 	}
+}
+
+// Probe states, from tryProbe.
+const (
+	probeNone = iota // the breaker is closed (or still open): no probe is needed
+	probeMine        // half-open: the caller holds the probe and makes the one request
+	probeBusy        // half-open: another probe is in flight; make no request
+)
+
+// tryProbe claims the half-open breaker's one request. The holder of the probe must make
+// exactly one attempt, whose Record releases it, or call releaseProbe when it makes none.
+func (b *breaker) tryProbe() int {
+	if b.untilNS.Load() == 0 {
+		return probeNone
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.until.IsZero() || b.clock.Now().Before(b.until):
+		return probeNone
+	case b.probing:
+		return probeBusy
+	}
+	b.probing = true
+	return probeMine
+}
+
+// releaseProbe gives back a probe that made no request.
+func (b *breaker) releaseProbe() {
+	b.mu.Lock()
+	b.probing = false
+	b.mu.Unlock()
 }
 
 // breakerWindow is the open window after the (breakerThreshold+n)-th consecutive failure.

@@ -93,3 +93,43 @@ func TestBreakerWindowMatchesConfluence(t *testing.T) {
 		t.Errorf("breakerWindow(44) = %s, want below the cap (10s×1.2^44 ≈ 8.3h)", got)
 	}
 }
+
+// When the window ends the breaker is half-open: one probe at a time, until its outcome
+// closes the breaker (success) or reopens it for the next window (failure).
+func TestBreakerHalfOpenAdmitsOneProbe(t *testing.T) {
+	fc := newFakeClock()
+	b := &breaker{clock: fc}
+	if got := b.tryProbe(); got != probeNone {
+		t.Fatalf("closed: tryProbe = %d, want probeNone", got)
+	}
+	for i := 0; i < 5; i++ {
+		b.Record(false, 0)
+	}
+	if got := b.tryProbe(); got != probeNone || b.openFor() != 10*time.Second {
+		t.Fatalf("open: tryProbe = %d, open for %s; want probeNone (the window blocks), 10s", got, b.openFor())
+	}
+	fc.Advance(10 * time.Second)
+	if got := b.tryProbe(); got != probeMine {
+		t.Fatalf("window over: tryProbe = %d, want probeMine", got)
+	}
+	if got := b.tryProbe(); got != probeBusy {
+		t.Fatalf("probe in flight: tryProbe = %d, want probeBusy", got)
+	}
+	fc.Advance(time.Second)
+	b.Record(false, time.Second) // the probe fails: reopened, 12 s
+	if got := b.openFor(); got != 12*time.Second {
+		t.Fatalf("after the probe failed: open for %s, want 12s", got)
+	}
+	fc.Advance(12 * time.Second)
+	if got := b.tryProbe(); got != probeMine {
+		t.Fatalf("second window over: tryProbe = %d, want probeMine", got)
+	}
+	b.releaseProbe() // no request made after all
+	if got := b.tryProbe(); got != probeMine {
+		t.Fatalf("after releaseProbe: tryProbe = %d, want probeMine", got)
+	}
+	b.Record(true, 0)
+	if got := b.tryProbe(); got != probeNone || b.state().Open || b.state().Failures != 0 {
+		t.Fatalf("after the probe succeeded: tryProbe = %d, %+v; want closed", got, b.state())
+	}
+}

@@ -708,3 +708,52 @@ func TestDeadLettersNeitherFillTheQueueNorOutliveTheirWebhook(t *testing.T) {
 			s.Drops, s.Queue)
 	}
 }
+
+// When the breaker's window ends, one delivery (the probe) goes out; the backlog waits for
+// its outcome. Before, up to max_in_flight_per_hook went out at once to a receiver likely
+// still down, each using up a step of its retry schedule and each lengthening the window.
+func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
+	fc := newFakeClock()
+	rc := newReceiver(t)
+	rc.setAnswer(func(*http.Request, int) (int, map[string]string) { return 500, nil })
+	cfg := memCfg()
+	cfg.MaxInFlightPerHook = 8
+	cfg.Retry = []time.Duration{time.Hour}
+	h := start(t, cfg, []rules.Webhook{webhook("down", rc.URL, "*")}, fc)
+	for i := 0; i < 5; i++ {
+		enqueue(t, h.d, event("page_created", i))
+		h.next(t)
+	}
+	for i := 0; i < 6; i++ {
+		enqueue(t, h.d, event("page_created", 10+i))
+	}
+	if hs := h.hookStats(t, "down"); !hs.Breaker.Open || hs.Depth.Pending != 11 {
+		t.Fatalf("got %+v, want open with 11 pending (5 retries, 6 new)", hs)
+	}
+	fc.Advance(10 * time.Second)
+	if e := h.next(t); e.a == nil || e.a.Status != 500 {
+		t.Fatalf("probe: got %+v, want a 500", e.a)
+	}
+	waitFor(t, func() bool { return h.hookStats(t, "down").InFlight == 0 }, "no attempt in flight")
+	hs := h.hookStats(t, "down")
+	if rc.count() != 6 || hs.Failed != 6 || hs.Breaker.Opens != 2 || !hs.Breaker.Open || hs.Depth.Pending != 11 {
+		t.Fatalf("after the probe failed: %d requests, %+v; want 6 requests, 6 failed, reopened once, 11 pending", rc.count(), hs)
+	}
+	if got := h.d.hook("down").br.openFor(); got != 12*time.Second {
+		t.Errorf("reopened for %s, want 12s", got)
+	}
+	// The next window ends and the receiver is back: the probe closes the breaker and the
+	// backlog (5 new events; the first probe and the first 5 events are due again in an
+	// hour) follows.
+	rc.setAnswer(nil)
+	fc.Advance(12 * time.Second)
+	for i := 0; i < 5; i++ {
+		if e := h.next(t); e.a == nil || e.a.Outcome != "delivered" {
+			t.Fatalf("after the window: got %+v, want delivered", e.a)
+		}
+	}
+	waitFor(t, func() bool { return h.hookStats(t, "down").InFlight == 0 }, "no attempt in flight")
+	if hs := h.hookStats(t, "down"); hs.Breaker.Open || hs.Delivered != 5 || hs.Depth.Pending != 6 || rc.count() != 11 {
+		t.Errorf("got %+v, %d requests; want closed, 5 delivered, 6 retries pending, 11 requests", hs, rc.count())
+	}
+}

@@ -27,7 +27,9 @@
 // same. A failure on a fresh connection is not resent.
 //
 // A failure feeds the webhook's breaker (the 5th consecutive failure opens it for 10 s, each
-// further one for 1.2 times longer, up to 10 h; a success closes it) and the delivery is
+// further one for 1.2 times longer, up to 10 h; a success closes it; when a window ends,
+// with on_skip = "retry", one delivery goes out as a probe and the others wait for its
+// outcome, instead of up to max_in_flight_per_hook at once) and the delivery is
 // retried after the next delay of the retry schedule, ±20 % jitter, or kept as a dead
 // letter once the schedule is exhausted. 429 and 503 with Retry-After pause the webhook and
 // delay the retry at least that long. 410 Gone dead-letters the delivery and deactivates

@@ -38,9 +38,15 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 			}
 		}
 		free := d.set.perHook - int(h.inflight.Load())
-		if free <= 0 {
+		probe := probeNone
+		if !d.set.dropOnSkip {
+			// Half-open: one delivery (the probe) until its outcome closes or reopens
+			// the breaker.
+			probe = h.br.tryProbe()
+		}
+		if free <= 0 || probe == probeBusy {
 			select {
-			case <-h.freed:
+			case <-h.freed: // the probe's worker pokes it too, after Record
 			case <-ctx.Done():
 			}
 			continue
@@ -48,9 +54,18 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 		// Fetch no more than the global slots free now, so that fetched deliveries seldom
 		// wait for one (a durable queue redelivers what is held past its ack wait).
 		free = min(free, max(cap(d.sem)-len(d.sem), 1))
+		if probe == probeMine {
+			free = 1
+		}
 		batch, err := d.queue.Fetch(ctx, h.id, buf[:0:free])
+		if probe == probeMine && len(batch) == 0 {
+			h.br.releaseProbe()
+		}
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrNotSubscribed) {
+				if probe == probeMine && len(batch) > 0 {
+					h.br.releaseProbe()
+				}
 				return // deliveries in batch stay unacknowledged
 			}
 			d.log.Warn("dispatch: fetching deliveries", "webhook", h.id, "err", err)
@@ -59,6 +74,10 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 		for i, dl := range batch {
 			batch[i] = nil
 			if wait := h.blockedFor(d.clock); wait > 0 {
+				if probe == probeMine {
+					h.br.releaseProbe() // no request after all
+					probe = probeNone
+				}
 				// The breaker opened (or a Retry-After arrived) while Fetch waited. With
 				// on_skip = "retry" the delivery goes back for when the window ends; the
 				// queue counts that as an attempt (JetStream cannot un-count a
@@ -70,13 +89,30 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 				}
 				continue
 			}
+			if probe != probeMine && !d.set.dropOnSkip {
+				switch h.br.tryProbe() {
+				case probeMine: // the window ended while Fetch waited: dl is the probe
+					probe = probeMine
+				case probeBusy:
+					// The window ended while Fetch waited and another delivery is
+					// the probe: dl waits for its outcome (as above, the queue counts
+					// that as an attempt).
+					d.settle(d.queue.Retry(dl, 0), h, "retry")
+					continue
+				}
+			}
 			if !d.acquire(ctx) {
+				if probe == probeMine {
+					h.br.releaseProbe() // no request after all
+				}
 				if ctx.Err() != nil {
 					return // the rest of batch stays unacknowledged
 				}
+				probe = probeNone
 				d.skip(h, dl)
 				continue
 			}
+			probe = probeNone // the claim goes with dl: its attempt's Record releases it
 			if int(h.inflight.Add(1)) > workers {
 				workers++ // every delivery in flight has a worker: at most perHook
 				wg.Add(1)
