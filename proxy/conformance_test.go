@@ -826,6 +826,45 @@ func TestUpstreamConnectionCloseNotRelayed(t *testing.T) {
 	}
 }
 
+// TestTunnelClosedWhenClientCloses checks that a tunnel ends when the client closes, even if
+// the upstream neither sends nor closes (a push-only stream with nothing to push): the proxy
+// used to half-close the upstream and wait for it forever, keeping two goroutines and two
+// connections per tunnel.
+func TestTunnelClosedWhenClientCloses(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold) // before the upstream's cleanup, which waits for this handler
+	up := startRaw(t, func(c net.Conn, br *bufio.Reader, _ string, _ *http.Request) {
+		_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		_, _ = io.Copy(io.Discard, br) // ends at the proxy's half or full close
+		<-hold                         // never closes its side on its own
+	})
+	s, addr, _ := startProxy(t, cfgFor(up.url()), nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(ioDeadline))
+	_, _ = io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v %v", resp, err)
+	}
+	_ = c.Close()
+	gone := make(chan struct{}) // the tunnel was registered before the 101 reached the client
+	go func() { s.tunWG.Wait(); close(gone) }()
+	select {
+	case <-gone:
+	case <-time.After(ioDeadline):
+		t.Fatalf("tunnel still open %v after the client closed", ioDeadline)
+	}
+	s.tunMu.Lock()
+	n := len(s.tunnels)
+	s.tunMu.Unlock()
+	if n != 0 {
+		t.Errorf("%d tunnel ends still registered", n)
+	}
+}
+
 func TestShutdownClosesTunnels(t *testing.T) {
 	upgrader := websocket.Upgrader{}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -152,7 +152,7 @@ func (s *Server) track(up, client net.Conn) bool {
 }
 
 // tunnel copies bytes between the hijacked client connection and the upstream until either
-// side closes (or Shutdown closes both).
+// side closes (or Shutdown closes both); then it closes both.
 func (s *Server) tunnel(client net.Conn, upc *idleConn, head []byte, br *bufio.Reader) {
 	up := upc.Conn
 	defer s.tunWG.Done()
@@ -175,24 +175,19 @@ func (s *Server) tunnel(client net.Conn, upc *idleConn, head []byte, br *bufio.R
 	done := make(chan struct{}, 2)
 	go func() {
 		_, _ = io.Copy(up, client)
-		closeWrite(up)
 		done <- struct{}{}
 	}()
 	go func() {
 		_, _ = io.Copy(client, br) // br holds what the upstream sent after its 101
-		closeWrite(client)
 		done <- struct{}{}
 	}()
 	<-done
+	// One side has closed (or failed): close both ends, as httputil.ReverseProxy does, so
+	// that the other copier returns even when its peer never closes. Half-closing instead
+	// left two goroutines and two descriptors behind for every such peer.
+	_ = client.Close()
+	_ = up.Close()
 	<-done
-}
-
-func closeWrite(c net.Conn) {
-	if cw, ok := c.(interface{ CloseWrite() error }); ok {
-		_ = cw.CloseWrite()
-		return
-	}
-	_ = c.Close()
 }
 
 // readHead reads a response head (status line and headers, up to the blank line) without
