@@ -84,12 +84,17 @@ func (s *Server) serveUpgrade(ctx *fasthttp.RequestCtx, st *reqState, m Method) 
 	s.stats.count(m, status)
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(func(c net.Conn) {
-		if !s.track(up, c) {
+		// fasthttp's hijacked conn ignores Close (fasthttp closes it after this handler);
+		// closing the conn under it is what stops a copier blocked reading the client.
+		raw := c
+		if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
+			raw = u.UnsafeConn()
+		}
+		if !s.track(up, raw) {
 			_ = up.Close()
-			_ = c.Close()
 			return
 		}
-		s.tunnel(c, upc, head, br)
+		s.tunnel(c, raw, upc, head, br)
 	})
 }
 
@@ -153,17 +158,19 @@ func (s *Server) track(up, client net.Conn) bool {
 
 // tunnel copies bytes between the hijacked client connection and the upstream until either
 // side closes (or Shutdown closes both); then it closes both.
-func (s *Server) tunnel(client net.Conn, upc *idleConn, head []byte, br *bufio.Reader) {
+// client is the hijacked connection (it holds bytes fasthttp already buffered), raw the
+// connection under it, which is the one to close.
+func (s *Server) tunnel(client, raw net.Conn, upc *idleConn, head []byte, br *bufio.Reader) {
 	up := upc.Conn
 	defer s.tunWG.Done()
 	defer func() {
 		s.tunMu.Lock()
 		delete(s.tunnels, up)
-		delete(s.tunnels, client)
+		delete(s.tunnels, raw)
 		s.tunMu.Unlock()
 	}()
 	defer up.Close()
-	defer client.Close()
+	defer raw.Close()
 
 	// Upgraded traffic may sit idle for long (a WebSocket between edits): the tunnel has no
 	// upstream timeout, only the two peers' own closes.
@@ -185,7 +192,7 @@ func (s *Server) tunnel(client net.Conn, upc *idleConn, head []byte, br *bufio.R
 	// One side has closed (or failed): close both ends, as httputil.ReverseProxy does, so
 	// that the other copier returns even when its peer never closes. Half-closing instead
 	// left two goroutines and two descriptors behind for every such peer.
-	_ = client.Close()
+	_ = raw.Close()
 	_ = up.Close()
 	<-done
 }
