@@ -762,11 +762,13 @@ func BenchmarkDispatchQueue(b *testing.B) {
 	}
 }
 
-// BenchmarkDispatchQueueFanout is BenchmarkDispatchQueue with ten webhooks on every event
-// (one receiver): b.N events make 10×b.N deliveries.
+// BenchmarkDispatchQueueFanout is BenchmarkDispatchQueue with 10 and 100 webhooks on every
+// event (one receiver): b.N events make hooks×b.N deliveries.
 func BenchmarkDispatchQueueFanout(b *testing.B) {
-	for _, queue := range []string{"memory", "disk"} {
-		b.Run("queue="+queue, func(b *testing.B) { benchDispatchQueue(b, queue, 10) })
+	for _, hooks := range []int{10, 100} {
+		for _, queue := range []string{"memory", "disk"} {
+			b.Run("hooks="+strconv.Itoa(hooks)+"/queue="+queue, func(b *testing.B) { benchDispatchQueue(b, queue, hooks) })
+		}
 	}
 }
 
