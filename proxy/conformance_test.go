@@ -771,6 +771,54 @@ func TestNoContentTypeAddedToRequest(t *testing.T) {
 	}
 }
 
+// TestClientBodyFailureIs400 checks that a client whose request body cannot be read
+// (malformed chunked framing, or a client that stops before its Content-Length) gets 400,
+// counted as a client error, not 502 or 504 counted against the upstream; on the
+// pass-through path and on the tapped path past the tap's prefix.
+func TestClientBodyFailureIs400(t *testing.T) {
+	bodies := map[string]string{
+		"bad chunk": "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"20\r\n" + strings.Repeat("a", 32) + "\r\nzz\r\n" + strings.Repeat("b", 40) + "\r\n0\r\n\r\n",
+		// More than fasthttp reads ahead (which it would refuse itself), then the client stops.
+		"short body": "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n" + strings.Repeat("a", 300_000),
+	}
+	for name, raw := range bodies {
+		for _, tapped := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s tapped=%v", name, tapped), func(t *testing.T) {
+				up := startRaw(t, ok200)
+				cfg := cfgFor(up.url())
+				cfg.TapBodyLimit = 16
+				var tap Tap
+				if tapped {
+					tap = &recTap{}
+				}
+				s, addr, _ := startProxy(t, cfg, tap)
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(ioDeadline))
+				_, _ = io.WriteString(c, raw)
+				_ = c.(*net.TCPConn).CloseWrite() // the client sends nothing more
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = resp.Body.Close()
+				st := s.Stats()
+				if resp.StatusCode != 400 || st.ClientErrors != 1 || st.UpstreamErrors != 0 || st.Timeouts != 0 {
+					t.Errorf("got %d, stats client %d upstream %d timeouts %d; want 400, 1, 0, 0",
+						resp.StatusCode, st.ClientErrors, st.UpstreamErrors, st.Timeouts)
+				}
+				if st.Requests[MethodPost][3] != 1 {
+					t.Errorf("POST 4xx count %d, want 1", st.Requests[MethodPost][3])
+				}
+			})
+		}
+	}
+}
+
 func TestClientConnectionCloseHonoured(t *testing.T) {
 	up := startRaw(t, ok200)
 	_, addr, _ := startProxy(t, cfgFor(up.url()), nil)

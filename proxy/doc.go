@@ -12,8 +12,8 @@
 // # Transparency
 //
 // The request line's path and query go upstream byte for byte (no normalisation, no
-// re-encoding), header names keep their case, no User-Agent is invented, and multipart bodies
-// are neither parsed nor re-serialised. The client's Host is kept unless host_header is set.
+// re-encoding), header names keep their case, no User-Agent or Content-Type is invented, and
+// multipart bodies are neither parsed nor re-serialised. The client's Host is kept unless host_header is set.
 // Hop-by-hop headers (Connection and every header it names, Keep-Alive, Proxy-*, Te, Trailer,
 // Transfer-Encoding, Upgrade) are removed in both directions, whatever their case. The
 // client's address is appended to X-Forwarded-For (prior values comma-joined);
@@ -42,9 +42,12 @@
 //
 // An upstream that cannot be dialled within dial_timeout, or that breaks the connection,
 // gives 502; one that makes no progress (no byte read or written) for upstream_timeout gives
-// 504. Both have a short text/plain body and one log line. The upstream timeout is an
-// inactivity timeout, so long downloads and uploads pass as long as bytes flow; tunnels have
-// none. A write reaches the upstream exactly once: only GET and HEAD are retried, once, when
+// 504. Both have a short text/plain body and one log line. A client whose own request body
+// cannot be read (malformed chunked framing, abort before its Content-Length, read_timeout)
+// gets 400 and a closed connection, counted in Stats.ClientErrors, not against the upstream.
+// The upstream timeout is an inactivity timeout, so long downloads and uploads pass as long
+// as bytes flow; tunnels have none, and a tunnel closes both ends as soon as either side is
+// done. A write reaches the upstream exactly once: only GET and HEAD are retried, once, when
 // a pooled connection turns out to be closed before any answer.
 //
 // # Tap
@@ -55,11 +58,13 @@
 // the limit, then forwarded as prefix + rest, so huge bodies still pass intact and the tap
 // sees BodyTrunc), calls Before, forwards, calls After with the response, and answers 503
 // (text/plain) if After returns an error — the upstream has applied the write by then, and
-// the log line says so. After is also called when the upstream failed (Status 502/504, no
-// response headers) so the tap can release its per-exchange State. Lookups made through
-// Exchange.Upstream are GETs with the client's Authorization and Cookie and the Host sent
-// upstream, on a separate small connection pool, bounded by upstream_timeout; a lookup body
-// over tap_body_limit is an error. A streamed text/event-stream response is never read ahead
+// the log line says so. After is also called when the round trip failed (Status 502/504, or
+// 400 when the client's body broke off past the tap's prefix; no response headers) so the
+// tap can release its per-exchange State. Lookups made through Exchange.Upstream are GETs
+// with the client's Authorization and Cookie and the Host sent upstream, on a separate small
+// connection pool, each bounded by the tap's LookupTimeout when it has one ([classify]
+// lookup_timeout for rules.Classifier), else by upstream_timeout; a lookup body over
+// tap_body_limit is an error. A streamed text/event-stream response is never read ahead
 // for the tap (its RespBody stays empty).
 //
 // # Concurrency

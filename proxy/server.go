@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -308,6 +309,11 @@ func (s *Server) prepare(ctx *fasthttp.RequestCtx, st *reqState) {
 	if s.cfg.HostHeader != "" {
 		h.SetHost(s.cfg.HostHeader)
 	}
+	if req := &ctx.Request; req.IsBodyStream() {
+		// Tag errors reading the client's body, so that fail tells them from the upstream's.
+		st.cbody = clientBody{r: req.BodyStream(), left: int64(h.ContentLength())}
+		req.SetBodyStream(&st.cbody, h.ContentLength())
+	}
 	ctx.Request.UseHostHeader = true
 	// A TLS-terminating front marks the URI https; the HostClient speaks plain http and would
 	// refuse it (ErrHostClientRedirectToDifferentScheme).
@@ -337,9 +343,14 @@ func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState, m Method) {
 	s.stats.count(m, ctx.Response.StatusCode())
 }
 
-// fail answers the client for an upstream failure: 504 when the upstream made no progress
-// within upstream_timeout, 502 otherwise, with a short plain-text body and one log line.
+// fail answers the client for a failed round trip: 504 when the upstream made no progress
+// within upstream_timeout, 502 otherwise, with a short plain-text body and one log line. A
+// failure to read the client's own body is the client's: 400, see clientFail.
 func (s *Server) fail(ctx *fasthttp.RequestCtx, m Method, err error) int {
+	var ce *clientError
+	if errors.As(err, &ce) {
+		return s.clientFail(ctx, m, err)
+	}
 	status, msg := fasthttp.StatusBadGateway, "502 Bad Gateway: the upstream could not be reached\n"
 	var de *dialError
 	if !errors.As(err, &de) && isTimeout(err) {
@@ -359,6 +370,52 @@ func (s *Server) fail(ctx *fasthttp.RequestCtx, m Method, err error) int {
 		"upstream", s.addr, "err", err)
 	return status
 }
+
+// clientFail answers 400 when the client's request body could not be read (malformed
+// chunked framing, abort, read timeout), closes the connection (the rest of the body is in
+// an unknown state), and counts it in ClientErrors. It logs at debug level: it is about the
+// client, not the upstream.
+func (s *Server) clientFail(ctx *fasthttp.RequestCtx, m Method, err error) int {
+	s.stats.clientErrors.Add(1)
+	resp := &ctx.Response
+	resp.Reset()
+	resp.SetStatusCode(fasthttp.StatusBadRequest)
+	resp.Header.SetContentType("text/plain; charset=utf-8")
+	resp.SetBodyString("400 Bad Request: the request body could not be read\n")
+	ctx.SetConnectionClose()
+	s.stats.count(m, fasthttp.StatusBadRequest)
+	s.log.Debug("proxy: client request body failed",
+		"method", string(ctx.Method()), "path", string(ctx.Request.URI().PathOriginal()), "err", err)
+	return fasthttp.StatusBadRequest
+}
+
+// clientBody wraps the client's streamed request body: an error reading it is a clientError,
+// whatever it is wrapped in by the time it comes out of the upstream request's Write.
+// A body that ends before its Content-Length is an error too.
+type clientBody struct {
+	r    io.Reader
+	left int64 // bytes still due by Content-Length; negative when chunked
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if err == io.EOF && b.left > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil && err != io.EOF {
+		err = &clientError{err}
+	}
+	return n, err
+}
+
+// clientError is a failure to read the client's request body.
+type clientError struct{ err error }
+
+func (e *clientError) Error() string {
+	return "proxy: reading the client's request body: " + e.err.Error()
+}
+func (e *clientError) Unwrap() error { return e.err }
 
 func isTimeout(err error) bool {
 	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, fasthttp.ErrTimeout) {

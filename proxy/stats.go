@@ -41,6 +41,10 @@ type Stats struct {
 	// Timeouts counts requests answered 504: the upstream made no progress for
 	// upstream_timeout.
 	Timeouts uint64
+	// ClientErrors counts requests answered 400 because the client's request body could not
+	// be read (malformed chunked framing, client abort, read timeout). They are not counted
+	// as UpstreamErrors or Timeouts.
+	ClientErrors uint64
 	// Tapped counts exchanges handed to the tap (Wants returned true).
 	Tapped uint64
 	// TapRejected counts tapped exchanges answered 503 because After returned an error
@@ -62,6 +66,7 @@ type counters struct {
 	}
 	upstreamErrors atomic.Uint64
 	timeouts       atomic.Uint64
+	clientErrors   atomic.Uint64
 	tapped         atomic.Uint64
 	tapRejected    atomic.Uint64
 	upgrades       atomic.Uint64
@@ -103,6 +108,7 @@ func (c *counters) snapshot() Stats {
 	}
 	s.UpstreamErrors = c.upstreamErrors.Load()
 	s.Timeouts = c.timeouts.Load()
+	s.ClientErrors = c.clientErrors.Load()
 	s.Tapped = c.tapped.Load()
 	s.TapRejected = c.tapRejected.Load()
 	s.Upgrades = c.upgrades.Load()

@@ -20,7 +20,8 @@ type reqState struct {
 	respPeek respPeeker
 	fetch    fetcher
 	replay   replay
-	body     []byte // bounded copy of a streamed request body (the tap's view)
+	cbody    clientBody // the client's body stream, its errors tagged
+	body     []byte     // bounded copy of a streamed request body (the tap's view)
 	ip       []byte
 	head     []byte // the upstream's raw 101 head, for upgrades
 }
@@ -37,6 +38,7 @@ func (s *Server) putState(st *reqState) {
 	st.respPeek.h = nil
 	st.fetch.req = nil
 	st.replay = replay{}
+	st.cbody = clientBody{}
 	// Keep the big buffers for reuse only while they are modest, so that one huge tapped body
 	// does not pin memory in the pool.
 	if cap(st.body) > 2*s.cfg.TapBodyLimit+1 {
@@ -76,11 +78,7 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 		var err error
 		st.body, err = readPrefix(st.body[:0], rest, limit+1)
 		if err != nil {
-			resp.Reset()
-			resp.SetStatusCode(fasthttp.StatusBadRequest)
-			resp.Header.SetContentType("text/plain; charset=utf-8")
-			resp.SetBodyString("400 Bad Request: the request body could not be read\n")
-			s.stats.count(m, fasthttp.StatusBadRequest)
+			s.clientFail(ctx, m, err)
 			return
 		}
 		x.Body, x.BodyTrunc = cut(st.body, limit)
@@ -190,14 +188,15 @@ func (r *replay) Read(p []byte) (int, error) {
 	return r.rest.Read(p)
 }
 
-// fetcher is the Exchange's rules.Fetcher: a GET to the upstream with the client's own
-// Authorization and Cookie, bounded by upstream_timeout and tap_body_limit.
 // lookupTimeouter is a Tap that bounds its own lookups ([classify] lookup_timeout);
 // rules.Classifier is one. It is asked on every tapped exchange, so a reload applies at once.
 type lookupTimeouter interface {
 	LookupTimeout() time.Duration
 }
 
+// fetcher is the Exchange's rules.Fetcher: a GET to the upstream with the client's own
+// Authorization and Cookie, bounded by the tap's LookupTimeout (else upstream_timeout) and
+// by tap_body_limit.
 type fetcher struct {
 	s       *Server
 	timeout time.Duration     // bound on one lookup: the tap's, else upstream_timeout
