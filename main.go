@@ -364,6 +364,7 @@ func proxyCounters(st proxy.Stats) admin.ProxyCounters {
 	c := admin.ProxyCounters{
 		UpstreamErrors: st.UpstreamErrors, Timeouts: st.Timeouts, Tapped: st.Tapped,
 		TapRejected: st.TapRejected, TapTruncated: st.TapTruncated, Upgrades: st.Upgrades,
+		ClientErrors: st.ClientErrors,
 	}
 	for m := range st.Requests {
 		for k, n := range st.Requests[m] {

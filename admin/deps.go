@@ -85,6 +85,7 @@ type ProxyCounters struct {
 	TapRejected    uint64         // writes answered 503 because their event could not be stored
 	TapTruncated   uint64         // tapped exchanges whose body exceeded tap_body_limit
 	Upgrades       uint64         // WebSocket upgrades tunnelled
+	ClientErrors   uint64         // answered 400: the client's body could not be read
 }
 
 // RequestCount is one cell of the proxied requests counter.

@@ -18,7 +18,7 @@ import (
 var proxyCounters = ProxyStatsFunc(func() ProxyCounters {
 	return ProxyCounters{
 		Requests:       []RequestCount{{"GET", "2xx", 10}, {"POST", "5xx", 3}, {"WEIRD\"\\\nMETHOD", "4xx", 1}},
-		UpstreamErrors: 2, Timeouts: 1, TapRejected: 4,
+		UpstreamErrors: 2, Timeouts: 1, TapRejected: 4, ClientErrors: 5,
 	}
 })
 
@@ -106,6 +106,7 @@ func TestMetricsParse(t *testing.T) {
 		{"hooktap_proxy_requests_total", map[string]string{"method": "POST", "class": "5xx"}, 3},
 		{"hooktap_proxy_requests_total", map[string]string{"method": "WEIRD\"\\\nMETHOD", "class": "4xx"}, 1},
 		{"hooktap_proxy_tap_rejected_total", nil, 4},
+		{"hooktap_proxy_client_errors_total", nil, 5},
 		{"hooktap_classified_total", nil, 20},
 		{"hooktap_events_total", map[string]string{"event": "page_created"}, 4},
 		{"hooktap_lookups_total", nil, 1},

@@ -35,6 +35,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 			{"hooktap_proxy_tap_rejected_total", "Writes answered 503 because their event could not be stored.", c.TapRejected},
 			{"hooktap_proxy_tap_truncated_total", "Tapped exchanges whose body exceeded tap_body_limit.", c.TapTruncated},
 			{"hooktap_proxy_upgrades_total", "WebSocket upgrades tunnelled.", c.Upgrades},
+			{"hooktap_proxy_client_errors_total", "Requests answered 400 because the client's body could not be read (malformed, cut short).", c.ClientErrors},
 		} {
 			p.family(m.name, "counter", m.help)
 			p.uint(m.name, m.v)
