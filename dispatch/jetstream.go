@@ -1465,3 +1465,29 @@ func (l natsLogger) Debugf(string, ...any) {}
 func (l natsLogger) Tracef(string, ...any) {}
 
 var _ Queue = (*JetStreamQueue)(nil)
+
+// PurgeDead implements [DeadPurger]: it purges the deleted webhook's subject from the
+// dead-letter stream and returns how many dead letters went with it.
+func (q *JetStreamQueue) PurgeDead(ctx context.Context, hook string) (int, error) {
+	q.mu.RLock()
+	dead, state := q.dead, q.state
+	q.mu.RUnlock()
+	if state != jsOpen {
+		return 0, ErrClosed
+	}
+	subject := jsDeadPrefix + hookToken(hook)
+	info, err := dead.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return 0, fmt.Errorf("dispatch: dead letters: %w", err)
+	}
+	n := int(info.State.Subjects[subject])
+	if n == 0 {
+		return 0, nil
+	}
+	if err := dead.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+		return 0, fmt.Errorf("dispatch: purging dead letters: %w", err)
+	}
+	return n, nil
+}
+
+var _ DeadPurger = (*JetStreamQueue)(nil)

@@ -326,6 +326,40 @@ func TestJetStreamDeadAndRedeliver(t *testing.T) {
 	}
 }
 
+// TestJetStreamPurgeDead: a deleted webhook's dead letters are purged, and only its own.
+func TestJetStreamPurgeDead(t *testing.T) {
+	q := openJS(t, rules.DispatchSection{DataDir: t.TempDir()})
+	subscribe(t, q, "gone", time.Minute, "page_created")
+	subscribe(t, q, "kept", time.Minute, "page_created")
+	for i := 0; i < 3; i++ {
+		publish(t, q, testMsg("page_created", false))
+	}
+	for _, hook := range []string{"gone", "kept"} {
+		for _, d := range fetchN(t, q, hook, 3) {
+			if err := q.Dead(d, "retries exhausted: status 400"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ctx := context.Background()
+	if _, err := q.Unsubscribe(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	n, err := q.PurgeDead(ctx, "gone")
+	if err != nil || n != 3 {
+		t.Fatalf("PurgeDead = %d, %v; want 3, nil", n, err)
+	}
+	if dl, _ := q.DeadLetters(ctx, "gone", 0); len(dl) != 0 {
+		t.Fatalf("dead letters of the deleted hook after PurgeDead: %d, want 0", len(dl))
+	}
+	if dl, _ := q.DeadLetters(ctx, "kept", 0); len(dl) != 3 {
+		t.Fatalf("dead letters of the other hook: %d, want its 3 kept", len(dl))
+	}
+	if n, err := q.PurgeDead(ctx, "nobody"); err != nil || n != 0 {
+		t.Fatalf("PurgeDead(unknown) = %d, %v; want 0, nil", n, err)
+	}
+}
+
 // TestJetStreamRestartKeepsDeliveries closes the queue with deliveries pending and others
 // fetched and never settled, reopens it on the same data_dir, and gets all of them back:
 // the fetched ones after AckWait, with the same IDs and the next attempt number.

@@ -14,7 +14,7 @@ import (
 //   - Publish stores one event once; the queue fans it out to every subscribed webhook whose
 //     filter matches the event name. JetStream: one stream, one subject per event name
 //     (e.g. "hooktap.event.page_created"), the [Message] as the message (both payloads, the id
-//     as Nats-Msg-Id for publish de-duplication, the accepted time).
+//     as Nats-Msg-Id for publish de-duplication on an external cluster, the accepted time).
 //   - Each webhook is a subscription ([Subscription]): JetStream: one durable pull consumer per
 //     webhook, filtered to the subjects of its events ("*" = every event subject), explicit
 //     ack, MaxDeliver unlimited (the dispatcher decides when a delivery is dead), AckWait at
