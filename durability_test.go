@@ -124,7 +124,7 @@ func (rc *durReceiver) serve(t testing.TB, ln net.Listener) (stop func()) {
 func durConfig(t testing.TB, queue, hookURL string, perHook int, extra string) string {
 	t.Helper()
 	retry := strings.TrimSuffix(strings.Repeat(`"1s", `, 60), ", ")
-	return durWriteFile(t, "rules.toml", fmt.Sprintf(`
+	return writeFile(t, "rules.toml", fmt.Sprintf(`
 [proxy]
 upstream = "http://127.0.0.1:9"
 
@@ -166,8 +166,8 @@ type durProc struct {
 
 func startHooktap(t testing.TB, config, upstream, data string) *durProc {
 	t.Helper()
-	p := &durProc{addr: durFreeAddr(t), stderr: new(syncBuffer), done: make(chan error, 1)}
-	p.cmd = exec.Command(durBinary(t), "-config", config, "-listen", p.addr, "-upstream", upstream,
+	p := &durProc{addr: freeAddr(t), stderr: new(syncBuffer), done: make(chan error, 1)}
+	p.cmd = exec.Command(mainTestBinary(t), "-config", config, "-listen", p.addr, "-upstream", upstream,
 		"-admin", "off", "-data", data)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -175,7 +175,7 @@ func startHooktap(t testing.TB, config, upstream, data string) *durProc {
 	}
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() { p.kill() })
-	durWaitListening(t, p.addr, p.stderr)
+	waitListening(t, p.addr, p.stderr)
 	return p
 }
 
@@ -512,69 +512,6 @@ func TestOutageHoldsEventsInBoundedMemory(t *testing.T) {
 }
 
 var (
-	durBinOnce sync.Once
-	durBin     string
-	durBinErr  error
-)
-
-// durBinary is the hooktap binary: mainTestBinary's in tests, built the same way (go build
-// -o <tmp>/hooktap .) once for benchmarks.
-func durBinary(tb testing.TB) string {
-	tb.Helper()
-	if t, ok := tb.(*testing.T); ok {
-		return mainTestBinary(t)
-	}
-	durBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hooktap-bench-")
-		if err != nil {
-			durBinErr = err
-			return
-		}
-		durBin = filepath.Join(dir, "hooktap")
-		if out, err := exec.Command("go", "build", "-o", durBin, ".").CombinedOutput(); err != nil {
-			durBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if durBinErr != nil {
-		tb.Fatal(durBinErr)
-	}
-	return durBin
-}
-
-func durWriteFile(tb testing.TB, name, text string) string {
-	tb.Helper()
-	p := filepath.Join(tb.TempDir(), name)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	return p
-}
-
-func durFreeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func durWaitListening(tb testing.TB, addr string, log fmt.Stringer) {
-	tb.Helper()
-	deadline := time.Now().Add(durDeadline)
-	for time.Now().Before(deadline) {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	tb.Fatalf("hooktap never listened on %s\n%s", addr, log)
-}
-
-var (
 	natsBinOnce sync.Once
 	natsBin     string
 	natsBinErr  error
@@ -610,7 +547,7 @@ func startNATSCluster(t testing.TB) []string {
 	nodes := make([]node, 3)
 	var routes []string
 	for i := range nodes {
-		nodes[i] = node{durFreeAddr(t), durFreeAddr(t), durFreeAddr(t)}
+		nodes[i] = node{freeAddr(t), freeAddr(t), freeAddr(t)}
 		routes = append(routes, "nats://"+nodes[i].cluster)
 	}
 	var urls []string

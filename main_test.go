@@ -25,7 +25,7 @@ var (
 )
 
 // mainTestBinary builds the hooktap binary once for the tests that run it as a user would.
-func mainTestBinary(t *testing.T) string {
+func mainTestBinary(t testing.TB) string {
 	t.Helper()
 	mainBinOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "hooktap-main-test-")
@@ -45,7 +45,7 @@ func mainTestBinary(t *testing.T) string {
 	return mainBin
 }
 
-func writeFile(t *testing.T, name, text string) string {
+func writeFile(t testing.TB, name, text string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
@@ -210,7 +210,7 @@ queue = "memory"
 	}
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -220,9 +220,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func waitListening(t *testing.T, addr string, log fmt.Stringer) {
+func waitListening(t testing.TB, addr string, log fmt.Stringer) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(4 * time.Minute) // a restart replays the durable queue first
 	for time.Now().Before(deadline) {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -231,7 +231,7 @@ func waitListening(t *testing.T, addr string, log fmt.Stringer) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("hooktap never listened on %s\n%s", addr, log)
+	t.Fatalf("hooktap never listened on %s within 4 minutes\n%s", addr, log)
 }
 
 // syncBuffer is a bytes.Buffer safe for a child process's writer and the test's reader.
