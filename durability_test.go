@@ -511,31 +511,9 @@ func TestOutageHoldsEventsInBoundedMemory(t *testing.T) {
 	}
 }
 
-var (
-	natsBinOnce sync.Once
-	natsBin     string
-	natsBinErr  error
-)
-
 // natsServerBinary builds nats-server from the module hooktap requires, once.
 func natsServerBinary(t testing.TB) string {
-	t.Helper()
-	natsBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hooktap-nats-server-")
-		if err != nil {
-			natsBinErr = err
-			return
-		}
-		natsBin = filepath.Join(dir, "nats-server")
-		out, err := exec.Command("go", "build", "-o", natsBin, "github.com/nats-io/nats-server/v2").CombinedOutput()
-		if err != nil {
-			natsBinErr = fmt.Errorf("go build nats-server: %v\n%s", err, out)
-		}
-	})
-	if natsBinErr != nil {
-		t.Fatal(natsBinErr)
-	}
-	return natsBin
+	return goBuild(t, "nats-server", "github.com/nats-io/nats-server/v2")
 }
 
 // startNATSCluster starts three JetStream nats-servers on loopback, routed to each other,

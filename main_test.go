@@ -19,31 +19,33 @@ import (
 )
 
 var (
-	mainBinOnce sync.Once
-	mainBin     string
-	mainBinErr  error
+	builtMu sync.Mutex            // guards built
+	built   = map[string]string{} // package -> executable built by goBuild
 )
 
-// mainTestBinary builds the hooktap binary once for the tests that run it as a user would.
-func mainTestBinary(t testing.TB) string {
+// goBuild builds the Go package pkg into a temporary directory, once per test binary, and
+// returns the executable's path.
+func goBuild(t testing.TB, name, pkg string) string {
 	t.Helper()
-	mainBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hooktap-main-test-")
-		if err != nil {
-			mainBinErr = err
-			return
-		}
-		mainBin = filepath.Join(dir, "hooktap")
-		out, err := exec.Command("go", "build", "-o", mainBin, ".").CombinedOutput()
-		if err != nil {
-			mainBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if mainBinErr != nil {
-		t.Fatal(mainBinErr)
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
 	}
-	return mainBin
+	dir, err := os.MkdirTemp("", "hooktap-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if out, err := exec.Command("go", "build", "-o", p, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	built[pkg] = p
+	return p
 }
+
+// mainTestBinary is the hooktap binary, for the tests that run it as a user would.
+func mainTestBinary(t testing.TB) string { return goBuild(t, "hooktap", ".") }
 
 func writeFile(t testing.TB, name, text string) string {
 	t.Helper()
