@@ -521,6 +521,35 @@ func natsServerBinary(t testing.TB) string {
 func startNATSCluster(t testing.TB) []string {
 	t.Helper()
 	bin := natsServerBinary(t)
+	// Free ports are picked by listening and closing, so another process may take one before
+	// a node binds it, and a cluster whose route port was taken never elects a leader: start
+	// over on new ports, a few times, before calling it a failure.
+	const tries = 3
+	for try := 1; ; try++ {
+		urls, stop, logs, err := tryNATSCluster(t, bin, 90*time.Second)
+		if err == nil {
+			t.Cleanup(stop)
+			return urls
+		}
+		stop()
+		var b strings.Builder
+		for i, l := range logs {
+			s := l.String()
+			if len(s) > 3000 {
+				s = s[:3000] // the start: where bind and route errors are
+			}
+			fmt.Fprintf(&b, "--- n%d:\n%s\n", i+1, s)
+		}
+		if try == tries {
+			t.Fatalf("3-node NATS cluster: %v (try %d of %d)\n%s", err, try, tries, b.String())
+		}
+		t.Logf("3-node NATS cluster: %v (try %d of %d); starting over on new ports\n%s", err, try, tries, b.String())
+	}
+}
+
+// tryNATSCluster starts three JetStream nats-servers routed to each other on fresh loopback
+// ports and waits up to wait for each to report healthy JetStream. stop kills them.
+func tryNATSCluster(t testing.TB, bin string, wait time.Duration) (urls []string, stop func(), logs []*syncBuffer, err error) {
 	type node struct{ client, cluster, monitor string }
 	nodes := make([]node, 3)
 	var routes []string
@@ -528,38 +557,48 @@ func startNATSCluster(t testing.TB) []string {
 		nodes[i] = node{freeAddr(t), freeAddr(t), freeAddr(t)}
 		routes = append(routes, "nats://"+nodes[i].cluster)
 	}
-	var urls []string
-	logs := make([]*syncBuffer, 3)
+	var stops []func()
+	stop = func() {
+		for _, s := range stops {
+			s()
+		}
+	}
 	for i, nd := range nodes {
 		host, port, _ := net.SplitHostPort(nd.client)
 		_, mport, _ := net.SplitHostPort(nd.monitor)
-		logs[i] = new(syncBuffer)
+		logs = append(logs, new(syncBuffer))
 		cmd := exec.Command(bin, "-a", host, "-p", port, "-n", "n"+strconv.Itoa(i+1), "-js",
 			"-sd", t.TempDir(), "-m", mport, "--cluster_name", "hooktap-test",
 			"--cluster", "nats://"+nd.cluster, "--routes", strings.Join(routes, ","))
 		cmd.Stdout, cmd.Stderr = logs[i], logs[i]
 		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+			return nil, stop, logs, err
 		}
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
-		t.Cleanup(func() {
+		stops = append(stops, func() {
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 		})
 		urls = append(urls, "nats://"+nd.client)
 	}
+	deadline := time.Now().Add(wait)
 	for i, nd := range nodes {
-		waitCond(t, "nats-server n"+strconv.Itoa(i+1)+" healthy", func() bool {
+		for {
 			resp, err := http.Get("http://" + nd.monitor + "/healthz")
-			if err != nil {
-				return false
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
 			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		}, logs[i])
+			if time.Now().After(deadline) {
+				return nil, stop, logs, fmt.Errorf("n%d not healthy within %v", i+1, wait)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
-	return urls
+	return urls, stop, logs, nil
 }
 
 // TestClusterSharesDeliveries runs two hooktap instances on one 3-node JetStream cluster,
