@@ -136,20 +136,14 @@ func TestGracefulShutdown(t *testing.T) {
 
 	arrived := make(chan struct{})
 	release := make(chan struct{})
-	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ulnAddr := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(arrived)
 		<-release
 		io.WriteString(w, "slow answer")
-	})}
-	uln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go up.Serve(uln)
-	defer up.Close()
+	}))
 
 	cfg := writeFile(t, "rules.toml", `[proxy]
-upstream = "http://`+uln.Addr().String()+`"
+upstream = "http://`+ulnAddr+`"
 shutdown_timeout = "60s"
 [dispatch]
 queue = "memory"
@@ -210,6 +204,19 @@ queue = "memory"
 	case <-time.After(60 * time.Second):
 		t.Fatalf("hooktap did not exit within 60s of SIGTERM\n%s", stderr)
 	}
+}
+
+// serveHTTP serves h on a loopback port until the test ends and returns its address.
+func serveHTTP(t testing.TB, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
 }
 
 func freeAddr(t testing.TB) string {
@@ -377,34 +384,22 @@ func waitLog(t *testing.T, log *syncBuffer, substr string) {
 func TestReloadOnSIGHUP(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
-	recv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rlnAddr := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		got = append(got, r.Header.Get("X-Event-Key"))
 		mu.Unlock()
-	})}
-	rln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go recv.Serve(rln)
-	defer recv.Close()
-	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })}
-	uln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go up.Serve(uln)
-	defer up.Close()
+	}))
+	ulnAddr := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))
 
 	base := `[proxy]
-upstream = "http://` + uln.Addr().String() + `"
+upstream = "http://` + ulnAddr + `"
 %s
 [dispatch]
 queue = "memory"
 
 [[webhook]]
 name   = "r"
-url    = "http://` + rln.Addr().String() + `/hook"
+url    = "http://` + rlnAddr + `/hook"
 events = ["*"]
 %s`
 	rule := `
@@ -485,18 +480,12 @@ func TestSecondSignalForcesExit(t *testing.T) {
 	arrived := make(chan struct{})
 	release := make(chan struct{})
 	defer close(release)
-	up := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ulnAddr := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(arrived)
 		<-release
-	})}
-	uln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go up.Serve(uln)
-	defer up.Close()
+	}))
 	cfg := writeFile(t, "rules.toml", `[proxy]
-upstream = "http://`+uln.Addr().String()+`"
+upstream = "http://`+ulnAddr+`"
 shutdown_timeout = "10m"
 [dispatch]
 queue = "memory"
