@@ -65,6 +65,12 @@ type DispatchSection struct {
 	MemoryQueueSize    int           `toml:"memory_queue_size"`      // events held by queue = "memory"; default 65536
 	HistorySize        int           `toml:"history_size"`           // attempts kept per webhook for the admin API; default 100
 
+	// AllowTargets lists webhook targets that the target policy would otherwise refuse
+	// (loopback, link-local, private, unique-local, unspecified, IPv4-mapped and cloud
+	// metadata addresses): IP addresses ("127.0.0.1", "::1"), CIDR prefixes ("10.1.0.0/16")
+	// or host names ("hooks.internal"). Default: none; public addresses are always allowed.
+	AllowTargets []string `toml:"allow_targets"`
+
 	// External NATS only.
 	NATSCreds    string `toml:"nats_creds"`    // path to a .creds file
 	NATSUser     string `toml:"nats_user"`     // user/password auth
