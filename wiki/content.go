@@ -488,18 +488,31 @@ func (w *Wiki) attachmentLocked(r *req, owner *content, rest []string) {
 	}
 	switch {
 	case len(rest) == 0 && r.method() == "POST":
-		name, size, mediaType, comment, ok := r.upload()
+		files, ok := r.uploads()
 		if !ok {
 			return
 		}
-		for _, o := range w.contents {
-			if o.typ == "attachment" && o.container == owner.id && o.title == name && o.status == "current" {
-				r.fail(400, "Cannot add a new attachment with same file name as an existing attachment: "+name)
-				return
+		for i, f := range files {
+			for _, o := range w.contents {
+				if o.typ == "attachment" && o.container == owner.id && o.title == f.name && o.status == "current" {
+					r.fail(400, "Cannot add a new attachment with same file name as an existing attachment: "+f.name)
+					return
+				}
+			}
+			for _, g := range files[:i] {
+				if g.name == f.name {
+					r.fail(400, "Cannot add a new attachment with same file name as an existing attachment: "+f.name)
+					return
+				}
 			}
 		}
-		a := w.newAttachmentLocked(r.user, owner, name, mediaType, comment, size)
-		r.json(200, map[string]any{"results": []any{w.contentJSON(r.base, a)}, "start": 0, "limit": 50, "size": 1})
+		// One result per file part, in the order sent, as Confluence answers.
+		results := make([]any, 0, len(files))
+		for _, f := range files {
+			a := w.newAttachmentLocked(r.user, owner, f.name, f.mediaType, f.comment, f.size)
+			results = append(results, w.contentJSON(r.base, a))
+		}
+		r.json(200, map[string]any{"results": results, "start": 0, "limit": 50, "size": len(results)})
 	case len(rest) == 2 && rest[1] == "data" && r.method() == "POST":
 		a := w.findLocked(rest[0], "")
 		if a == nil || a.typ != "attachment" || a.container != owner.id {
@@ -536,28 +549,49 @@ func (w *Wiki) newAttachmentLocked(u *user, owner *content, name, mediaType, com
 	return a
 }
 
-// upload reads the multipart "file" (and "comment") of the request; it answers 400 and reports
-// false when there is none.
+// upload reads the first multipart "file" (and "comment") of the request; it answers 400 and
+// reports false when there is none.
 func (r *req) upload() (name string, size int, mediaType, comment string, ok bool) {
+	files, ok := r.uploads()
+	if !ok {
+		return "", 0, "", "", false
+	}
+	f := files[0]
+	return f.name, f.size, f.mediaType, f.comment, true
+}
+
+// uploaded is one "file" part of a multipart upload.
+type uploaded struct {
+	name, mediaType, comment string
+	size                     int
+}
+
+// uploads reads every multipart "file" part of the request, in order; the i-th "comment"
+// field is the i-th file's comment (Confluence's rule). It answers 400 and reports false when
+// there is no file.
+func (r *req) uploads() ([]uploaded, bool) {
 	form, err := r.ctx.MultipartForm()
 	if err != nil {
 		r.fail(400, "Expected a multipart request with a file: "+err.Error())
-		return "", 0, "", "", false
+		return nil, false
 	}
 	files := form.File["file"]
 	if len(files) == 0 {
 		r.fail(400, "At least one attachment file must be included")
-		return "", 0, "", "", false
+		return nil, false
 	}
-	f := files[0]
-	mediaType = f.Header.Get("Content-Type")
-	if mediaType == "" {
-		mediaType = "application/octet-stream"
+	comments := form.Value["comment"]
+	out := make([]uploaded, len(files))
+	for i, f := range files {
+		out[i] = uploaded{name: f.Filename, size: int(f.Size), mediaType: f.Header.Get("Content-Type")}
+		if out[i].mediaType == "" {
+			out[i].mediaType = "application/octet-stream"
+		}
+		if i < len(comments) {
+			out[i].comment = comments[i]
+		}
 	}
-	if c := form.Value["comment"]; len(c) > 0 {
-		comment = c[0]
-	}
-	return f.Filename, int(f.Size), mediaType, comment, true
+	return out, true
 }
 
 // labelLocked serves GET/POST .../label, DELETE .../label/{name} and DELETE .../label?name=.
