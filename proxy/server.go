@@ -57,7 +57,16 @@ type Server struct {
 	tunWG   sync.WaitGroup        // one per tunnel goroutine pair
 }
 
-type tapHolder struct{ t Tap }
+type tapHolder struct {
+	t    Tap
+	miss unmatchedRecorder // t, when it counts unmatched writes; else nil
+}
+
+func newTapHolder(t Tap) *tapHolder {
+	h := &tapHolder{t: t}
+	h.miss, _ = t.(unmatchedRecorder)
+	return h
+}
 
 // New validates cfg, fills its defaults and builds a Server that forwards to cfg.Upstream. tap
 // may be nil (pure pass-through; see SetTap). A nil log discards. New does no I/O and starts
@@ -78,7 +87,7 @@ func New(cfg rules.ProxySection, tap Tap, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, log: log, addr: addr, tunnels: make(map[net.Conn]struct{})}
 	s.states.New = func() any { return newReqState(s) }
 	if tap != nil {
-		s.tap.Store(&tapHolder{tap})
+		s.tap.Store(newTapHolder(tap))
 	}
 	s.srv = &fasthttp.Server{
 		Handler:                       s.handle,
@@ -189,7 +198,7 @@ func (s *Server) SetTap(t Tap) {
 		s.tap.Store(nil)
 		return
 	}
-	s.tap.Store(&tapHolder{t})
+	s.tap.Store(newTapHolder(t))
 }
 
 // Stats returns a snapshot of the counters.
@@ -252,7 +261,8 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	m := methodIndex(req.Header.Method())
 	st := s.states.Get().(*reqState)
 	var tap Tap
-	if h := s.tap.Load(); h != nil && h.t.Wants(req.Header.Method(), req.URI().PathOriginal()) {
+	h := s.tap.Load()
+	if h != nil && h.t.Wants(req.Header.Method(), req.URI().PathOriginal()) {
 		tap = h.t
 	}
 	// Only a request the tap does not want, and without a body, may switch protocols: a
@@ -270,6 +280,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 		s.serveTapped(ctx, st, tap, m)
 	} else {
 		s.forward(ctx, st, m)
+		if h != nil && h.miss != nil && m != MethodGet && m != MethodHead {
+			// A write no rule could want: counted as unmatched (the recorder ignores
+			// OPTIONS and failed writes).
+			h.miss.RecordUnmatched(req.Header.Method(), req.URI().PathOriginal(), req.URI().QueryString(), ctx.Response.StatusCode())
+		}
 	}
 	s.putState(st)
 }

@@ -21,3 +21,10 @@ type Tap interface {
 	// proxy logs that).
 	After(x *rules.Exchange) error
 }
+
+// unmatchedRecorder is a Tap that counts the writes it did not want (rules.Classifier is
+// one): the proxy reports each write it forwards untapped, with the upstream's status. It
+// must not allocate in steady state and must not keep its arguments.
+type unmatchedRecorder interface {
+	RecordUnmatched(method, path, query []byte, status int)
+}

@@ -166,6 +166,7 @@ type Classifier struct {
 	once  sync.Once
 	pool  sync.Pool
 	stats counters
+	miss  *unmatchedTable
 }
 
 // NewClassifier returns a Classifier matching with m and enqueueing to sink. cfg gives the
@@ -176,7 +177,7 @@ func NewClassifier(m *Matcher, cfg ClassifySection, sink Sink, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Classifier{sink: sink, log: log, cache: newLookupCache(cfg.CacheSize, cfg.CacheTTL)}
+	c := &Classifier{sink: sink, log: log, cache: newLookupCache(cfg.CacheSize, cfg.CacheTTL), miss: newUnmatchedTable()}
 	c.m.Store(m)
 	c.pool.New = func() any { return new(state) }
 	return c
@@ -232,6 +233,9 @@ func (c *Classifier) After(x *Exchange) error {
 	x.State = nil
 	c.stats.exchanges.Add(1)
 	s.events, s.buf = s.m.finish(s, x, s.events[:0], s.buf[:0])
+	if !s.matched {
+		c.miss.record(x.Method, x.Path, x.Query, x.Status, c.environment().now().UnixMilli())
+	}
 	var first error
 	var firstName string
 	for i := range s.events {

@@ -34,6 +34,9 @@ type state struct {
 	env    *env
 	begun  bool
 	method uint8
+	// matched: a rule's method, path, status and conditions held in finish (or its lookup
+	// failed); false makes a write an unmatched one (see unmatched.go).
+	matched bool
 
 	// path is the request's canonical path: x.Path when it is canonical, else pathBuf; nil
 	// when the request cannot match (no method, no leading '/').
@@ -120,7 +123,7 @@ func (s *state) release() {
 func (s *state) reset(m *Matcher, e *env) {
 	s.m, s.env = m, e
 	s.newPhase()
-	s.begun, s.method = false, 0
+	s.begun, s.method, s.matched = false, 0, false
 	s.path = nil
 	s.cands = s.cands[:0]
 	s.lbuf = s.lbuf[:0]
@@ -593,11 +596,13 @@ func (m *Matcher) finish(s *state, x *Exchange, dst []Event, buf []byte) ([]Even
 			}
 		}
 		if failed && !r.emitOnLookupError {
+			s.matched = true // a lookup failure, counted apart, not a gap in the rules
 			continue
 		}
 		if !s.conds(r.lookConds, x) {
 			continue
 		}
+		s.matched = true
 		for ei := range r.emits {
 			dst, buf = s.emit(&r.emits[ei], x, dst, buf)
 		}
