@@ -63,6 +63,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		}
 		p.family("hooktap_lookup_cache_hit_ratio", "gauge", "Share of lookups answered from the cache since start (0 before the first).")
 		p.float("hooktap_lookup_cache_hit_ratio", ratio)
+		s.unmatchedMetrics(&p)
 	}
 
 	st := s.stats(r.Context())

@@ -292,6 +292,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/dead/redeliver", s.write(s.redeliverAll))
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/dead/{delivery}/redeliver", s.write(s.redeliverOne))
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/reactivate", s.write(s.reactivate))
+	mux.HandleFunc("GET /rest/api/unmatched", s.unmatched)
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
