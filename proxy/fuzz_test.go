@@ -156,7 +156,7 @@ func (u *echoUpstream) busy() (active, open int) {
 	return len(u.active), u.open
 }
 
-// waitFor polls cond, an observation of what other goroutines finish, until it holds or
+// fuzzWait polls cond, an observation of what other goroutines finish, until it holds or
 // ioDeadline passes.
 func fuzzWait(t *testing.T, what string, cond func() bool) {
 	t.Helper()
