@@ -345,8 +345,16 @@ func (s *Server) roundTrip(req *fasthttp.Request, resp *fasthttp.Response) error
 	if err != nil && retry && replayable {
 		_, err = s.rt.RoundTrip(s.hc, req, resp)
 	}
+	if c := resp.StatusCode(); err == nil && (c < 100 || c > 999) {
+		// fasthttp would write it back as given: "001" becomes the malformed "1". fail's
+		// Reset closes the body, and with it the upstream connection.
+		err = errBadStatus
+	}
 	return err
 }
+
+// errBadStatus is an upstream status code that is not three digits: answered 502.
+var errBadStatus = errors.New("proxy: the upstream answered a status code that is not three digits")
 
 // forward is the pass-through path: no copy of anything, no call to the tap.
 func (s *Server) forward(ctx *fasthttp.RequestCtx, st *reqState, m Method) {
