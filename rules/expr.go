@@ -53,10 +53,11 @@ const (
 // expr is a compiled expression.
 type expr struct {
 	src     source
-	name    string // header/query/form name, or literal text
-	idx     int    // path segment index (srcPath), lookup index (srcLookup*)
-	rest    bool   // srcPath: a catch-all binding, the rest of the path
-	gpath   string // gjson path into a JSON source; "" for the whole document
+	name    string      // header/query/form name, or literal text
+	idx     int         // path segment index (srcPath), lookup index (srcLookup*)
+	rest    bool        // srcPath: a catch-all binding, the rest of the path
+	gpath   string      // gjson path into a JSON source; "" for the whole document
+	proj    *projection // gpath when it is P.#.R, evaluated without gjson's allocations
 	filters []filter
 	text    string // as written, for errors
 	slot    int    // req and resp paths: 1 + the index of the exchange's memo of this value; 0 = none
@@ -266,6 +267,7 @@ func parseExpr(s string, sc *scope) (expr, error) {
 				return e, fmt.Errorf("%q: bad JSON path: %v", e.text, err)
 			}
 			e.gpath = tail
+			e.proj = parseProjection(tail)
 		}
 		if sc != nil && sc.memo != nil && e.src != srcItem {
 			e.slot = sc.memo.slot(e.src, e.gpath)
@@ -278,6 +280,7 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			if err := checkGJSON(e.gpath); err != nil {
 				return e, fmt.Errorf("%q: bad JSON path: %v", e.text, err)
 			}
+			e.proj = parseProjection(e.gpath)
 		} else if j := strings.IndexByte(tail, '#'); j >= 0 {
 			if tail[j:] != "#status" {
 				return e, fmt.Errorf("%q: after lookup.<name> only #status or a JSON path may follow", e.text)
@@ -532,7 +535,7 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 				doc = nil
 			}
 		}
-		v := jsonValue(doc, e.gpath)
+		v := s.jsonAt(doc, e)
 		if e.slot > 0 && e.slot <= len(s.memo) {
 			s.memo[e.slot-1] = memoVal{v: v, gen: s.gen}
 		}
@@ -544,17 +547,13 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		if e.gpath == "" {
 			return value{kind: vJSON, res: s.item}
 		}
-		r := s.item.Get(e.gpath)
-		if !r.Exists() {
-			return value{}
-		}
-		return value{kind: vJSON, res: r}
+		return s.itemAt(e)
 	case srcLookup:
 		l := s.lookupOf(e, x)
 		if l == nil || l.status == 0 {
 			return value{}
 		}
-		return jsonValue(l.body, e.gpath)
+		return s.jsonAt(l.body, e)
 	case srcLookupStatus:
 		st := 0
 		if l := s.lookupOf(e, x); l != nil {
