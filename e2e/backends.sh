@@ -14,6 +14,8 @@
 #   HOOKTAP_E2E_CACHE  where the tiddlywiki npm package is kept between runs
 #                      (default ${XDG_CACHE_HOME:-$HOME/.cache}/hooktap-e2e)
 #   MW_PORT, TW_PORT, WP_PORT   ports (defaults 18480, 18481, 18482)
+#   WP_PERMALINKS      "pretty" (default: /%postname%/, REST under /wp-json/) or "plain" (a
+#                      fresh install's default: REST only as /?rest_route=...)
 #
 # Installing needs root (apt-get); the script never reads standard input and never lets a
 # package's postinst start a system daemon (a temporary /usr/sbin/policy-rc.d that exits 101).
@@ -31,6 +33,7 @@ MW_PASS=AdminPass-12345
 MW_BOTPASS=0123456789abcdef0123456789abcdef
 TW_USER=alice TW_PASS=secret123
 WP_PASS=AdminPass-12345
+WP_PERMALINKS=${WP_PERMALINKS:-pretty}
 
 log() { echo "backends.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -194,17 +197,18 @@ define('WP_INSTALLING', true);
 require '/usr/share/wordpress/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
 wp_install('TestBlog', 'admin', 'admin@example.com', true, '', $argv[2]);
-update_option('permalink_structure', '/%postname%/');
+if ($argv[3] === 'pretty') update_option('permalink_structure', '/%postname%/');
 [$pw] = WP_Application_Passwords::create_new_application_password(get_user_by('login', 'admin')->ID, ['name' => 'hooktap']);
 file_put_contents($argv[1], $pw);
 PHP
-	php "$d/install.php" "$d/app-password" "$WP_PASS" >>"$d/install.log" 2>&1 || true   # prints a harmless "sendmail: not found"
+	case $WP_PERMALINKS in pretty|plain) ;; *) die "WP_PERMALINKS=$WP_PERMALINKS: want pretty or plain" ;; esac
+	php "$d/install.php" "$d/app-password" "$WP_PASS" "$WP_PERMALINKS" >>"$d/install.log" 2>&1 || true   # prints a harmless "sendmail: not found"
 	[ -s "$d/app-password" ] || { cat "$d/install.log" >&2; die "wordpress install failed"; }
 	PHP_CLI_SERVER_WORKERS=4 bg_group "$d/php.pgid" php -S "127.0.0.1:$WP_PORT" -t /usr/share/wordpress
 	wait_pidfile "$d/php.pgid"
-	wait_http "http://127.0.0.1:$WP_PORT/wp-json/"
+	wait_http "http://127.0.0.1:$WP_PORT/?rest_route=/"
 	envfile wordpress "URL=http://127.0.0.1:$WP_PORT" "USER=admin" "PASS=$(cat "$d/app-password")" \
-		"SOCKET=$sock" "PGID=$(cat "$d/php.pgid")"
+		"ADMIN_PASS=$WP_PASS" "SOCKET=$sock" "PERMALINKS=$WP_PERMALINKS" "PGID=$(cat "$d/php.pgid")"
 	log "wordpress on 127.0.0.1:$WP_PORT"
 }
 

@@ -25,6 +25,7 @@ type Matcher struct {
 	// elements of a per-element lookup ([classify] each_lookup_limit).
 	lookupTimeout time.Duration
 	eachLimit     int
+	route         *route // [classify] route_param (route.go); nil for none
 }
 
 // Len returns the number of rules.
@@ -162,7 +163,8 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 	if d.name == "" {
 		d.name = "rules"
 	}
-	m := &Matcher{root: &tnode{}, lookupTimeout: f.Classify.LookupTimeout, eachLimit: f.Classify.EachLookupLimit}
+	m := &Matcher{root: &tnode{}, lookupTimeout: f.Classify.LookupTimeout, eachLimit: f.Classify.EachLookupLimit,
+		route: compileRoute(&f.Classify)}
 	if m.lookupTimeout <= 0 {
 		m.lookupTimeout = 2 * time.Second
 	}

@@ -92,6 +92,21 @@
 // holding a ';', a "." or ".." segment, an empty segment or a trailing slash is an error,
 // since no canonical path holds it.
 //
+// # Route parameter
+//
+// Some servers take the path of the resource from a query parameter as well (WordPress under
+// plain permalinks: "/index.php?rest_route=/wp/v2/posts/5" is "/wp-json/wp/v2/posts/5"):
+//
+//	[classify]
+//	route_param  = "rest_route"
+//	route_at     = ["/", "/index.php"]   # default ["/"]
+//	route_prefix = "/wp-json"
+//
+// A request whose canonical path is one of route_at and that carries route_param (with a
+// value starting with '/') is matched as if its path were route_prefix followed by the
+// parameter's decoded value, put in canonical form; path.<name> and lookup placeholders read
+// that path. Wants answers true for every route_at path.
+//
 // # Expressions
 //
 // Conditions, payload values, each and lookup placeholders read values with expressions:

@@ -718,6 +718,11 @@ func (d *decoder) validateSections(f *File) {
 	if f.Classify.EachLookupLimit < 0 {
 		d.errorf("classify"+sep+"each_lookup_limit", "[classify]", "each_lookup_limit must not be negative")
 	}
+	for _, p := range f.Classify.RouteAt {
+		if !strings.HasPrefix(p, "/") {
+			d.errorf("classify"+sep+"route_at", "[classify]", "route_at path %q must start with '/'", p)
+		}
+	}
 
 	names := map[string]int{}
 	for i := range f.Webhooks {

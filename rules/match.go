@@ -41,6 +41,8 @@ type state struct {
 	// path is the request's canonical path: x.Path when it is canonical, else pathBuf; nil
 	// when the request cannot match (no method, no leading '/').
 	path, pathBuf []byte
+	// routeBuf and routeBuf2 hold a route parameter's value and path (route.go).
+	routeBuf, routeBuf2 []byte
 
 	cands []int32   // candidate rules (method and path matched), in file order
 	reqOK []bool    // per candidate: request conditions held
@@ -195,16 +197,16 @@ func (m *Matcher) Wants(method, path []byte) bool {
 		return false
 	}
 	if isCanonPath(path) {
-		return m.root.wants(path[1:], want, m.rules)
+		return m.route != nil && m.route.applies(path) || m.root.wants(path[1:], want, m.rules)
 	}
 	if canonLen(path) <= canonBufMax {
 		var buf [canonBufMax]byte
 		c := appendCanonPath(buf[:0], path)
-		return m.root.wants(c[1:], want, m.rules)
+		return m.route != nil && m.route.applies(c) || m.root.wants(c[1:], want, m.rules)
 	}
 	bp := canonBufs.Get().(*[]byte)
 	c := appendCanonPath((*bp)[:0], path)
-	ok := m.root.wants(c[1:], want, m.rules)
+	ok := m.route != nil && m.route.applies(c) || m.root.wants(c[1:], want, m.rules)
 	if cap(c) <= maxKeep {
 		*bp = c[:0]
 		canonBufs.Put(bp)
@@ -285,6 +287,7 @@ func (s *state) setPath(x *Exchange) {
 		s.pathBuf = appendCanonPath(s.pathBuf[:0], x.Path)
 		s.path = s.pathBuf
 	}
+	s.routePath(x)
 }
 
 // segment returns the idx-th segment of the exchange's canonical path (or, for rest,

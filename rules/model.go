@@ -102,6 +102,13 @@ type ClassifySection struct {
 	// forwarding and only when an earlier User expression has no value; their paths may use
 	// request and response expressions. Each and Stage are not allowed.
 	Lookups []Lookup `toml:"lookup"`
+	// RouteParam names a query parameter that carries the request's path (WordPress's
+	// rest_route): at a request path listed in RouteAt (default ["/"]) a request with it is
+	// matched as if its path were RoutePrefix followed by the parameter's value. Default ""
+	// (none). See route.go.
+	RouteParam  string   `toml:"route_param"`
+	RouteAt     []string `toml:"route_at"`
+	RoutePrefix string   `toml:"route_prefix"`
 }
 
 // Webhook is one [[webhook]]: a subscriber.
