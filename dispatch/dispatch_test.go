@@ -91,7 +91,7 @@ func TestUnsignedHasNoSignatureHeaders(t *testing.T) {
 	h := start(t, memCfg(), []rules.Webhook{webhook("plain", rc.URL, "*")}, nil)
 	enqueue(t, h.d, event("label_added", 1))
 	got := rc.next(t)
-	for _, k := range []string{"X-Hub-Signature", "webhook-signature"} {
+	for _, k := range []string{"X-Hub-Signature", "X-Hub-Signature-256", "webhook-signature"} {
 		if v, ok := got.Header[http.CanonicalHeaderKey(k)]; ok {
 			t.Errorf("got %s %q without a secret, want none", k, v)
 		}

@@ -82,6 +82,7 @@ type hookConfig struct {
 	name    string
 	url     string
 	secret  string // resolved from secret or secret_env; never logged
+	prev    string // resolved from previous_secret(_env): the secret being rotated out; never logged
 	full    bool
 	timeout time.Duration
 	events  []string
@@ -316,18 +317,10 @@ func resolveHook(h Hook, defTimeout time.Duration) (string, *hookConfig, error) 
 	if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("url %q: want an absolute http or https URL", w.URL)
 	}
-	secret := w.Secret
-	if w.SecretEnv != "" {
-		if w.Secret != "" {
-			bad("secret and secret_env are both set")
-		}
-		secret = os.Getenv(w.SecretEnv)
-		if secret == "" {
-			bad("secret_env %s is empty or unset", w.SecretEnv)
-		}
-	}
-	if len(secret) > maxSecretLen {
-		bad("secret is %d characters long, at most %d", len(secret), maxSecretLen)
+	secret := resolveSecret(w.Secret, w.SecretEnv, "secret", bad)
+	prev := resolveSecret(w.PreviousSecret, w.PreviousSecretEnv, "previous_secret", bad)
+	if prev != "" && secret == "" {
+		bad("previous_secret needs a secret (the new one) to rotate to")
 	}
 	if len(w.Events) == 0 {
 		bad("events is required (event names, or [\"*\"])")
@@ -359,11 +352,34 @@ func resolveHook(h Hook, defTimeout time.Duration) (string, *hookConfig, error) 
 		name:    w.Name,
 		url:     w.URL,
 		secret:  secret,
+		prev:    prev,
 		full:    full,
 		timeout: timeout,
 		events:  slices.Clone(w.Events),
 		active:  w.Active == nil || *w.Active,
 	}, errors.Join(errs...)
+}
+
+// resolveSecret returns the secret that value or the variable env names holds, reporting
+// through bad when both are set, the variable is empty, or the secret is too long or a whsec_
+// secret that does not decode. key is "secret" or "previous_secret". The value is never shown.
+func resolveSecret(value, env, key string, bad func(string, ...any)) string {
+	secret := value
+	if env != "" {
+		if value != "" {
+			bad("%s and %s_env are both set", key, key)
+		}
+		secret = os.Getenv(env)
+		if secret == "" {
+			bad("%s_env %s is empty or unset", key, env)
+		}
+	}
+	if len(secret) > maxSecretLen {
+		bad("%s is %d characters long, at most %d", key, len(secret), maxSecretLen)
+	} else if _, err := rules.StandardKey(secret); err != nil {
+		bad("%s: %v", key, err)
+	}
+	return secret
 }
 
 // resolveHooks checks every hook, collecting all errors.

@@ -40,6 +40,8 @@ type hook struct {
 	freed       chan struct{} // 1-buffered: a worker finished an attempt; never closed
 	wake        chan struct{} // 1-buffered: the fetcher should look again; never closed
 	count       [numOutcomes]atomic.Uint64
+	latency     histo // accepted -> delivered (2xx), per delivery
+	duration    histo // request -> response or error, per attempt
 }
 
 func (d *Dispatcher) newHook(id string) *hook {
@@ -50,6 +52,8 @@ func (d *Dispatcher) newHook(id string) *hook {
 		freed: make(chan struct{}, 1),
 		wake:  make(chan struct{}, 1),
 	}
+	h.latency.init(latencyBounds)
+	h.duration.init(attemptBounds)
 	return h
 }
 

@@ -43,6 +43,11 @@ type HookStats struct {
 	PausedUntil time.Time // Retry-After pause; zero when none
 	InFlight    int
 	Depth       HookDepth // the hook's share of the queue (zero when not subscribed)
+
+	// Latency is the time from the event's acceptance to its 2xx, per delivered delivery
+	// (retries included); AttemptDuration is request to response (or error), per attempt.
+	Latency         Histogram
+	AttemptDuration Histogram
 }
 
 // Stats returns a snapshot. The queue part comes from Queue.Depth; its error is returned
@@ -78,17 +83,19 @@ func (d *Dispatcher) Stats(ctx context.Context) (Stats, error) {
 		hs := HookStats{
 			ID: h.id, Name: cfg.name, URL: cfg.url, Events: append([]string(nil), cfg.events...),
 			Active: cfg.active, Gone: h.gone.Load(),
-			Delivered:   h.count[outDelivered].Load(),
-			Failed:      h.count[outFailed].Load(),
-			Retried:     h.count[outRetried].Load(),
-			Dead:        h.count[outDead].Load(),
-			Skipped:     h.count[outSkipped].Load(),
-			Evicted:     uint64(qd.Hooks[h.id].Evicted),
-			DeadEvicted: uint64(qd.Hooks[h.id].DeadEvicted),
-			Failures:    make(map[string]uint64),
-			Breaker:     h.br.state(),
-			InFlight:    int(h.inflight.Load()),
-			Depth:       qd.Hooks[h.id],
+			Delivered:       h.count[outDelivered].Load(),
+			Failed:          h.count[outFailed].Load(),
+			Retried:         h.count[outRetried].Load(),
+			Dead:            h.count[outDead].Load(),
+			Skipped:         h.count[outSkipped].Load(),
+			Evicted:         uint64(qd.Hooks[h.id].Evicted),
+			DeadEvicted:     uint64(qd.Hooks[h.id].DeadEvicted),
+			Failures:        make(map[string]uint64),
+			Breaker:         h.br.state(),
+			InFlight:        int(h.inflight.Load()),
+			Depth:           qd.Hooks[h.id],
+			Latency:         h.latency.snapshot(),
+			AttemptDuration: h.duration.snapshot(),
 		}
 		for i := outStatus4xx; i < numOutcomes; i++ {
 			hs.Failures[outcomeNames[i]] = h.count[i].Load()

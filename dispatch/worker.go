@@ -213,7 +213,7 @@ func newWorker() *worker {
 		reqID: make([]byte, 0, 36),
 		ts:    make([]byte, 0, 20),
 		hub:   make([]byte, 0, 7+64),
-		std:   make([]byte, 0, 3+44),
+		std:   make([]byte, 0, 2*(3+44)+1), // room for two signatures (rotation)
 	}
 }
 
@@ -224,8 +224,8 @@ func newChaCha(seed [32]byte) *rand.ChaCha8 { return rand.NewChaCha8(seed) }
 func (d *Dispatcher) prepare(w *worker, cfg *hookConfig, dl *Delivery, now time.Time) {
 	req := &w.req
 	if w.cfg != cfg {
-		if w.cfg == nil || w.cfg.secret != cfg.secret {
-			w.sign = newSigner(cfg.secret)
+		if w.cfg == nil || w.cfg.secret != cfg.secret || w.cfg.prev != cfg.prev {
+			w.sign = newRotatingSigner(cfg.secret, cfg.prev)
 		}
 		w.cfg = cfg
 		// What is the same for every attempt to this webhook is set once (the URL is
@@ -247,6 +247,7 @@ func (d *Dispatcher) prepare(w *worker, cfg *hookConfig, dl *Delivery, now time.
 	if w.sign.hasSecret() {
 		w.hub = w.sign.appendHub(w.hub[:0], body)
 		req.Header.SetBytesV("X-Hub-Signature", w.hub)
+		req.Header.SetBytesV("X-Hub-Signature-256", w.hub) // what GitHub-style receivers read
 		w.std = w.sign.appendStandard(w.std[:0], dl.ID[:], w.ts, body)
 		req.Header.SetBytesV("webhook-signature", w.std)
 	}
@@ -297,6 +298,10 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 	}
 	ok := err == nil && status >= 200 && status < 300
 	h.br.Record(ok, now.Sub(start))
+	h.duration.observe(took)
+	if ok {
+		h.latency.observe(now.Sub(dl.Accepted))
+	}
 
 	var retryAfter time.Duration
 	reason := outDelivered

@@ -741,14 +741,7 @@ func (d *decoder) validateSections(f *File) {
 		} else if err := checkURL(w.URL); w.URL != "" && err != "" {
 			d.errorf(p+sep+"url", where, "url %q: %s", redact(w.URL), err)
 		}
-		if len(w.Secret) > 255 {
-			d.errorf(p+sep+"secret", where, "secret is %d characters, at most 255 allowed", len(w.Secret))
-		}
-		if w.Secret != "" && w.SecretEnv != "" {
-			d.errorf(p+sep+"secret_env", where, "secret and secret_env are exclusive")
-		} else {
-			d.checkEnv(p+sep+"secret_env", where, "secret_env", w.SecretEnv)
-		}
+		d.checkSecrets(w, p, where)
 		if len(w.Events) == 0 && !d.bad[p+sep+"events"] {
 			d.errorf(p, where, "events is required (event names, or [\"*\"])")
 		}

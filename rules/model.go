@@ -113,14 +113,19 @@ type ClassifySection struct {
 
 // Webhook is one [[webhook]]: a subscriber.
 type Webhook struct {
-	Name      string        `toml:"name"`       // required, unique
-	URL       string        `toml:"url"`        // required, http or https
-	Secret    string        `toml:"secret"`     // up to 255 characters; signs deliveries
-	SecretEnv string        `toml:"secret_env"` // or the name of an env variable holding it
-	Events    []string      `toml:"events"`     // event names, or ["*"]; required
-	Active    *bool         `toml:"active"`     // default true
-	Payload   string        `toml:"payload"`    // "id" (default) | "full"
-	Timeout   time.Duration `toml:"timeout"`    // per attempt; default [dispatch] timeout
+	Name      string `toml:"name"`       // required, unique
+	URL       string `toml:"url"`        // required, http or https
+	Secret    string `toml:"secret"`     // up to 255 characters; signs deliveries; "whsec_<base64>" = Standard Webhooks form
+	SecretEnv string `toml:"secret_env"` // or the name of an env variable holding it
+	// PreviousSecret (or the variable PreviousSecretEnv names) is the secret being rotated
+	// out: webhook-signature then carries a signature with each, new first; X-Hub-Signature
+	// only the new one's. Remove it to end the rotation. Requires a secret.
+	PreviousSecret    string        `toml:"previous_secret"`
+	PreviousSecretEnv string        `toml:"previous_secret_env"`
+	Events            []string      `toml:"events"`  // event names, or ["*"]; required
+	Active            *bool         `toml:"active"`  // default true
+	Payload           string        `toml:"payload"` // "id" (default) | "full"
+	Timeout           time.Duration `toml:"timeout"` // per attempt; default [dispatch] timeout
 
 	Line int `toml:"-"` // line of [[webhook]] in the file, for errors
 }
