@@ -40,34 +40,11 @@ func chromium() (string, bool) {
 // page's button. It keeps a screenshot (HOOKTAP_ARTIFACTS, else the test's temporary
 // directory; with -update-screenshot also admin/testdata/screenshot.png for the README).
 func TestBrowser(t *testing.T) {
-	exe, ok := chromium()
-	if !ok {
-		// CI (CI=true, as .ci/run runs) installs Chromium and must never skip this test; a
-		// newcomer's `go test ./...` on a machine without it skips it and says how to run it.
-		if os.Getenv("CI") != "" {
-			t.Fatal("Chromium is not installed, and CI must run the browser test: install it with " +
-				"`apt-get install -y chromium` (.ci/run does), or point HOOKTAP_CHROMIUM at a Chromium binary")
-		}
-		t.Skip("Chromium is not installed (and CI is not set): `apt-get install -y chromium` runs this test")
-	}
+	opts := append(browserOptions(t), chromedp.WindowSize(1440, 1100))
 	h := newHarness(t, harnessOpts{token: testToken})
 	rcv := newReceiver(t)
 	rcv.reply.Store("pong-from-receiver")
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1440, 1100),
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
@@ -198,4 +175,33 @@ func screenshot(t *testing.T, bctx context.Context) []byte {
 		t.Logf("screenshot (%s bytes): %s", strconv.Itoa(len(png)), p)
 	}
 	return png
+}
+
+// browserOptions returns the options that start headless Chromium here (as root, on a machine
+// with no network: background networking off), each test with its own profile. Without
+// Chromium the test is skipped, saying how to run it, except under CI (CI=true, as .ci/run
+// runs), which installs it and must never skip a browser test.
+func browserOptions(t *testing.T) []chromedp.ExecAllocatorOption {
+	t.Helper()
+	exe, ok := chromium()
+	if !ok {
+		if os.Getenv("CI") != "" {
+			t.Fatal("Chromium is not installed, and CI must run the browser test: install it with " +
+				"`apt-get install -y chromium` (.ci/run does), or point HOOKTAP_CHROMIUM at a Chromium binary")
+		}
+		t.Skip("Chromium is not installed (and CI is not set): `apt-get install -y chromium` runs this test")
+	}
+	return []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+	}
 }

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -96,19 +95,11 @@ func TestUnmatchedMetricAndAPI(t *testing.T) {
 
 // The page's "Unmatched writes" section lists what the classifier counted (headless Chromium).
 func TestBrowserUnmatchedSection(t *testing.T) {
-	exe, ok := chromium()
-	if !ok {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Chromium is not installed, and CI must run the browser test: install it with `apt-get install -y chromium`, or point HOOKTAP_CHROMIUM at a Chromium binary")
-		}
-		t.Skip("Chromium is not installed (and CI is not set): `apt-get install -y chromium` runs this test")
-	}
+	opts := browserOptions(t)
 	h := newHarness(t, harnessOpts{token: testToken, class: unmatchedClassifier(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(exe), chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("no-first-run", true), chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
