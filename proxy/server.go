@@ -252,7 +252,9 @@ func (s *Server) dial(addr string) (net.Conn, error) {
 	if err != nil {
 		return nil, &dialError{err}
 	}
-	return &idleConn{Conn: c, timeout: s.cfg.UpstreamTimeout}, nil
+	s.stats.upstreamDials.Add(1)
+	s.stats.upstreamLive.Add(1)
+	return &idleConn{Conn: c, timeout: s.cfg.UpstreamTimeout, live: &s.stats.upstreamLive}, nil
 }
 
 // handle is the fasthttp handler: every request, whatever its path, goes upstream.

@@ -71,6 +71,10 @@ type counters struct {
 	tapRejected    atomic.Uint64
 	upgrades       atomic.Uint64
 	tapTruncated   atomic.Uint64
+	// upstreamDials and upstreamLive count the pool's connections dialled, and those not yet
+	// closed; the fuzz tests use them to know when the upstream has seen all it was sent.
+	upstreamDials atomic.Uint64
+	upstreamLive  atomic.Int64
 }
 
 func methodIndex(m []byte) Method {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -39,8 +40,17 @@ func (e *dialError) Unwrap() error { return e.err }
 type idleConn struct {
 	net.Conn
 	timeout time.Duration
-	rnext   time.Time // owned by the single reader of the connection
-	wnext   time.Time // owned by the single writer of the connection
+	rnext   time.Time     // owned by the single reader of the connection
+	wnext   time.Time     // owned by the single writer of the connection
+	live    *atomic.Int64 // decremented on the first Close, when set
+	closed  atomic.Bool
+}
+
+func (c *idleConn) Close() error {
+	if c.live != nil && c.closed.CompareAndSwap(false, true) {
+		c.live.Add(-1)
+	}
+	return c.Conn.Close()
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {

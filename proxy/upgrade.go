@@ -57,25 +57,27 @@ func (s *Server) serveUpgrade(ctx *fasthttp.RequestCtx, st *reqState, m Method) 
 		s.fail(ctx, m, &dialError{err})
 		return
 	}
-	upc := &idleConn{Conn: up, timeout: s.cfg.UpstreamTimeout}
+	s.stats.upstreamDials.Add(1)
+	s.stats.upstreamLive.Add(1)
+	upc := &idleConn{Conn: up, timeout: s.cfg.UpstreamTimeout, live: &s.stats.upstreamLive}
 	bw := bufio.NewWriter(upc)
 	if err = ctx.Request.Write(bw); err == nil {
 		err = bw.Flush()
 	}
 	if err != nil {
-		_ = up.Close()
+		_ = upc.Close()
 		s.fail(ctx, m, err)
 		return
 	}
 	br := bufio.NewReaderSize(upc, 4096)
 	head, status, err := readHead(br, s.cfg.MaxHeaderBytes)
 	if err != nil {
-		_ = up.Close()
+		_ = upc.Close()
 		s.fail(ctx, m, err)
 		return
 	}
 	if status != fasthttp.StatusSwitchingProtocols {
-		s.relayRefusal(ctx, st, m, up, bufio.NewReader(io.MultiReader(bytes.NewReader(head), br)))
+		s.relayRefusal(ctx, st, m, upc, bufio.NewReader(io.MultiReader(bytes.NewReader(head), br)))
 		return
 	}
 	// The tunnel outlives the handler: it owns up, head and br from here on.
@@ -90,8 +92,8 @@ func (s *Server) serveUpgrade(ctx *fasthttp.RequestCtx, st *reqState, m Method) 
 		if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
 			raw = u.UnsafeConn()
 		}
-		if !s.track(up, raw) {
-			_ = up.Close()
+		if !s.track(upc, raw) {
+			_ = upc.Close()
 			return
 		}
 		s.tunnel(c, raw, upc, head, br)
@@ -165,11 +167,11 @@ func (s *Server) tunnel(client, raw net.Conn, upc *idleConn, head []byte, br *bu
 	defer s.tunWG.Done()
 	defer func() {
 		s.tunMu.Lock()
-		delete(s.tunnels, up)
+		delete(s.tunnels, upc)
 		delete(s.tunnels, raw)
 		s.tunMu.Unlock()
 	}()
-	defer up.Close()
+	defer upc.Close()
 	defer raw.Close()
 
 	// Upgraded traffic may sit idle for long (a WebSocket between edits): the tunnel has no
@@ -193,7 +195,7 @@ func (s *Server) tunnel(client, raw net.Conn, upc *idleConn, head []byte, br *bu
 	// that the other copier returns even when its peer never closes. Half-closing instead
 	// left two goroutines and two descriptors behind for every such peer.
 	_ = raw.Close()
-	_ = up.Close()
+	_ = upc.Close()
 	<-done
 }
 
