@@ -75,6 +75,14 @@ func TestCheckShippedRules(t *testing.T) {
 	if !strings.HasPrefix(out.String(), "rules.toml: ") || !strings.Contains(out.String(), "43 events") {
 		t.Fatalf("summary %q: want it to start with the file name and count 43 events", out.String())
 	}
+	// README shows this very output; it once said 61 rules when the file had 50.
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "$ hooktap -check -config rules.toml\n"+out.String()) {
+		t.Errorf("README.md's -check example does not show what -check prints now:\n%s", out.String())
+	}
 }
 
 // TestCheckReportsEveryMistake runs the real binary on a file with five different mistakes
