@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,29 @@ type hook struct {
 	count       [numOutcomes]atomic.Uint64
 	latency     histo // accepted -> delivered (2xx), per delivery
 	duration    histo // request -> response or error, per attempt
+
+	fetchMu     sync.Mutex
+	fetchCancel context.CancelFunc // ends the fetcher's current Fetch; see interruptFetch
+}
+
+// setFetchCancel records the cancel function of the context the fetcher's next Fetch calls
+// use.
+func (h *hook) setFetchCancel(c context.CancelFunc) {
+	h.fetchMu.Lock()
+	h.fetchCancel = c
+	h.fetchMu.Unlock()
+}
+
+// interruptFetch ends a Fetch the fetcher may be waiting in, once an attempt has blocked the
+// webhook (the breaker opened, a Retry-After arrived) or a 410 deactivated it: otherwise the
+// next delivery to arrive would be fetched only to be put back, which the queue counts as an
+// attempt. Neither queue loses a message to a cancelled Fetch.
+func (h *hook) interruptFetch() {
+	h.fetchMu.Lock()
+	if h.fetchCancel != nil {
+		h.fetchCancel()
+	}
+	h.fetchMu.Unlock()
 }
 
 func (d *Dispatcher) newHook(id string) *hook {

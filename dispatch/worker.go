@@ -28,12 +28,27 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 		wg.Wait()
 	}()
 	buf := make([]*Delivery, 0, d.set.perHook)
+	// Fetch waits under fctx, which an attempt that blocks the webhook cancels (see
+	// interruptFetch); a cancelled one is renewed, and the loop starts over so that the
+	// check below sees what cancelled it.
+	fctx, fcancel := context.WithCancel(ctx)
+	h.setFetchCancel(fcancel)
+	defer func() { fcancel() }()
 	for ctx.Err() == nil && !h.gone.Load() {
+		if fctx.Err() != nil {
+			fcancel()
+			fctx, fcancel = context.WithCancel(ctx)
+			h.setFetchCancel(fcancel)
+			continue
+		}
 		if !d.set.dropOnSkip {
 			// A blocked webhook is not fetched from: its backlog waits in the queue
-			// without using up attempts.
+			// without using up attempts. The wake-up time counts from a reading of the
+			// clock taken before blockedFor's own: read after, it could be late by however
+			// far the clock moved in between, and the fetcher would oversleep the window.
+			now := d.clock.Now()
 			if wait := h.blockedFor(d.clock); wait > 0 {
-				d.sleep(ctx, h.wake, d.clock.Now().Add(wait))
+				d.sleep(ctx, h.wake, now.Add(wait))
 				continue
 			}
 		}
@@ -57,7 +72,7 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 		if probe == probeMine {
 			free = 1
 		}
-		batch, err := d.queue.Fetch(ctx, h.id, buf[:0:free])
+		batch, err := d.queue.Fetch(fctx, h.id, buf[:0:free])
 		if probe == probeMine && len(batch) == 0 {
 			h.br.releaseProbe()
 		}
@@ -68,8 +83,10 @@ func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
 				}
 				return // deliveries in batch stay unacknowledged
 			}
-			d.log.Warn("dispatch: fetching deliveries", "webhook", h.id, "err", err)
-			d.sleep(ctx, h.wake, d.clock.Now().Add(fetchErrorBackoff))
+			if fctx.Err() == nil { // else interrupted: the loop's top renews fctx
+				d.log.Warn("dispatch: fetching deliveries", "webhook", h.id, "err", err)
+				d.sleep(ctx, h.wake, d.clock.Now().Add(fetchErrorBackoff))
+			}
 		}
 		for i, dl := range batch {
 			batch[i] = nil
@@ -325,6 +342,9 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 		reason = outStatus5xx
 	default:
 		reason = outStatusOther
+	}
+	if reason == outGone || (!ok && h.blockedFor(d.clock) > 0) {
+		h.interruptFetch()
 	}
 
 	rec := &w.record
