@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"hooktap/dispatch"
+	"hooktap/rules"
 )
 
 // Limits on what the API accepts.
@@ -382,23 +383,15 @@ func (s *Server) validate(in hookInput) []fieldError {
 		errs = append(errs, fieldError{Field: "name", Message: "name is required"})
 	case utf8.RuneCountInString(*in.Name) > maxNameRunes:
 		errs = append(errs, fieldError{Field: "name", Message: "name is longer than 255 characters"})
+	case rules.HasControl(*in.Name):
+		errs = append(errs, fieldError{Field: "name", Message: "name holds a control character"})
 	}
 	if in.URL == nil || *in.URL == "" {
 		errs = append(errs, fieldError{Field: "url", Message: "url is required"})
 	} else if msg := checkURL(*in.URL); msg != "" {
 		errs = append(errs, fieldError{Field: "url", Message: msg})
 	}
-	if len(in.Events) == 0 {
-		errs = append(errs, fieldError{Field: "events", Message: `events is required: one or more event names, or ["*"]`})
-	}
-	for _, e := range in.Events {
-		if e == "*" && len(in.Events) == 1 {
-			continue
-		}
-		if !s.eventOK[e] {
-			errs = append(errs, fieldError{Field: "events", Message: "unknown event " + strconv.Quote(e)})
-		}
-	}
+	errs = append(errs, s.checkEvents(in.Events)...)
 	for k, v := range in.Configuration {
 		switch k {
 		case "secret":
@@ -411,6 +404,37 @@ func (s *Server) validate(in hookInput) []fieldError {
 	}
 	if in.Payload != nil && *in.Payload != "" && *in.Payload != "id" && *in.Payload != "full" {
 		errs = append(errs, fieldError{Field: "payload", Message: `payload must be "id" or "full"`})
+	}
+	return errs
+}
+
+// checkEvents checks a webhook's events: non-empty, no longer than every event once
+// (rules.MaxWebhookEvents), known names (of this server's list) or a lone "*", none twice.
+// It reports at most a few mistakes, so that a huge list gets a short answer.
+func (s *Server) checkEvents(events []string) []fieldError {
+	bad := func(msg string) fieldError { return fieldError{Field: "events", Message: msg} }
+	switch {
+	case len(events) == 0:
+		return []fieldError{bad(`events is required: one or more event names, or ["*"]`)}
+	case len(events) > rules.MaxWebhookEvents:
+		return []fieldError{bad("events lists " + strconv.Itoa(len(events)) + " names, more than there are events; use [\"*\"] for all")}
+	}
+	var errs []fieldError
+	seen := make(map[string]bool, len(events))
+	for _, e := range events {
+		switch {
+		case e == "*" && len(events) == 1:
+		case e == "*":
+			errs = append(errs, bad(`"*" (every event) must be the only name in events`))
+		case !s.eventOK[e]:
+			errs = append(errs, bad("unknown event "+strconv.QuoteToASCII(e)))
+		case seen[e]:
+			errs = append(errs, bad("event "+strconv.Quote(e)+" is listed twice"))
+		}
+		seen[e] = true
+		if len(errs) >= 8 {
+			break
+		}
 	}
 	return errs
 }
@@ -429,6 +453,9 @@ func urlHost(u string) string {
 func checkURL(u string) string {
 	if len(u) > maxURLLen {
 		return "url is longer than 2000 characters"
+	}
+	if rules.HasControl(u) {
+		return "url holds a control character"
 	}
 	p, err := url.Parse(u)
 	if err != nil {

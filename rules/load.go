@@ -731,6 +731,8 @@ func (d *decoder) validateSections(f *File) {
 		where := d.hookWhere[i]
 		if w.Name == "" && !d.bad[p+sep+"name"] {
 			d.errorf(p, where, "name is required")
+		} else if HasControl(w.Name) {
+			d.errorf(p+sep+"name", where, "name %s holds a control character", strconv.QuoteToASCII(w.Name))
 		} else if prev, dup := names[w.Name]; dup && w.Name != "" {
 			d.errorf(p+sep+"name", where, "duplicate webhook name (first at line %d)", prev)
 		} else {
@@ -742,12 +744,9 @@ func (d *decoder) validateSections(f *File) {
 			d.errorf(p+sep+"url", where, "url %q: %s", redact(w.URL), err)
 		}
 		d.checkSecrets(w, p, where)
-		if len(w.Events) == 0 && !d.bad[p+sep+"events"] {
-			d.errorf(p, where, "events is required (event names, or [\"*\"])")
-		}
-		for _, e := range w.Events {
-			if e != "*" && !IsName(e) {
-				d.errorf(p+sep+"events", where, "unknown event %q", e)
+		if !d.bad[p+sep+"events"] {
+			for _, msg := range CheckEvents(w.Events) {
+				d.errorf(p+sep+"events", where, "%s", msg)
 			}
 		}
 		if w.Payload != "id" && w.Payload != "full" {
@@ -824,6 +823,9 @@ func redact(s string) string {
 
 // checkURL returns why s is not an absolute http(s) URL with a host, or "".
 func checkURL(s string) string {
+	if HasControl(s) {
+		return "holds a control character"
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return "not a URL"
