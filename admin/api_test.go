@@ -37,7 +37,7 @@ func TestTokenRules(t *testing.T) {
 			}
 		}
 		h.do("POST", "/rest/api/webhooks/test?url=http://127.0.0.1:1/", nil, noAuth).mustStatus(t, http.StatusForbidden)
-		h.do("GET", "/rest/api/webhooks", nil, noAuth).mustStatus(t, http.StatusOK)
+		h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).mustStatus(t, http.StatusOK)
 	})
 	t.Run("token configured", func(t *testing.T) {
 		h := newHarness(t, harnessOpts{token: testToken})
@@ -84,7 +84,7 @@ func TestTokenRules(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("cross-site write: got %d, want 403", resp.StatusCode)
 		}
-		if n := len(h.do("GET", "/rest/api/webhooks", nil, noAuth).results()); n != 3 {
+		if n := len(h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).results()); n != 3 {
 			t.Errorf("got %d webhooks, want the 3 created with the right token", n)
 		}
 		// Every write endpoint is guarded.
@@ -136,7 +136,8 @@ func TestWebhookLifecycle(t *testing.T) {
 	if id < 1 || a.header.Get("Location") != "/rest/api/webhooks/"+strconv.FormatInt(id, 10) {
 		t.Fatalf("got id %d, Location %q", id, a.header.Get("Location"))
 	}
-	for k, want := range map[string]any{"name": "chat", "url": rcv.url() + "?key=" + urlToken, "active": true, "scopeType": "global", "source": "api", "readOnly": false, "hasSecret": true, "payload": "id"} {
+	// Reads show the URL with its query values redacted (receivers' URLs carry tokens).
+	for k, want := range map[string]any{"name": "chat", "url": rcv.url() + "?key=***", "active": true, "scopeType": "global", "source": "api", "readOnly": false, "hasSecret": true, "payload": "id"} {
 		if a.json[k] != want {
 			t.Errorf("created %s = %v, want %v", k, a.json[k], want)
 		}
@@ -146,7 +147,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	}
 
 	// The list, in Confluence's RestList shape, and one webhook; never the secret.
-	l := h.do("GET", "/rest/api/webhooks", nil, noAuth).mustStatus(t, http.StatusOK)
+	l := h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).mustStatus(t, http.StatusOK)
 	for _, k := range []string{"results", "start", "limit", "size", "_links"} {
 		if _, ok := l.json[k]; !ok {
 			t.Errorf("list has no %q: %s", k, l.raw)
@@ -155,7 +156,7 @@ func TestWebhookLifecycle(t *testing.T) {
 	if num(l.json, "size") != 1 || num(l.json, "limit") != defaultLimit {
 		t.Errorf("got size %d limit %d", num(l.json, "size"), num(l.json, "limit"))
 	}
-	g := h.do("GET", "/rest/api/webhooks/"+strconv.FormatInt(id, 10)+"?statistics=true", nil, noAuth).mustStatus(t, http.StatusOK)
+	g := h.do("GET", "/rest/api/webhooks/"+strconv.FormatInt(id, 10)+"?statistics=true", nil, bearer(testToken)).mustStatus(t, http.StatusOK)
 	if g.json["name"] != "chat" || g.json["statistics"] == nil {
 		t.Errorf("got %s", g.raw)
 	}
@@ -173,10 +174,10 @@ func TestWebhookLifecycle(t *testing.T) {
 	checkHubSignature(t, got, secret)
 
 	// Filters: ?event=.
-	if n := len(h.do("GET", "/rest/api/webhooks?event=label_added", nil, noAuth).results()); n != 1 {
+	if n := len(h.do("GET", "/rest/api/webhooks?event=label_added", nil, bearer(testToken)).results()); n != 1 {
 		t.Errorf("?event=label_added: got %d webhooks, want 1", n)
 	}
-	if n := len(h.do("GET", "/rest/api/webhooks?event=space_created", nil, noAuth).results()); n != 0 {
+	if n := len(h.do("GET", "/rest/api/webhooks?event=space_created", nil, bearer(testToken)).results()); n != 0 {
 		t.Errorf("?event=space_created: got %d webhooks, want 0", n)
 	}
 
@@ -208,9 +209,9 @@ func TestWebhookLifecycle(t *testing.T) {
 
 	// Delete.
 	h.do("DELETE", "/rest/api/webhooks/"+strconv.FormatInt(id, 10), nil, auth).mustStatus(t, http.StatusNoContent)
-	h.do("GET", "/rest/api/webhooks/"+strconv.FormatInt(id, 10), nil, noAuth).mustStatus(t, http.StatusNotFound)
+	h.do("GET", "/rest/api/webhooks/"+strconv.FormatInt(id, 10), nil, bearer(testToken)).mustStatus(t, http.StatusNotFound)
 	h.do("DELETE", "/rest/api/webhooks/"+strconv.FormatInt(id, 10), nil, auth).mustStatus(t, http.StatusNotFound)
-	if n := len(h.do("GET", "/rest/api/webhooks", nil, noAuth).results()); n != 0 {
+	if n := len(h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).results()); n != 0 {
 		t.Errorf("got %d webhooks after delete, want 0", n)
 	}
 	if strings.Contains(h.logText(), secret) || strings.Contains(h.logText(), urlToken) {
@@ -234,7 +235,7 @@ func TestPagination(t *testing.T) {
 	for i := range 5 {
 		h.do("POST", "/rest/api/webhooks", newHook("h"+strconv.Itoa(i), "http://127.0.0.1:9/x", "page_created"), bearer(testToken)).mustStatus(t, http.StatusCreated)
 	}
-	a := h.do("GET", "/rest/api/webhooks?start=1&limit=2", nil, noAuth).mustStatus(t, http.StatusOK)
+	a := h.do("GET", "/rest/api/webhooks?start=1&limit=2", nil, bearer(testToken)).mustStatus(t, http.StatusOK)
 	rs := a.results()
 	if len(rs) != 2 || rs[0]["name"] != "h1" || rs[1]["name"] != "h2" || num(a.json, "start") != 1 {
 		t.Fatalf("got %s", a.raw)
@@ -243,7 +244,7 @@ func TestPagination(t *testing.T) {
 	if next, _ := links["next"].(string); !strings.Contains(next, "start=3") {
 		t.Errorf("got next link %q, want start=3", links["next"])
 	}
-	if a := h.do("GET", "/rest/api/webhooks?start=4&limit=2", nil, noAuth); len(a.results()) != 1 || a.json["_links"].(map[string]any)["next"] != nil {
+	if a := h.do("GET", "/rest/api/webhooks?start=4&limit=2", nil, bearer(testToken)); len(a.results()) != 1 || a.json["_links"].(map[string]any)["next"] != nil {
 		t.Errorf("last page: got %s", a.raw)
 	}
 }
@@ -338,7 +339,7 @@ func TestBadInput(t *testing.T) {
 	if f := a.errorFields(); !slices.Contains(f, "name") || !slices.Contains(f, "url") || !slices.Contains(f, "events") {
 		t.Errorf("got error fields %v, want name, url and events", f)
 	}
-	if n := len(h.do("GET", "/rest/api/webhooks", nil, noAuth).results()); n != 2 {
+	if n := len(h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).results()); n != 2 {
 		t.Errorf("got %d webhooks after bad input, want 2 (file + taken)", n)
 	}
 }
@@ -350,7 +351,7 @@ func TestWebhooksReadOnly(t *testing.T) {
 		{Name: "file-b", URL: rcv.url(), Events: []string{"page_created"}, Active: boolp(false)},
 	}
 	h := newHarness(t, harnessOpts{token: testToken, file: file})
-	l := h.do("GET", "/rest/api/webhooks", nil, noAuth).mustStatus(t, 200)
+	l := h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).mustStatus(t, 200)
 	rs := l.results()
 	if len(rs) != 2 || rs[0]["name"] != "file-a" || rs[0]["source"] != "file" || rs[0]["readOnly"] != true || rs[0]["hasSecret"] != true || rs[1]["active"] != false {
 		t.Fatalf("got %s", l.raw)
@@ -384,7 +385,7 @@ func TestPersistence(t *testing.T) {
 	id1 := num(h.do("POST", "/rest/api/webhooks", b, auth).mustStatus(t, 201).json, "id")
 	id2 := num(h.do("POST", "/rest/api/webhooks", newHook("api-2", rcv.url(), "page_created"), auth).mustStatus(t, 201).json, "id")
 	h.do("DELETE", "/rest/api/webhooks/"+strconv.FormatInt(id2, 10), nil, auth).mustStatus(t, 204)
-	fileID := num(h.do("GET", "/rest/api/webhooks", nil, noAuth).results()[0], "id")
+	fileID := num(h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).results()[0], "id")
 	h.stop()
 
 	fi, err := os.Stat(filepath.Join(dir, storeFile))
@@ -402,7 +403,7 @@ func TestPersistence(t *testing.T) {
 	file2 := append([]rules.Webhook{{Name: "file-new", URL: rcv.url(), Events: []string{"page_moved"}}}, file...)
 	h2 := newHarness(t, harnessOpts{token: testToken, file: file2, dir: dir})
 	byName := map[string]map[string]any{}
-	for _, r := range h2.do("GET", "/rest/api/webhooks", nil, noAuth).results() {
+	for _, r := range h2.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).results() {
 		byName[r["name"].(string)] = r
 	}
 	if len(byName) != 3 || byName["api-2"] != nil {
@@ -484,7 +485,7 @@ func TestStoreFailureChangesNothing(t *testing.T) {
 			t.Errorf("got %s", a.raw)
 		}
 	}
-	if hs := h.do("GET", "/rest/api/webhooks", nil, noAuth).results(); len(hs) != 1 || hs[0]["name"] != "p" || hs[0]["active"] != true {
+	if hs := h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).results(); len(hs) != 1 || hs[0]["name"] != "p" || hs[0]["active"] != true {
 		t.Errorf("after failed saves the API lists %v, want p alone, active", hs)
 	}
 	// The dispatcher has the same set, and p's deliveries are all still there.
@@ -594,7 +595,7 @@ func TestDispatcherRefusalRestoresStore(t *testing.T) {
 	}
 	h.stop()
 	h2 := newHarness(t, harnessOpts{token: testToken, dir: dir})
-	if hs := h2.do("GET", "/rest/api/webhooks", nil, noAuth).results(); len(hs) != 1 || hs[0]["name"] != "keep" {
+	if hs := h2.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).results(); len(hs) != 1 || hs[0]["name"] != "keep" {
 		t.Errorf("after a restart the API lists %v, want keep", hs)
 	}
 }
@@ -629,7 +630,7 @@ func TestReloadFileWebhooks(t *testing.T) {
 	h.do("POST", "/rest/api/webhooks", newHook("api", apiRcv.url(), "page_created"), bearer(testToken)).mustStatus(t, http.StatusCreated)
 	ids := func() map[string]int64 {
 		out := map[string]int64{}
-		for _, r := range h.do("GET", "/rest/api/webhooks", nil, noAuth).results() {
+		for _, r := range h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).results() {
 			out[r["name"].(string)] = num(r, "id")
 		}
 		return out

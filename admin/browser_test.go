@@ -97,7 +97,7 @@ func TestBrowser(t *testing.T) {
 	// Create.
 	run("pressing Create", chromedp.Click(chromedp.CSS("#btn-submit")))
 	waitJS("the new webhook in the table", `!!document.querySelector('#hooks tr[data-name="browser-hook"]')`)
-	list := h.do("GET", "/rest/api/webhooks", nil, noAuth).mustStatus(t, http.StatusOK).results()
+	list := h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).mustStatus(t, http.StatusOK).results()
 	if len(list) != 1 {
 		t.Fatalf("the API lists %d webhooks after Create, want 1", len(list))
 	}

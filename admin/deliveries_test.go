@@ -59,7 +59,7 @@ func TestLatestAndStatistics(t *testing.T) {
 	}
 	first := rcv.next(t)
 	latest := func(q string) answer {
-		return h.do("GET", "/rest/api/webhooks/"+id+"/latest"+q, nil, noAuth).mustStatus(t, 200)
+		return h.do("GET", "/rest/api/webhooks/"+id+"/latest"+q, nil, bearer(testToken)).mustStatus(t, 200)
 	}
 	waitFor(t, "the first attempt in /latest", func() bool { return len(latest("").results()) == 1 })
 
@@ -95,7 +95,7 @@ func TestLatestAndStatistics(t *testing.T) {
 		t.Errorf("?outcome=throttled: got %v", rs)
 	}
 
-	st := h.do("GET", "/rest/api/webhooks/"+id+"/statistics", nil, noAuth).mustStatus(t, 200)
+	st := h.do("GET", "/rest/api/webhooks/"+id+"/statistics", nil, bearer(testToken)).mustStatus(t, 200)
 	counts := st.json["counts"].(map[string]any)
 	if num(counts, "delivered") != 1 || num(counts, "failed") != 1 {
 		t.Errorf("statistics counts: %v", counts)
@@ -114,7 +114,7 @@ func TestDeadAndRedeliver(t *testing.T) {
 	rcv.status.Store(500)
 	id := strconv.FormatInt(num(h.do("POST", "/rest/api/webhooks", newHook("dead", rcv.url(), "page_created"), bearer(testToken)).mustStatus(t, 201).json, "id"), 10)
 	deadList := func() []map[string]any {
-		return h.do("GET", "/rest/api/webhooks/"+id+"/dead", nil, noAuth).mustStatus(t, 200).results()
+		return h.do("GET", "/rest/api/webhooks/"+id+"/dead", nil, bearer(testToken)).mustStatus(t, 200).results()
 	}
 	var ids []string
 	for i := range 3 {

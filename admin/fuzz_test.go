@@ -115,7 +115,7 @@ func (a *fuzzAPI) roundTrip(t *testing.T, body []byte, got hookView) {
 	if err := json.Unmarshal(body, &in); err != nil {
 		t.Fatalf("accepted body %q does not decode: %v", body, err)
 	}
-	if back.Name != strings.TrimSpace(*in.Name) || back.URL != *in.URL || !slices.Equal(back.Events, in.Events) {
+	if back.Name != strings.TrimSpace(*in.Name) || back.URL != redactURL(*in.URL) || !slices.Equal(back.Events, in.Events) {
 		t.Fatalf("accepted %q, stored name %q url %q events %q", body, back.Name, back.URL, back.Events)
 	}
 	if in.Active != nil && back.Active != *in.Active {

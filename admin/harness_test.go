@@ -41,6 +41,7 @@ type testDispatcher interface {
 
 type harnessOpts struct {
 	token  string
+	read   string // read_token
 	file   []rules.Webhook
 	dir    string // "" = a new temporary directory
 	disp   testDispatcher
@@ -80,7 +81,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := New(rules.AdminSection{Token: o.token}, Deps{
+	srv, err := New(rules.AdminSection{Token: o.token, ReadToken: o.read}, Deps{
 		Dispatcher: o.disp, Webhooks: o.file, DataDir: o.dir, Checks: o.checks,
 		Proxy: o.proxy, Classifier: o.class,
 	}, log)

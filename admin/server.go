@@ -30,6 +30,8 @@ type Server struct {
 	now     func() time.Time
 	token   [sha256.Size]byte // SHA-256 of the admin token; compared in constant time
 	hasTok  bool              // false: the API is read-only
+	readTok [sha256.Size]byte // SHA-256 of the read-only token
+	hasRead bool              // a read-only token is set
 	store   store
 	events  []string
 	eventOK map[string]bool
@@ -92,6 +94,14 @@ func New(cfg rules.AdminSection, deps Deps, log *slog.Logger) (*Server, error) {
 	if tok != "" {
 		s.token = sha256.Sum256([]byte(tok))
 		s.hasTok = true
+	}
+	rtok := cfg.ReadToken
+	if rtok == "" && cfg.ReadTokenEnv != "" {
+		rtok = os.Getenv(cfg.ReadTokenEnv)
+	}
+	if rtok != "" {
+		s.readTok = sha256.Sum256([]byte(rtok))
+		s.hasRead = true
 	}
 	if deps.DataDir != "" {
 		s.store.path = filepath.Join(deps.DataDir, storeFile)
@@ -279,20 +289,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Handler returns the admin API's handler (for tests and for embedding in another server).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /rest/api/webhooks", s.listHooks)
+	mux.HandleFunc("GET /rest/api/webhooks", s.read(s.listHooks))
 	mux.HandleFunc("POST /rest/api/webhooks", s.write(s.createHook))
 	mux.HandleFunc("POST /rest/api/webhooks/test", s.write(s.testHook))
-	mux.HandleFunc("GET /rest/api/webhooks/{id}", s.getHook)
+	mux.HandleFunc("GET /rest/api/webhooks/{id}", s.read(s.getHook))
 	mux.HandleFunc("PUT /rest/api/webhooks/{id}", s.write(s.updateHook))
 	mux.HandleFunc("DELETE /rest/api/webhooks/{id}", s.write(s.deleteHook))
-	mux.HandleFunc("GET /rest/api/webhooks/{id}/latest", s.latest)
-	mux.HandleFunc("GET /rest/api/webhooks/{id}/statistics", s.statistics)
-	mux.HandleFunc("GET /rest/api/webhooks/{id}/statistics/summary", s.statistics)
-	mux.HandleFunc("GET /rest/api/webhooks/{id}/dead", s.dead)
+	mux.HandleFunc("GET /rest/api/webhooks/{id}/latest", s.read(s.latest))
+	mux.HandleFunc("GET /rest/api/webhooks/{id}/statistics", s.read(s.statistics))
+	mux.HandleFunc("GET /rest/api/webhooks/{id}/statistics/summary", s.read(s.statistics))
+	mux.HandleFunc("GET /rest/api/webhooks/{id}/dead", s.read(s.dead))
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/dead/redeliver", s.write(s.redeliverAll))
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/dead/{delivery}/redeliver", s.write(s.redeliverOne))
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/reactivate", s.write(s.reactivate))
-	mux.HandleFunc("GET /rest/api/unmatched", s.unmatched)
+	mux.HandleFunc("GET /rest/api/unmatched", s.read(s.unmatched))
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
@@ -361,6 +371,43 @@ func (s *Server) write(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+// read wraps a handler that shows webhooks, deliveries or dead letters. With a token set
+// (admin or read-only) it needs one of them; with none the API is open to read, as a
+// read-only API for a local demo, and readers never see what receivers answered.
+func (s *Server) read(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.hasTok && !s.hasRead {
+			h(w, r)
+			return
+		}
+		got, ok := credential(r)
+		sum := sha256.Sum256([]byte(got))
+		admin := subtle.ConstantTimeCompare(sum[:], s.token[:]) & boolInt(s.hasTok)
+		reader := subtle.ConstantTimeCompare(sum[:], s.readTok[:]) & boolInt(s.hasRead)
+		if !ok || admin|reader != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="hooktap admin"`)
+			msg := "wrong token"
+			if !ok {
+				msg = "reading the admin API needs a token (the admin token or read_token): Authorization: Bearer <token>"
+			}
+			writeErrors(w, http.StatusUnauthorized, fieldError{Field: "token", Message: msg})
+			return
+		}
+		h(w, r)
+	}
+}
+
+// anonymous reports whether r reads without any token: only possible when none is set. Such
+// readers see no part of a receiver's answer.
+func (s *Server) anonymous() bool { return !s.hasTok && !s.hasRead }
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // credential returns the token a request carries: the bearer token, or the Basic password.

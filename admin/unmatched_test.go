@@ -79,7 +79,7 @@ func TestUnmatchedMetricAndAPI(t *testing.T) {
 		t.Error("/metrics shows a query value")
 	}
 
-	rs := h.do("GET", "/rest/api/unmatched", nil, noAuth).mustStatus(t, 200).results()
+	rs := h.do("GET", "/rest/api/unmatched", nil, bearer(testToken)).mustStatus(t, 200).results()
 	if len(rs) != 2 {
 		t.Fatalf("results %v", rs)
 	}
@@ -96,14 +96,15 @@ func TestUnmatchedMetricAndAPI(t *testing.T) {
 // The page's "Unmatched writes" section lists what the classifier counted (headless Chromium).
 func TestBrowserUnmatchedSection(t *testing.T) {
 	opts := browserOptions(t)
-	h := newHarness(t, harnessOpts{token: testToken, class: unmatchedClassifier(t)})
+	h := newHarness(t, harnessOpts{token: testToken, read: testReadToken, class: unmatchedClassifier(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
-	if err := chromedp.Do(bctx, chromedp.Navigate(h.base+"/"), chromedp.WaitVisible(chromedp.CSS("#unmatched-section"))); err != nil {
+	if err := chromedp.Do(bctx, chromedp.Navigate(h.base+"/"), chromedp.WaitVisible(chromedp.CSS("#unmatched-section")),
+		chromedp.SendKeys(chromedp.CSS("#token"), testReadToken), chromedp.Click(chromedp.CSS("#token-save"))); err != nil {
 		t.Fatalf("opening the page: %v", err)
 	}
 	poll := chromedp.Poll[bool](`document.querySelectorAll("#unmatched tr.unmatched-row").length === 2`,

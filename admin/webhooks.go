@@ -129,7 +129,7 @@ func sortHooks(hooks []*hook) {
 func (s *Server) view(ctx context.Context, h *hook, withStats bool) hookView {
 	v := hookView{
 		ID: h.ID, Name: h.Name, CreatedDate: h.Created, UpdatedDate: h.Updated,
-		Events: h.Events, Configuration: map[string]string{}, URL: h.URL, Active: h.Active,
+		Events: h.Events, Configuration: map[string]string{}, URL: redactURL(h.URL), Active: h.Active,
 		ScopeType: "global", SSLVerify: true, Payload: h.Payload, HasSecret: h.Secret != "" || h.file.SecretEnv != "",
 		Source: "api", ReadOnly: h.File,
 	}
@@ -192,7 +192,7 @@ func (s *Server) statsFor(h *hook, st dispatch.Stats) *statsView {
 		sv.LastDelivery, sv.LastStatus = ms(hist[0].Time), hist[0].Status
 	}
 	for i := range hist {
-		av := viewAttempt(&hist[i])
+		av := s.viewAttempt(&hist[i])
 		var slot **attemptView
 		switch av.Result {
 		case "success":
@@ -229,13 +229,42 @@ func result(a *dispatch.Attempt) string {
 	}
 }
 
-// viewAttempt builds an attempt's answer, with the start of the response as valid UTF-8.
-func viewAttempt(a *dispatch.Attempt) attemptView {
-	return attemptView{
+// viewAttempt builds an attempt's answer, with the start of the response as valid UTF-8;
+// a reader without a token (possible only when none is set) sees none of the response.
+func (s *Server) viewAttempt(a *dispatch.Attempt) attemptView {
+	v := attemptView{
 		Time: ms(a.Time), Event: a.Event, DeliveryID: a.ID.String(), Attempt: a.Attempt, StatusCode: a.Status,
 		Duration: a.Duration.Milliseconds(), Result: result(a), Outcome: a.Outcome, Error: a.Error,
-		ResponseBody: excerpt(a.Body),
 	}
+	if !s.anonymous() {
+		v.ResponseBody = excerpt(a.Body)
+	}
+	return v
+}
+
+// redactURL is how answers show a webhook URL: receivers' URLs often carry a token, so the
+// userinfo and every query value become "***" (the names stay, to tell URLs apart). An
+// update that sends the redacted form back keeps the stored URL (see updateHook).
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "***"
+	}
+	if u.User != nil {
+		u.User = url.User("***")
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k, vs := range q {
+			for i := range vs {
+				vs[i] = "***"
+			}
+			q[k] = vs
+		}
+		u.RawQuery = strings.ReplaceAll(q.Encode(), "%2A%2A%2A", "***")
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
 
 // excerpt returns the first excerptLen bytes of b as valid UTF-8.
@@ -541,6 +570,9 @@ func (s *Server) updateHook(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no webhook with id " + strconv.FormatInt(h.ID, 10)})
 		return
 	}
+	if old := doc.Webhooks[i].URL; *in.URL == redactURL(old) {
+		in.URL = &old // the client sent back what it was shown: the URL is unchanged
+	}
 	fill(&doc.Webhooks[i], in, false)
 	doc.Webhooks[i].Updated = now
 	if !s.applyLocked(w, doc) {
@@ -716,7 +748,7 @@ func (s *Server) latest(w http.ResponseWriter, r *http.Request) {
 	hist, _ := s.deps.Dispatcher.History(h.dispID) // unknown to the dispatcher: no attempts yet
 	views := make([]attemptView, 0, len(hist))
 	for i := range hist {
-		v := viewAttempt(&hist[i])
+		v := s.viewAttempt(&hist[i])
 		if (ev != "" && v.Event != ev) || (outcome != "" && v.Result != outcome && v.Outcome != outcome) {
 			continue
 		}

@@ -680,6 +680,12 @@ func (d *decoder) validateSections(f *File) {
 		if f.Admin.Token == "" {
 			d.checkEnv("admin"+sep+"token_env", "[admin]", "token_env", f.Admin.TokenEnv)
 		}
+		if f.Admin.ReadToken == "" {
+			d.checkEnv("admin"+sep+"read_token_env", "[admin]", "read_token_env", f.Admin.ReadTokenEnv)
+		}
+		if f.Admin.ReadToken != "" && f.Admin.ReadToken == f.Admin.Token {
+			d.errorf("admin"+sep+"read_token", "[admin]", "read_token must differ from token: it is the one that cannot change anything")
+		}
 	}
 	q := f.Dispatch
 	switch {

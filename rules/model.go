@@ -46,6 +46,11 @@ type AdminSection struct {
 	Listen   string `toml:"listen"`    // default "127.0.0.1:8081"; "off" disables the listener
 	Token    string `toml:"token"`     // bearer/basic token for writes; "" with no token_env = read-only API
 	TokenEnv string `toml:"token_env"` // name of an environment variable holding the token
+	// ReadToken (or the variable named by ReadTokenEnv) may read what the admin token may
+	// read, and change nothing. With either token set, reads of webhooks, deliveries and
+	// dead letters need one of them.
+	ReadToken    string `toml:"read_token"`
+	ReadTokenEnv string `toml:"read_token_env"`
 }
 
 // DispatchSection is [dispatch]: the queue and the delivery policy.
