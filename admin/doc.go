@@ -10,6 +10,7 @@
 //	PUT    /rest/api/webhooks/{id}                              update (same body as create)
 //	DELETE /rest/api/webhooks/{id}                              delete (204)
 //	POST   /rest/api/webhooks/test?url=                         test connection
+//	POST   /rest/api/webhooks/secret                            a new whsec_ secret, shown once (hooktap's own)
 //	GET    /rest/api/webhooks/{id}/latest?event=&outcome=       recent attempts, newest first
 //	GET    /rest/api/webhooks/{id}/statistics                   counts, breaker, last outcomes
 //	GET    /rest/api/webhooks/{id}/dead                         dead deliveries (hooktap's own)
@@ -26,8 +27,9 @@
 //	{"name":"chat","url":"https://chat.example/hook","events":["page_created"],
 //	 "configuration":{"secret":"s3cret"},"active":true}
 //
-// plus hooktap's optional "payload": "full". On update, a missing configuration.secret keeps
-// the secret and a missing active keeps the switch. Errors are 4xx answers of the shape
+// plus hooktap's optional "payload": "full" and configuration.previousSecret (the secret being
+// rotated out; reads show only hasSecret and hasPreviousSecret). On update, a missing
+// configuration.secret or previousSecret keeps it and a missing active keeps the switch. Errors are 4xx answers of the shape
 // {"errors":[{"field":"url","message":"..."}]}, every problem of a body at once.
 //
 // # Webhooks and ids

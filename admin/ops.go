@@ -97,6 +97,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 			p.uint("hooktap_delivery_failures_total", hs.Failures[reason], "webhook", label(hs), "reason", reason)
 		}
 	}
+	deliveryHistograms(&p, st.Hooks, label)
 	p.family("hooktap_breaker_open", "gauge", "Whether the webhook's circuit breaker is open (1) or closed (0).")
 	for i := range st.Hooks {
 		v := uint64(0)

@@ -108,13 +108,13 @@ func TestAnonymousReadersSeeNoResponse(t *testing.T) {
 		t.Fatal(err)
 	}
 	rcv.next(t)
-	list := h.do("GET", "/rest/api/webhooks", nil, noAuth).mustStatus(t, 200).results()
+	list := h.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).mustStatus(t, 200).results()
 	if len(list) != 1 {
 		t.Fatalf("got %d webhooks, want the file's one", len(list))
 	}
 	id := strconv.FormatInt(num(list[0], "id"), 10)
 	latest := func() answer {
-		return h.do("GET", "/rest/api/webhooks/"+id+"/latest", nil, noAuth).mustStatus(t, 200)
+		return h.do("GET", "/rest/api/webhooks/"+id+"/latest", nil, bearer(testToken)).mustStatus(t, 200)
 	}
 	waitFor(t, "the attempt in /latest", func() bool { return len(latest().results()) == 1 })
 	if a := latest(); strings.Contains(a.raw, "internal-service-secret-page") || a.results()[0]["statusCode"] != 200.0 {

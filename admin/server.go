@@ -50,18 +50,20 @@ type Server struct {
 
 // hook is one webhook as the API sees it.
 type hook struct {
-	ID      int64
-	Name    string
-	URL     string
-	Secret  string // never leaves the process except into the store file
-	Events  []string
-	Active  bool
-	Payload string
-	Created int64 // ms
-	Updated int64 // ms
-	File    bool  // from the rules file: read-only
-	file    rules.Webhook
-	dispID  string // the dispatcher's id: the name for a file webhook, "api-<id>" for the API's
+	ID     int64
+	Name   string
+	URL    string
+	Secret string // never leaves the process except into the store file
+	// PreviousSecret is the secret being rotated out (API webhooks); like Secret.
+	PreviousSecret string
+	Events         []string
+	Active         bool
+	Payload        string
+	Created        int64 // ms
+	Updated        int64 // ms
+	File           bool  // from the rules file: read-only
+	file           rules.Webhook
+	dispID         string // the dispatcher's id: the name for a file webhook, "api-<id>" for the API's
 }
 
 // apiDispID is the dispatcher id of the API-made webhook id: stable across renames, so that
@@ -236,7 +238,7 @@ func (s *Server) mergeLocked(doc storeDoc, file []rules.Webhook) (hooks []*hook,
 	}
 	for _, h := range doc.Webhooks {
 		hooks = append(hooks, &hook{
-			ID: h.ID, Name: h.Name, URL: h.URL, Secret: h.Secret, Events: h.Events,
+			ID: h.ID, Name: h.Name, URL: h.URL, Secret: h.Secret, PreviousSecret: h.PreviousSecret, Events: h.Events,
 			Active: h.Active, Payload: h.Payload, Created: h.Created, Updated: h.Updated,
 			dispID: apiDispID(h.ID),
 		})
@@ -256,7 +258,7 @@ func flatten(hooks []*hook) []dispatch.Hook {
 		}
 		active := h.Active
 		out = append(out, dispatch.Hook{ID: h.dispID, Webhook: rules.Webhook{
-			Name: h.Name, URL: h.URL, Secret: h.Secret, Events: slices.Clone(h.Events),
+			Name: h.Name, URL: h.URL, Secret: h.Secret, PreviousSecret: h.PreviousSecret, Events: slices.Clone(h.Events),
 			Active: &active, Payload: h.Payload,
 		}})
 	}
@@ -292,6 +294,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /rest/api/webhooks", s.read(s.listHooks))
 	mux.HandleFunc("POST /rest/api/webhooks", s.write(s.createHook))
 	mux.HandleFunc("POST /rest/api/webhooks/test", s.write(s.testHook))
+	mux.HandleFunc("POST /rest/api/webhooks/secret", s.write(s.generateSecret))
 	mux.HandleFunc("GET /rest/api/webhooks/{id}", s.read(s.getHook))
 	mux.HandleFunc("PUT /rest/api/webhooks/{id}", s.write(s.updateHook))
 	mux.HandleFunc("DELETE /rest/api/webhooks/{id}", s.write(s.deleteHook))

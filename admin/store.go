@@ -27,15 +27,17 @@ type storeDoc struct {
 
 // storedHook is one API-made webhook as kept on disk.
 type storedHook struct {
-	ID      int64    `json:"id"`
-	Name    string   `json:"name"`
-	URL     string   `json:"url"`
-	Secret  string   `json:"secret,omitempty"`
-	Events  []string `json:"events"`
-	Active  bool     `json:"active"`
-	Payload string   `json:"payload,omitempty"`
-	Created int64    `json:"createdDate"`
-	Updated int64    `json:"updatedDate"`
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	URL    string `json:"url"`
+	Secret string `json:"secret,omitempty"`
+	// PreviousSecret is the secret being rotated out: deliveries carry a signature with each.
+	PreviousSecret string   `json:"previousSecret,omitempty"`
+	Events         []string `json:"events"`
+	Active         bool     `json:"active"`
+	Payload        string   `json:"payload,omitempty"`
+	Created        int64    `json:"createdDate"`
+	Updated        int64    `json:"updatedDate"`
 }
 
 // store reads and writes the store file. A zero path keeps nothing (memory only).

@@ -57,9 +57,11 @@ type hookView struct {
 	SSLVerify     bool              `json:"sslVerificationRequired"`
 	Payload       string            `json:"payload"`
 	HasSecret     bool              `json:"hasSecret"`
-	Source        string            `json:"source"` // "file" or "api"
-	ReadOnly      bool              `json:"readOnly"`
-	Statistics    *statsView        `json:"statistics,omitempty"`
+	// HasPreviousSecret says a previous secret (rotation) is set; the secret itself never shows.
+	HasPreviousSecret bool       `json:"hasPreviousSecret"`
+	Source            string     `json:"source"` // "file" or "api"
+	ReadOnly          bool       `json:"readOnly"`
+	Statistics        *statsView `json:"statistics,omitempty"`
 }
 
 // statsView is a webhook's statistics and health.
@@ -131,7 +133,8 @@ func (s *Server) view(ctx context.Context, h *hook, withStats bool) hookView {
 		ID: h.ID, Name: h.Name, CreatedDate: h.Created, UpdatedDate: h.Updated,
 		Events: h.Events, Configuration: map[string]string{}, URL: redactURL(h.URL), Active: h.Active,
 		ScopeType: "global", SSLVerify: true, Payload: h.Payload, HasSecret: h.Secret != "" || h.file.SecretEnv != "",
-		Source: "api", ReadOnly: h.File,
+		HasPreviousSecret: h.PreviousSecret != "" || h.file.PreviousSecret != "" || h.file.PreviousSecretEnv != "",
+		Source:            "api", ReadOnly: h.File,
 	}
 	if v.Events == nil {
 		v.Events = []string{}
@@ -423,12 +426,10 @@ func (s *Server) validate(in hookInput) []fieldError {
 	errs = append(errs, s.checkEvents(in.Events)...)
 	for k, v := range in.Configuration {
 		switch k {
-		case "secret":
-			if utf8.RuneCountInString(v) > maxSecretRunes {
-				errs = append(errs, fieldError{Field: "configuration.secret", Message: "secret is longer than 255 characters"})
-			}
+		case "secret", "previousSecret":
+			errs = append(errs, checkSecret("configuration."+k, k, v)...)
 		default:
-			errs = append(errs, fieldError{Field: "configuration." + k, Message: "unknown configuration key " + strconv.Quote(k) + "; only secret is known"})
+			errs = append(errs, fieldError{Field: "configuration." + k, Message: "unknown configuration key " + strconv.Quote(k) + "; only secret and previousSecret are known"})
 		}
 	}
 	if in.Payload != nil && *in.Payload != "" && *in.Payload != "id" && *in.Payload != "full" {
@@ -523,6 +524,10 @@ func (s *Server) createHook(w http.ResponseWriter, r *http.Request) {
 	sh := storedHook{ID: doc.NextID, Created: now, Updated: now}
 	doc.NextID++
 	fill(&sh, in, true)
+	if e := checkRotation(&sh); e != nil {
+		writeErrors(w, http.StatusBadRequest, *e)
+		return
+	}
 	doc.Webhooks = append(doc.Webhooks, sh)
 	if !s.applyLocked(w, doc) {
 		return
@@ -574,6 +579,10 @@ func (s *Server) updateHook(w http.ResponseWriter, r *http.Request) {
 		in.URL = &old // the client sent back what it was shown: the URL is unchanged
 	}
 	fill(&doc.Webhooks[i], in, false)
+	if e := checkRotation(&doc.Webhooks[i]); e != nil {
+		writeErrors(w, http.StatusBadRequest, *e)
+		return
+	}
 	doc.Webhooks[i].Updated = now
 	if !s.applyLocked(w, doc) {
 		return
@@ -627,6 +636,9 @@ func fill(sh *storedHook, in hookInput, isNew bool) {
 	sh.Events = slices.Clone(in.Events)
 	if sec, ok := in.Configuration["secret"]; ok {
 		sh.Secret = sec
+	}
+	if prev, ok := in.Configuration["previousSecret"]; ok {
+		sh.PreviousSecret = prev
 	}
 	switch {
 	case in.Active != nil:
