@@ -102,10 +102,10 @@ type Dispatcher struct {
 	client    *fasthttp.Client
 	userAgent string
 	policy    atomic.Pointer[TargetPolicy] // set.policy, plus hooktap's own listeners
-	idPrefix  [IDLen / 2]byte // random hex, per Dispatcher
-	seq       atomic.Uint64   // ID sequence
-	msgPool   sync.Pool       // *Message, for Enqueue
-	sem       chan struct{}   // global in-flight slots; never closed
+	idPrefix  [IDLen / 2]byte              // random hex, per Dispatcher
+	seq       atomic.Uint64                // ID sequence
+	msgPool   sync.Pool                    // *Message, for Enqueue
+	sem       chan struct{}                // global in-flight slots; never closed
 
 	started atomic.Bool   // Run was called
 	open    atomic.Bool   // the queue is open and Run is not shutting down
