@@ -26,7 +26,7 @@ const (
 	defaultLimit   = 100
 	maxLimit       = 1000
 	excerptLen     = 2048 // response bytes shown per attempt
-	pingTimeout    = 30 * time.Second
+	pingTimeout    = dispatch.PingTimeout
 )
 
 // hookInput is the body of POST and PUT /rest/api/webhooks, Confluence's shape:
@@ -387,16 +387,23 @@ func (s *Server) validate(in hookInput) []fieldError {
 		errs = append(errs, fieldError{Field: "url", Message: "url is required"})
 	} else if msg := checkURL(*in.URL); msg != "" {
 		errs = append(errs, fieldError{Field: "url", Message: msg})
+	} else if msg := s.checkTarget(*in.URL); msg != "" {
+		errs = append(errs, fieldError{Field: "url", Message: msg})
 	}
 	if len(in.Events) == 0 {
 		errs = append(errs, fieldError{Field: "events", Message: `events is required: one or more event names, or ["*"]`})
 	}
-	for _, e := range in.Events {
+	for i, e := range in.Events {
+		if slices.Contains(in.Events[:i], e) {
+			errs = append(errs, fieldError{Field: "events", Message: "event " + strconv.Quote(e) + " is listed twice"})
+			break // one is enough: a list of 60,000 copies gives one error, not 60,000
+		}
 		if e == "*" && len(in.Events) == 1 {
 			continue
 		}
 		if !s.eventOK[e] {
 			errs = append(errs, fieldError{Field: "events", Message: "unknown event " + strconv.Quote(e)})
+			break
 		}
 	}
 	for k, v := range in.Configuration {
@@ -651,6 +658,10 @@ func (s *Server) testHook(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, fieldError{Field: "url", Message: msg})
 		return
 	}
+	if msg := s.checkTarget(u); msg != "" {
+		writeErrors(w, http.StatusBadRequest, fieldError{Field: "url", Message: msg})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
 	defer cancel()
 	res := s.deps.Ping(ctx, u)
@@ -663,7 +674,7 @@ func (s *Server) testHook(w http.ResponseWriter, r *http.Request) {
 // outcomes are the values ?outcome= takes: Confluence's results and the dispatcher's outcomes.
 var outcomes = []string{
 	"success", "failure", "error",
-	"delivered", "status_4xx", "status_5xx", "status_other", "throttled", "gone", "timeout", "connection",
+	"delivered", "status_4xx", "status_5xx", "status_other", "throttled", "gone", "timeout", "connection", "refused",
 }
 
 // latest answers GET /rest/api/webhooks/{id}/latest?event=&outcome=&start=&limit=: recent
