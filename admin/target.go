@@ -30,7 +30,7 @@ func (s *Server) checkTarget(u string) string {
 	if err == nil {
 		return ""
 	}
-	return strings.TrimPrefix(err.Error(), "dispatch: ") + "; allow it with [dispatch] allow_targets in the rules file"
+	return strings.TrimPrefix(err.Error(), "dispatch: ")
 }
 
 // defaultPing is the test connection when Deps.Ping is nil: the dispatcher's, under its
