@@ -32,7 +32,7 @@ func (d *Dispatcher) Policy() *TargetPolicy { return d.policy.Load() }
 // which are never webhook targets, whatever allow_targets says. main calls it before Run.
 func (d *Dispatcher) SetOwnListeners(addrs ...string) {
 	old := d.policy.Load()
-	p := &TargetPolicy{prefixes: old.prefixes, hosts: old.hosts}
+	p := &TargetPolicy{prefixes: old.prefixes, hosts: old.hosts, lookup: old.lookup}
 	p.SetOwnListeners(addrs...)
 	d.policy.Store(p)
 }

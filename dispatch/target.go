@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -125,6 +126,9 @@ type TargetPolicy struct {
 	prefixes []netip.Prefix
 	hosts    map[string]bool
 	own      []netip.AddrPort // hooktap's listeners; an unspecified address stands for any local one
+	// lookup, when set, resolves host names in place of the system resolver (tests: a name
+	// that resolves to loopback); its addresses are checked before connecting all the same.
+	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // NewTargetPolicy builds the policy with allow as its allow-list ([dispatch] allow_targets):

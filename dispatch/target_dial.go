@@ -22,6 +22,12 @@ func (p *TargetPolicy) DialChecked(ctx context.Context, addr string, timeout tim
 		// Dial what the spelling means (an inet_aton form the Go resolver would look up
 		// as a name otherwise); the check below sees the same address.
 		addr = net.JoinHostPort(a.String(), port)
+	} else if p != nil && p.lookup != nil {
+		as, err := p.lookup(ctx, host)
+		if err != nil || len(as) == 0 {
+			return nil, fmt.Errorf("dispatch: resolving %q: %w", host, err)
+		}
+		addr = net.JoinHostPort(as[0].String(), port)
 	}
 	d := net.Dialer{Timeout: timeout}
 	d.Control = func(_, address string, _ syscall.RawConn) error {
