@@ -111,6 +111,9 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
+	// The receiver is local, which the target policy refuses by default: allow exactly its
+	// address.
+	file.Dispatch.AllowTargets = append(file.Dispatch.AllowTargets, rln.Addr().(*net.TCPAddr).AddrPort().Addr().Unmap().String())
 	// A busy demo port falls back to any free one.
 	if ln, err := listenOrAny(file.Proxy.Listen); err == nil {
 		file.Proxy.Listen = ln.Addr().String()

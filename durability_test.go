@@ -137,6 +137,7 @@ max_in_flight = %d
 max_in_flight_per_hook = %d
 timeout = "20s"
 retry = [%s]
+allow_targets = ["127.0.0.1", "::1"]
 %s
 
 [[webhook]]

@@ -89,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "hooktap %s\n", version)
 		return 0
 	}
-	file, err := rules.LoadWith(fl.config, fl.overrides())
+	file, err := loadFile(fl.config, fl.overrides())
 	if fl.check {
 		if err == nil {
 			err = checkParts(file)
@@ -116,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer wcancel()
 	go watchFile(wctx, fl.config, 2*time.Second, hup)
 
-	reload := func() (*rules.File, error) { return rules.LoadWith(fl.config, fl.overrides()) }
+	reload := func() (*rules.File, error) { return loadFile(fl.config, fl.overrides()) }
 	if err := serve(ctx, file, reload, hup, log, nil); err != nil {
 		log.Error("hooktap stopped", "err", err)
 		return 1
@@ -165,6 +165,19 @@ func signalContext() context.Context {
 		stop()
 	}()
 	return ctx
+}
+
+// loadFile loads the rules file and applies the target policy it sets to its webhooks, so
+// that a refused webhook URL is a load error with its file and line.
+func loadFile(path string, ov rules.Overrides) (*rules.File, error) {
+	file, err := rules.LoadWith(path, ov)
+	if err != nil {
+		return nil, err
+	}
+	if err := dispatch.CheckFile(file); err != nil {
+		return nil, err
+	}
+	return file, nil
 }
 
 // checkParts builds the proxy and the dispatcher from a validated file, which does no I/O,
@@ -217,6 +230,14 @@ func serve(ctx context.Context, file *rules.File, reload func() (*rules.File, er
 	if err != nil {
 		return err
 	}
+	// hooktap's own listeners are never webhook targets (a loop), whatever allow_targets
+	// says: the configured addresses now, so that webhooks the admin API adds are checked
+	// against them, and the bound ones (a port 0 resolved) below.
+	own := []string{file.Proxy.Listen}
+	if file.Admin.Listen != "off" {
+		own = append(own, file.Admin.Listen)
+	}
+	d.SetOwnListeners(own...)
 	cls := rules.NewClassifier(m, file.Classify, d, log.With("part", "rules"))
 	px, err := proxy.New(file.Proxy, cls, log.With("part", "proxy"))
 	if err != nil {
@@ -258,6 +279,12 @@ func serve(ctx context.Context, file *rules.File, reload func() (*rules.File, er
 			return fmt.Errorf("admin listener: %w", err)
 		}
 	}
+
+	own = append(own, pln.Addr().String())
+	if aln != nil {
+		own = append(own, aln.Addr().String())
+	}
+	d.SetOwnListeners(own...)
 
 	dctx, dcancel := context.WithCancel(context.Background())
 	defer dcancel()

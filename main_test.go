@@ -404,6 +404,7 @@ upstream = "http://` + ulnAddr + `"
 %s
 [dispatch]
 queue = "memory"
+allow_targets = ["127.0.0.1", "::1"]
 
 [[webhook]]
 name   = "r"
@@ -525,6 +526,8 @@ queue = "memory"
 func TestCheckRefusesWhatStartupRefuses(t *testing.T) {
 	cfg := writeFile(t, "rules.toml", `[proxy]
 upstream = "http://127.0.0.1:8090"
+[dispatch]
+allow_targets = ["127.0.0.1"]
 [[webhook]]
 name = "chat"
 url = "http://127.0.0.1:9000/hook"

@@ -109,7 +109,7 @@ func TestSoak(t *testing.T) {
 	rc := newDurReceiver()
 	fl := &flapper{rc: rc}
 	hook := "http://" + serveHTTP(t, fl) + "/hook"
-	config := durConfig(t, "disk", hook, 16, "allow_targets = [\"127.0.0.1\", \"::1\"]\nenqueue_timeout = \"60s\"")
+	config := durConfig(t, "disk", hook, 16, "enqueue_timeout = \"60s\"")
 	p := startHooktap(t, config, upstream, t.TempDir())
 	p.waitOpen(t)
 	pid := p.cmd.Process.Pid

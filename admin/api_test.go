@@ -441,7 +441,7 @@ func TestPersistence(t *testing.T) {
 func TestStoreFailureChangesNothing(t *testing.T) {
 	dir := t.TempDir()
 	// One delivery in flight per webhook, so that the others wait in the queue.
-	disp := newDispatcher(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second, MaxInFlightPerHook: 1})
+	disp := newDispatcher(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second, MaxInFlightPerHook: 1, AllowTargets: loopback})
 	h := newHarness(t, harnessOpts{token: testToken, dir: dir, disp: disp})
 	rcv := newHoldingReceiver(t)
 	id := num(h.do("POST", "/rest/api/webhooks", newHook("p", rcv.url(), "page_created"), bearer(testToken)).mustStatus(t, 201).json, "id")

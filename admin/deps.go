@@ -123,7 +123,7 @@ type Check struct {
 // zero.
 type Deps struct {
 	Dispatcher Dispatcher
-	Ping       PingFunc        // test connection; nil means dispatch.Ping
+	Ping       PingFunc        // test connection; nil means the dispatcher's Ping (under its target policy, see TargetChecker)
 	Proxy      ProxyStats      // nil: no proxy metrics
 	Classifier ClassifierStats // nil: no event and lookup metrics
 	Checks     []Check         // readiness checks; none: ready while the process runs

@@ -22,11 +22,15 @@ var (
 	_ testDispatcher = (*dispatch.Dispatcher)(nil)
 )
 
+// loopback is the allow_targets of the tests' dispatchers: their receivers are on loopback,
+// which the target policy refuses by default.
+var loopback = []string{"127.0.0.1", "::1"}
+
 // newTestDispatcher returns a running dispatcher with the memory queue and no retries (a
 // failed delivery is dead at once), stopped when the test ends.
 func newTestDispatcher(t *testing.T) *dispatch.Dispatcher {
 	t.Helper()
-	return newDispatcher(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second})
+	return newDispatcher(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second, AllowTargets: loopback})
 }
 
 // newDispatcher returns a running dispatcher made with cfg, stopped when the test ends.

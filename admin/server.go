@@ -84,7 +84,7 @@ func New(cfg rules.AdminSection, deps Deps, log *slog.Logger) (*Server, error) {
 		s.now = time.Now
 	}
 	if s.deps.Ping == nil {
-		s.deps.Ping = dispatch.Ping
+		s.deps.Ping = s.defaultPing()
 	}
 	tok := cfg.Token
 	if tok == "" && cfg.TokenEnv != "" {

@@ -27,7 +27,7 @@ const (
 	defaultLimit   = 100
 	maxLimit       = 1000
 	excerptLen     = 2048 // response bytes shown per attempt
-	pingTimeout    = 30 * time.Second
+	pingTimeout    = dispatch.PingTimeout
 )
 
 // hookInput is the body of POST and PUT /rest/api/webhooks, Confluence's shape:
@@ -248,27 +248,7 @@ func (s *Server) viewAttempt(a *dispatch.Attempt) attemptView {
 // redactURL is how answers show a webhook URL: receivers' URLs often carry a token, so the
 // userinfo and every query value become "***" (the names stay, to tell URLs apart). An
 // update that sends the redacted form back keeps the stored URL (see updateHook).
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "***"
-	}
-	if u.User != nil {
-		u.User = url.User("***")
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k, vs := range q {
-			for i := range vs {
-				vs[i] = "***"
-			}
-			q[k] = vs
-		}
-		u.RawQuery = strings.ReplaceAll(q.Encode(), "%2A%2A%2A", "***")
-	}
-	u.Fragment, u.RawFragment = "", ""
-	return u.String()
-}
+func redactURL(raw string) string { return dispatch.RedactURL(raw) }
 
 // excerpt returns the first excerptLen bytes of b as valid UTF-8.
 func excerpt(b []byte) string {
@@ -421,6 +401,8 @@ func (s *Server) validate(in hookInput) []fieldError {
 	if in.URL == nil || *in.URL == "" {
 		errs = append(errs, fieldError{Field: "url", Message: "url is required"})
 	} else if msg := checkURL(*in.URL); msg != "" {
+		errs = append(errs, fieldError{Field: "url", Message: msg})
+	} else if msg := s.checkTarget(*in.URL); msg != "" {
 		errs = append(errs, fieldError{Field: "url", Message: msg})
 	}
 	errs = append(errs, s.checkEvents(in.Events)...)
@@ -722,6 +704,10 @@ func (s *Server) testHook(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, fieldError{Field: "url", Message: msg})
 		return
 	}
+	if msg := s.checkTarget(u); msg != "" {
+		writeErrors(w, http.StatusBadRequest, fieldError{Field: "url", Message: msg})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), pingTimeout)
 	defer cancel()
 	res := s.deps.Ping(ctx, u)
@@ -734,7 +720,7 @@ func (s *Server) testHook(w http.ResponseWriter, r *http.Request) {
 // outcomes are the values ?outcome= takes: Confluence's results and the dispatcher's outcomes.
 var outcomes = []string{
 	"success", "failure", "error",
-	"delivered", "status_4xx", "status_5xx", "status_other", "throttled", "gone", "timeout", "connection",
+	"delivered", "status_4xx", "status_5xx", "status_other", "throttled", "gone", "timeout", "connection", "refused",
 }
 
 // latest answers GET /rest/api/webhooks/{id}/latest?event=&outcome=&start=&limit=: recent

@@ -30,7 +30,8 @@ type dispatchRun struct {
 }
 
 func newDispatcher(queue, dataDir string, addrs []string, extra func(*rules.DispatchSection)) (*dispatch.Dispatcher, error) {
-	cfg := rules.DispatchSection{Queue: queue, DataDir: dataDir, MemoryQueueSize: 1 << 20}
+	cfg := rules.DispatchSection{Queue: queue, DataDir: dataDir, MemoryQueueSize: 1 << 20,
+		AllowTargets: []string{"127.0.0.1", "::1"}} // the receiver is on loopback
 	if extra != nil {
 		extra(&cfg)
 	}

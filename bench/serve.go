@@ -278,6 +278,8 @@ func serveHooktap(config, upstream, queue, dataDir string, log *slog.Logger) (fu
 	if err != nil {
 		return nil, err
 	}
+	// The bench receivers are on loopback, which the target policy refuses by default.
+	f.Dispatch.AllowTargets = append(f.Dispatch.AllowTargets, "127.0.0.1", "::1")
 	if upstream != "" {
 		f.Proxy.Upstream = "http://" + upstream
 	}

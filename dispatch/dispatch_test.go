@@ -607,6 +607,11 @@ func TestNewValidates(t *testing.T) {
 
 func TestPing(t *testing.T) {
 	rc := newReceiver(t)
+	lo, err := NewTargetPolicy(memCfg().AllowTargets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Ping := func(ctx context.Context, url string) PingResult { return PingWith(ctx, url, lo) }
 	res := Ping(context.Background(), rc.URL+"/p")
 	got := rc.next(t)
 	if string(got.Body) != `{"test": true}` || got.Header.Get("X-Event-Key") != "diagnostics:ping" ||

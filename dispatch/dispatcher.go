@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,10 +38,11 @@ const (
 	// inFlightSkipWait is how long a delivery waits for a global in-flight slot before it
 	// is skipped when on_skip = "drop" (Confluence's dispatchTimeout).
 	inFlightSkipWait = 250 * time.Millisecond
-	// maxResponseBody is the response body kept per attempt in the delivery log.
+	// maxResponseBody is the most of a response body the client reads: what is kept per
+	// attempt in the delivery log. A longer body is not read further (the connection is
+	// closed), so an attempt holds at most this much whatever the receiver sends; the
+	// status decides the outcome (see readLimited).
 	maxResponseBody = 16 << 10
-	// clientMaxResponseBody is the largest response body the client reads at all.
-	clientMaxResponseBody = 4 << 20
 	// fetchErrorBackoff is the pause after a failed Fetch before the next one.
 	fetchErrorBackoff = time.Second
 )
@@ -74,6 +76,7 @@ type settings struct {
 	enqueueTimeout  time.Duration
 	queueSize       int
 	historySize     int
+	policy          *TargetPolicy // [dispatch] allow_targets
 }
 
 // hookConfig is one webhook's resolved configuration; immutable once built (a reload
@@ -98,10 +101,11 @@ type Dispatcher struct {
 	clock     clock
 	client    *fasthttp.Client
 	userAgent string
-	idPrefix  [IDLen / 2]byte // random hex, per Dispatcher
-	seq       atomic.Uint64   // ID sequence
-	msgPool   sync.Pool       // *Message, for Enqueue
-	sem       chan struct{}   // global in-flight slots; never closed
+	policy    atomic.Pointer[TargetPolicy] // set.policy, plus hooktap's own listeners
+	idPrefix  [IDLen / 2]byte              // random hex, per Dispatcher
+	seq       atomic.Uint64                // ID sequence
+	msgPool   sync.Pool                    // *Message, for Enqueue
+	sem       chan struct{}                // global in-flight slots; never closed
 
 	started atomic.Bool   // Run was called
 	open    atomic.Bool   // the queue is open and Run is not shutting down
@@ -143,12 +147,12 @@ var dropNames = [numDrops]string{"queue_full", "store_error", "closed", "skipped
 func New(cfg rules.DispatchSection, hooks []rules.Webhook, log *slog.Logger) (*Dispatcher, error) {
 	set, err := resolveSettings(cfg)
 	if err != nil {
-		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout)
+		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout, set.policy)
 		return nil, errors.Join(err, herr)
 	}
 	q, err := newQueue(cfg, set, log)
 	if err != nil {
-		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout)
+		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout, set.policy)
 		return nil, errors.Join(err, herr)
 	}
 	return newDispatcher(set, fromWebhooks(hooks), q, log, realClock{})
@@ -204,12 +208,13 @@ func newDispatcher(set settings, hooks []Hook, q Queue, log *slog.Logger, c cloc
 		return nil, fmt.Errorf("dispatch: id prefix: %w", err)
 	}
 	hex.Encode(d.idPrefix[:], rnd[:])
+	d.policy.Store(set.policy)
 	d.client = &fasthttp.Client{
 		MaxConnsPerHost:               set.maxInFlight,
 		MaxConnWaitTimeout:            set.timeout,
 		MaxIdleConnDuration:           idleConnTimeout,
-		DialTimeout:                   dialTracked,
-		MaxResponseBodySize:           clientMaxResponseBody,
+		DialTimeout:                   d.dial,
+		MaxResponseBodySize:           maxResponseBody,
 		NoDefaultUserAgentHeader:      true,
 		DisablePathNormalizing:        true,
 		DisableHeaderNamesNormalizing: true,
@@ -262,6 +267,11 @@ func resolveSettings(cfg rules.DispatchSection) (settings, error) {
 		s.retry = defaultRetry
 	}
 	s.retry = slices.Clone(s.retry)
+	p, err := NewTargetPolicy(cfg.AllowTargets)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.policy = p
 	for i, r := range s.retry {
 		if r <= 0 {
 			bad("retry[%d] = %s: must be positive", i, r)
@@ -294,7 +304,7 @@ func fromWebhooks(hooks []rules.Webhook) []Hook {
 
 // resolveHook checks one webhook and resolves its secret; a zero timeout becomes
 // defTimeout.
-func resolveHook(h Hook, defTimeout time.Duration) (string, *hookConfig, error) {
+func resolveHook(h Hook, defTimeout time.Duration, policy *TargetPolicy) (string, *hookConfig, error) {
 	w := h.Webhook
 	id := h.ID
 	if id == "" {
@@ -315,7 +325,18 @@ func resolveHook(h Hook, defTimeout time.Duration) (string, *hookConfig, error) 
 		bad("id is required")
 	}
 	if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("url %q: want an absolute http or https URL", w.URL)
+		bad("url %q: want an absolute http or https URL", RedactURL(w.URL))
+	} else if err := policy.CheckURL(w.URL); err != nil {
+		bad("url %s: %s", RedactURL(w.URL), strings.TrimPrefix(err.Error(), "dispatch: "))
+	}
+	if strings.ContainsFunc(w.URL, isControl) {
+		bad("url holds a control character")
+	}
+	if strings.ContainsFunc(w.Name, isControl) {
+		bad("name holds a control character")
+	}
+	if len(w.Events) > len(rules.Names)+1 {
+		bad("events lists %d names; there are only %d events", len(w.Events), len(rules.Names))
 	}
 	secret := resolveSecret(w.Secret, w.SecretEnv, "secret", bad)
 	prev := resolveSecret(w.PreviousSecret, w.PreviousSecretEnv, "previous_secret", bad)
@@ -325,7 +346,13 @@ func resolveHook(h Hook, defTimeout time.Duration) (string, *hookConfig, error) 
 	if len(w.Events) == 0 {
 		bad("events is required (event names, or [\"*\"])")
 	}
+	seenEv := make(map[string]bool, len(w.Events))
 	for _, e := range w.Events {
+		if seenEv[e] {
+			bad("event %q is listed twice", e)
+			continue
+		}
+		seenEv[e] = true
 		if e == "*" {
 			if len(w.Events) > 1 {
 				bad("\"*\" must be the only event")
@@ -383,13 +410,13 @@ func resolveSecret(value, env, key string, bad func(string, ...any)) string {
 }
 
 // resolveHooks checks every hook, collecting all errors.
-func resolveHooks(hooks []Hook, defTimeout time.Duration) ([]string, []*hookConfig, error) {
+func resolveHooks(hooks []Hook, defTimeout time.Duration, policy *TargetPolicy) ([]string, []*hookConfig, error) {
 	cfgs := make([]*hookConfig, len(hooks))
 	ids := make([]string, len(hooks))
 	seen := make(map[string]bool, len(hooks))
 	var errs []error
 	for i, h := range hooks {
-		id, c, err := resolveHook(h, defTimeout)
+		id, c, err := resolveHook(h, defTimeout, policy)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -417,7 +444,7 @@ func (d *Dispatcher) SetWebhooks(hooks []rules.Webhook) error {
 // the events accepted after SetHooks returns. While Run is running, SetHooks returns once
 // the queue's subscriptions are updated.
 func (d *Dispatcher) SetHooks(hooks []Hook) error {
-	ids, cfgs, err := resolveHooks(hooks, d.set.timeout)
+	ids, cfgs, err := resolveHooks(hooks, d.set.timeout, d.set.policy)
 	if err != nil {
 		return err
 	}

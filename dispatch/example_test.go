@@ -27,9 +27,11 @@ func Example() {
 	}))
 	defer rc.Close()
 
-	d, err := dispatch.New(rules.DispatchSection{Queue: "memory"}, []rules.Webhook{{
-		Name: "chat", URL: rc.URL, Secret: secret, Events: []string{"page_created"},
-	}}, nil)
+	d, err := dispatch.New(rules.DispatchSection{Queue: "memory",
+		AllowTargets: []string{"127.0.0.1"}}, // the receiver is on loopback, refused by default
+		[]rules.Webhook{{
+			Name: "chat", URL: rc.URL, Secret: secret, Events: []string{"page_created"},
+		}}, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

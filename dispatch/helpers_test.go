@@ -156,7 +156,7 @@ type settledEvent struct {
 }
 
 func memCfg() rules.DispatchSection {
-	return rules.DispatchSection{Queue: "memory"}
+	return rules.DispatchSection{Queue: "memory", AllowTargets: []string{"127.0.0.1", "::1"}}
 }
 
 func start(t *testing.T, cfg rules.DispatchSection, hooks []rules.Webhook, c clock) *harness {

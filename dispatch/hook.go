@@ -21,12 +21,13 @@ const (
 	outGone               // failure reason: 410 Gone, which deactivates the webhook
 	outTimeout            // failure reason: no response within the timeout
 	outConnection         // failure reason: connect, TLS or protocol error
+	outRefused            // failure reason: the target policy refused the address dialled
 	numOutcomes
 )
 
 var outcomeNames = [numOutcomes]string{
 	"delivered", "failed", "retried", "dead", "skipped",
-	"status_4xx", "status_5xx", "status_other", "throttled", "gone", "timeout", "connection",
+	"status_4xx", "status_5xx", "status_other", "throttled", "gone", "timeout", "connection", "refused",
 }
 
 // hook is one webhook's runtime state. Its fields are safe for concurrent use as noted.
@@ -118,7 +119,7 @@ type Attempt struct {
 	Duration time.Duration // request to response (or error)
 	Outcome  string        // "delivered", or the failure reason: "status_5xx", "timeout", "gone", ...
 	Error    string        // transport error text; "" with a response
-	Body     []byte        // the first 16 KiB of the response body
+	Body     []byte        // the first 16 KiB of the response body (no more is read)
 }
 
 // history is a ring of a hook's last size attempts. Records and their body buffers are

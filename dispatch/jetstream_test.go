@@ -677,6 +677,9 @@ func startJS(t *testing.T, cfg rules.DispatchSection, hooks []rules.Webhook, c c
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
+	if cfg.AllowTargets == nil {
+		cfg.AllowTargets = memCfg().AllowTargets // the receivers are on loopback
+	}
 	set, err := resolveSettings(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -23,22 +23,39 @@ type PingResult struct {
 // pingBodyExcerpt is how much of a ping's response body PingResult keeps.
 const pingBodyExcerpt = 1 << 10
 
+// PingTimeout bounds a test connection, whatever the webhooks' timeout: an operator waits
+// for its answer.
+const PingTimeout = 10 * time.Second
+
 // Ping sends a test connection to url, as Confluence's "Test connection": POST with body
 // exactly {"test": true}, Content-Type: application/json, X-Event-Key: diagnostics:ping, a
 // new X-Request-Id and User-Agent: hooktap/<Version>; unsigned, no redirects followed. It
-// touches no breaker, counter or delivery log. The attempt is bounded by ctx's deadline, or
-// by the default timeout (20 s) when ctx has none.
+// touches no breaker, counter or delivery log. The attempt is bounded by ctx's deadline and
+// by PingTimeout, whichever comes first. It applies the target policy with an empty
+// allow-list; see PingWith.
 func Ping(ctx context.Context, url string) PingResult {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		deadline = time.Now().Add(defaultTimeout)
+	return PingWith(ctx, url, nil)
+}
+
+// PingWith is Ping under policy (nil: the policy with an empty allow-list), which is applied
+// to url and, at dial time, to every address its host resolves to. A refused target is
+// reported in Error, without a request.
+func PingWith(ctx context.Context, url string, policy *TargetPolicy) PingResult {
+	deadline := time.Now().Add(PingTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
 	}
 	var res PingResult
 	if err := ctx.Err(); err != nil {
 		res.Error = err.Error()
 		return res
 	}
-	c := &fasthttp.Client{NoDefaultUserAgentHeader: true, MaxResponseBodySize: clientMaxResponseBody}
+	if err := policy.CheckURL(url); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	c := &fasthttp.Client{NoDefaultUserAgentHeader: true, MaxResponseBodySize: maxResponseBody,
+		DialTimeout: policy.dialFunc()}
 	defer c.CloseIdleConnections()
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -54,10 +71,13 @@ func Ping(ctx context.Context, url string) PingResult {
 	req.Header.SetBytesV("X-Request-Id", appendUUID(nil, newChaCha(seed)))
 	req.SetBodyString(PingBody)
 	t0 := time.Now()
-	err := c.DoDeadline(req, resp, deadline)
+	err := readLimited(c.DoDeadline(req, resp, deadline), resp)
 	res.Duration = time.Since(t0)
 	if err != nil {
 		res.Error = err.Error()
+		if isTimeout(err) {
+			res.Error = "timeout: " + err.Error()
+		}
 		return res
 	}
 	res.Status = resp.StatusCode()

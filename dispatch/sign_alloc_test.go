@@ -13,7 +13,7 @@ func TestAllocsPrepareRotation(t *testing.T) {
 	r := newAllocRig(t)
 	w := webhook("bench", r.h.cfg.Load().url, "*")
 	w.Secret, w.PreviousSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "s3cret"
-	_, cfg, err := resolveHook(Hook{Webhook: w}, time.Second)
+	_, cfg, err := resolveHook(Hook{Webhook: w}, time.Second, r.d.set.policy)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -306,6 +306,7 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 	if err == nil {
 		markServed(&w.resp)
 	}
+	err = readLimited(err, &w.resp) // a body over 16 KiB: an answer, cut
 	took := time.Since(t0)
 	now := d.clock.Now()
 
@@ -326,7 +327,10 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 	case ok:
 	case err != nil:
 		reason = outConnection
-		if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, fasthttp.ErrDialTimeout) {
+		switch {
+		case isRefused(err):
+			reason = outRefused
+		case isTimeout(err):
 			reason = outTimeout
 		}
 	case status == fasthttp.StatusGone:

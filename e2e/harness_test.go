@@ -328,6 +328,7 @@ func startHooktap(t *testing.T, pack, upstream string, rcv *receiver) *hooktap {
 
 [dispatch]
 queue = "memory"
+allow_targets = ["127.0.0.1", "::1"] # the receiver is on loopback
 
 [[webhook]]
 name    = "e2e"

@@ -77,6 +77,7 @@ func TestPackThroughProxyAndDispatcher(t *testing.T) {
 
 	dcfg := f.Dispatch
 	dcfg.Queue = "memory"
+	dcfg.AllowTargets = []string{"127.0.0.1", "::1"} // the receiver is on loopback
 	hooks := []rules.Webhook{
 		{Name: "signed", URL: recv.srv.URL + "/signed", Secret: secret, Events: []string{"*"}},
 		{Name: "full", URL: recv.srv.URL + "/full", Events: []string{"page_created", "label_created"}, Payload: "full"},
