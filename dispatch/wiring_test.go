@@ -178,3 +178,25 @@ func noRetryLoopback() rules.DispatchSection {
 	c.AllowTargets = []string{"127.0.0.1", "::1"}
 	return c
 }
+
+// TestRedirectNotFollowed: a receiver that answers 302 to another address (here a second
+// receiver standing in for an internal service) does not get hooktap to go there: the 3xx
+// is the attempt's answer, a failure, and the other address gets nothing.
+func TestRedirectNotFollowed(t *testing.T) {
+	internal := newReceiver(t)
+	rc := newReceiver(t)
+	rc.setAnswer(func(*http.Request, int) (int, map[string]string) {
+		return http.StatusFound, map[string]string{"Location": internal.URL + "/latest/meta-data/"}
+	})
+	cfg := memCfg()
+	cfg.Retry = []time.Duration{}
+	h := start(t, cfg, []rules.Webhook{webhook("r", rc.URL, "*")}, nil)
+	enqueue(t, h.d, event("page_created", 1))
+	e := h.next(t)
+	if e.a == nil || e.a.Status != http.StatusFound || e.a.Outcome == "delivered" {
+		t.Fatalf("attempt %+v: want the 302 as the answer, not delivered", e.a)
+	}
+	if rc.count() != 1 || internal.count() != 0 {
+		t.Errorf("receiver got %d requests, the redirect's target %d; want 1 and 0", rc.count(), internal.count())
+	}
+}
