@@ -44,6 +44,10 @@ type Step struct {
 	// LagP99 is the 99th percentile of how late the generator sent a request after its
 	// intended time (open loop only): the floor under the latencies it reports.
 	LagP99 float64 `json:"lag_p99_us,omitempty"`
+	// CPU is the CPU time of each server process group passed to ClosedLoop over the
+	// measured window, and CPUUSPerReq their sum per request answered in it.
+	CPU         []ProcCPU `json:"cpu,omitempty"`
+	CPUUSPerReq float64   `json:"cpu_us_per_req,omitempty"`
 }
 
 const (
@@ -150,7 +154,9 @@ func merge(ws []*worker, achievedOver time.Duration, offered float64) Step {
 
 // ClosedLoop sends as fast as conns connections allow (each waits for its answer before
 // sending again) for warm+dur, and measures over dur. Latencies are from the actual send.
-func ClosedLoop(ctx context.Context, targets []Target, conns int, warm, dur time.Duration) Step {
+// The CPU time of every server in procs is read at the start and the end of the measured
+// window and reported per request in Step.CPU.
+func ClosedLoop(ctx context.Context, targets []Target, conns int, warm, dur time.Duration, procs ...*Proc) Step {
 	ws := newWorkers(targets, conns)
 	var measuring, stop atomic.Bool
 	var wg, connected sync.WaitGroup
@@ -187,14 +193,18 @@ func ClosedLoop(ctx context.Context, targets []Target, conns int, warm, dur time
 	case <-ctx.Done():
 	}
 	sleepCtx(ctx, warm)
+	cpu := newCPUSampler(procs)
 	measuring.Store(true)
 	t0 := time.Now()
 	sleepCtx(ctx, dur)
 	measuring.Store(false)
 	elapsed := time.Since(t0)
+	cpu.finish()
 	stop.Store(true)
 	wg.Wait()
-	return merge(ws, elapsed, 0)
+	st := merge(ws, elapsed, 0)
+	cpu.apply(&st)
+	return st
 }
 
 // OpenLoop sends at a fixed rate: request k is due at start + k/rate, whatever happened to
