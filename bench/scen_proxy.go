@@ -91,6 +91,10 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 		}
 	}
 	closedErrs := map[string]int64{}
+	closedCPU := map[string]cpuSteps{}
+	for _, t := range targets {
+		closedCPU[t.name] = make(cpuSteps, len(reqs))
+	}
 	for r := 0; r < s.Runs; r++ {
 		for _, t := range targets {
 			if t.absent != "" {
@@ -101,8 +105,9 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 					return res, ctx.Err()
 				}
 				p.Step(s.Duration+s.Warmup, "run %d/%d · %s %s · closed loop, %d conns", r+1, s.Runs, t.name, rq.Method, s.Conns)
-				st := ClosedLoop(ctx, []Target{{Addr: t.addr, Req: rq}}, s.Conns, s.Warmup, s.Duration)
+				st := ClosedLoop(ctx, []Target{{Addr: t.addr, Req: rq}}, s.Conns, s.Warmup, s.Duration, proxyCPUProcs(t, up)...)
 				maxRPS[t.name][i] = append(maxRPS[t.name][i], st.Achieved)
+				closedCPU[t.name][i] = append(closedCPU[t.name][i], st)
 				closedErrs[t.name] += st.Errors
 			}
 		}
@@ -188,9 +193,9 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	if s.machine.Shared {
 		lat.Notes = append(lat.Notes, "The load generator shares the CPUs with the servers (too few CPUs to split), so every number includes its cost.")
 	}
-	res.Tables = []Table{through, lat}
+	res.Tables = []Table{through, proxyCPUTable(s, targets, reqs, closedCPU), lat}
 	res.Charts = charts
-	res.Raw = map[string]any{"closed_loop_rps": maxRPS, "open_loop": open, "fractions": loadFractions}
+	res.Raw = map[string]any{"closed_loop_rps": maxRPS, "closed_loop": closedCPU, "open_loop": open, "fractions": loadFractions}
 
 	// Per-process numbers of the hooktap child.
 	for _, t := range targets {
