@@ -6,7 +6,10 @@
 //	proxy     GET and POST pass-through: hooktap vs direct to the upstream vs Go's
 //	          httputil.ReverseProxy vs nginx and HAProxy (when their binaries are on PATH);
 //	          closed-loop maximum throughput, then open-loop fixed-rate runs at 25/50/75 % of
-//	          the direct maximum, latency from the intended send time into an HDR histogram
+//	          the direct maximum, latency from the intended send time into an HDR histogram;
+//	          CPU time per request of the proxy and of the upstream in the closed-loop steps
+//	          (utime+stime of each process group from /proc, see cputime.go), also as a ratio
+//	          to nginx's: steadier than req/s on a machine other work shares
 //	tap       writes that match rules (events produced, memory / disk queue) vs the same
 //	          writes with no rules: throughput ratio, added latency, end-to-end latency
 //	dispatch  deliveries/s to 1, 10, 100 receivers as a ratio of the receivers' own ceiling,
