@@ -98,7 +98,8 @@ func proxyCPUTable(s *Settings, targets []*proxyTarget, reqs []Request, cpu map[
 		"read at the start and end of the measured window and divided by the requests answered in it. "+
 		"The kernel counts in ticks of 1/%d s, so a process's share of one step is exact to 10 ms: "+
 		"with -short steps (150 ms) expect ±10 %%, use -duration 2s or more for stable figures. "+
-		"Unlike req/s, CPU per request hardly depends on what else the machine runs; below 1× the proxy costs less CPU per request than nginx.", clkTck))
+		"CPU per request does not count the time a server waits for a CPU another program holds, so it is less sensitive to a busy machine than req/s, "+
+		"but not immune (caches, frequency, batching under load): read the spread. Below 1× the proxy costs less CPU per request than nginx.", clkTck))
 	if unread > 0 {
 		tb.Notes = append(tb.Notes, fmt.Sprintf("%d step(s) could not read a process's CPU time and are left out.", unread))
 	}
