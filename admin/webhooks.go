@@ -381,7 +381,8 @@ func decodeInput(r *http.Request) (hookInput, []fieldError) {
 	if err := dec.Decode(&in); err != nil {
 		return in, []fieldError{{Field: "body", Message: "the body is not a JSON webhook object: " + err.Error()}}
 	}
-	if dec.More() {
+	// More is false before a stray '}' or ']', so ask for the next token: only EOF is clean.
+	if _, err := dec.Token(); err != io.EOF {
 		return in, []fieldError{{Field: "body", Message: "the body holds more than one JSON value"}}
 	}
 	return in, nil
