@@ -30,7 +30,6 @@ type harness struct {
 	base string // http://127.0.0.1:port
 	dir  string
 	done chan error
-	logs *bytes.Buffer
 }
 
 // testDispatcher is what tests drive: the admin's view plus Enqueue.

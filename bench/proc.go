@@ -206,7 +206,7 @@ func (p *Proc) kill() {
 // inherits the pinning (and so do its workers).
 func runPin(args []string) error {
 	if len(args) < 2 {
-		return errors.New("bench: usage: __pin CPUS BIN ARGS...")
+		return errors.New("bench: usage: __pin CPUS BIN ARGS")
 	}
 	cpus, err := parseCPUList(args[0])
 	if err != nil {

@@ -36,22 +36,6 @@ type connAddr struct {
 
 func (c *trackedConn) LocalAddr() net.Addr { return &c.addr }
 
-// dialTracked dials as fasthttp does by default and wraps the connection in a trackedConn
-// (one allocation per connection, none per request).
-func dialTracked(addr string, timeout time.Duration) (net.Conn, error) {
-	var c net.Conn
-	var err error
-	if timeout > 0 {
-		c, err = fasthttp.DialTimeout(addr, timeout)
-	} else {
-		c, err = fasthttp.Dial(addr)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &trackedConn{Conn: c, addr: connAddr{Addr: c.LocalAddr()}}, nil
-}
-
 // markServed records that resp was read whole from its connection, which goes back to the
 // idle pool for reuse.
 func markServed(resp *fasthttp.Response) {

@@ -121,7 +121,7 @@ func (r *replier) requestTo(subj string, data []byte, timeout time.Duration) (*n
 		r.put(s)
 		return nil, err
 	}
-	return r.wait(nil, s, timeout)
+	return r.wait(context.Background(), s, timeout)
 }
 
 func (r *replier) wait(ctx context.Context, s *replySlot, timeout time.Duration) (*nats.Msg, error) {

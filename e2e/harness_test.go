@@ -311,7 +311,6 @@ func (r *receiver) settle(want int, counts func(delivery) bool) []delivery {
 // hooktap is a running hooktap child process in front of a backend.
 type hooktap struct {
 	url string
-	log *bytes.Buffer
 }
 
 // startHooktap runs the hooktap binary with pack, a memory queue and one webhook (full

@@ -723,8 +723,6 @@ func patternHash(n int64) [32]byte {
 	return sum
 }
 
-var errShort = errors.New("short body")
-
 func TestNothingAddedToResponse(t *testing.T) {
 	up := startRaw(t, func(c net.Conn, _ *bufio.Reader, _ string, _ *http.Request) {
 		_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")

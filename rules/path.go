@@ -107,7 +107,7 @@ func isCanonPath(p []byte) bool {
 	}
 	// Most paths hold none of the bytes to look at: the vectorised searches clear them.
 	if bytes.IndexByte(p, '%') < 0 && bytes.IndexByte(p, ';') < 0 &&
-		bytes.Index(p, doubleSlash) < 0 && (bytes.IndexByte(p, '.') < 0 || bytes.Index(p, slashDot) < 0) {
+		!bytes.Contains(p, doubleSlash) && (bytes.IndexByte(p, '.') < 0 || !bytes.Contains(p, slashDot)) {
 		return true
 	}
 	segStart := 1
