@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hooktap/internal/testkit"
 )
 
 // durDeadline bounds each wait of these tests.
@@ -161,13 +163,13 @@ payload = { "page.id" = "resp.id|num" }
 type durProc struct {
 	cmd    *exec.Cmd
 	addr   string
-	stderr *syncBuffer
+	stderr *testkit.LogBuffer
 	done   chan error
 }
 
 func startHooktap(t testing.TB, config, upstream, data string) *durProc {
 	t.Helper()
-	p := &durProc{addr: freeAddr(t), stderr: new(syncBuffer), done: make(chan error, 1)}
+	p := &durProc{addr: freeAddr(t), stderr: new(testkit.LogBuffer), done: make(chan error, 1)}
 	p.cmd = exec.Command(mainTestBinary(t), "-config", config, "-listen", p.addr, "-upstream", upstream,
 		"-admin", "off", "-data", data)
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
@@ -550,7 +552,7 @@ func startNATSCluster(t testing.TB) []string {
 
 // tryNATSCluster starts three JetStream nats-servers routed to each other on fresh loopback
 // ports and waits up to wait for each to report healthy JetStream. stop kills them.
-func tryNATSCluster(t testing.TB, bin string, wait time.Duration) (urls []string, stop func(), logs []*syncBuffer, err error) {
+func tryNATSCluster(t testing.TB, bin string, wait time.Duration) (urls []string, stop func(), logs []*testkit.LogBuffer, err error) {
 	type node struct{ client, cluster, monitor string }
 	nodes := make([]node, 3)
 	var routes []string
@@ -567,7 +569,7 @@ func tryNATSCluster(t testing.TB, bin string, wait time.Duration) (urls []string
 	for i, nd := range nodes {
 		host, port, _ := net.SplitHostPort(nd.client)
 		_, mport, _ := net.SplitHostPort(nd.monitor)
-		logs = append(logs, new(syncBuffer))
+		logs = append(logs, new(testkit.LogBuffer))
 		cmd := exec.Command(bin, "-a", host, "-p", port, "-n", "n"+strconv.Itoa(i+1), "-js",
 			"-sd", t.TempDir(), "-m", mport, "--cluster_name", "hooktap-test",
 			"--cluster", "nats://"+nd.cluster, "--routes", strings.Join(routes, ","))

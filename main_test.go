@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hooktap/internal/testkit"
 )
 
 var (
@@ -158,7 +160,7 @@ queue = "memory"
 `)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "-config", cfg, "-listen", addr, "-admin", "off")
-	stderr := &syncBuffer{}
+	stderr := &testkit.LogBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -251,24 +253,6 @@ func waitListening(t testing.TB, addr string, log fmt.Stringer) {
 	t.Fatalf("hooktap never listened on %s within 4 minutes\n%s", addr, log)
 }
 
-// syncBuffer is a bytes.Buffer safe for a child process's writer and the test's reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDemo runs `hooktap demo` as a user would, sends the first curl command it prints
 // through hooktap, and waits for the receiver's lines with verified signatures.
 func TestDemo(t *testing.T) {
@@ -284,7 +268,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &testkit.LogBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -360,11 +344,11 @@ func TestDemo(t *testing.T) {
 }
 
 // runHooktap runs the binary on cfg with the proxy on a free port and waits until it listens.
-func runHooktap(t *testing.T, cfg string) (cmd *exec.Cmd, addr string, stderr *syncBuffer) {
+func runHooktap(t *testing.T, cfg string) (cmd *exec.Cmd, addr string, stderr *testkit.LogBuffer) {
 	t.Helper()
 	addr = freeAddr(t)
 	cmd = exec.Command(mainTestBinary(t), "-config", cfg, "-listen", addr, "-admin", "off")
-	stderr = &syncBuffer{}
+	stderr = &testkit.LogBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -375,7 +359,7 @@ func runHooktap(t *testing.T, cfg string) (cmd *exec.Cmd, addr string, stderr *s
 }
 
 // waitLog waits until the child's log holds substr.
-func waitLog(t *testing.T, log *syncBuffer, substr string) {
+func waitLog(t *testing.T, log *testkit.LogBuffer, substr string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(log.String(), substr) {

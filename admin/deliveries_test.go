@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"hooktap/internal/testkit"
 )
 
 func TestTestConnection(t *testing.T) {
@@ -36,12 +38,7 @@ func TestTestConnection(t *testing.T) {
 	}
 
 	// Nobody listening: an error, no status.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String() + "/hook"
-	ln.Close()
+	dead := "http://" + testkit.DeadAddr(t) + "/hook"
 	a = h.do("POST", "/rest/api/webhooks/test?url="+url.QueryEscape(dead), nil, bearer(testToken)).mustStatus(t, 200)
 	if a.json["success"] != false || num(a.json, "statusCode") != 0 || a.json["error"] == nil {
 		t.Errorf("got %s", a.raw)
@@ -170,9 +167,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gone, _ := net.Listen("tcp", "127.0.0.1:0")
-	goneURL := "http://" + gone.Addr().String()
-	gone.Close()
+	goneURL := "http://" + testkit.DeadAddr(t)
 	goneCheck, err := UpstreamCheck(goneURL)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/internal/testkit"
 	"hooktap/rules"
 )
 
@@ -49,25 +50,7 @@ type harnessOpts struct {
 	class  ClassifierStats
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var logSinks sync.Map // *harness -> *syncBuffer
+var logSinks sync.Map // *harness -> *testkit.LogBuffer
 
 // newHarness starts an admin server; it is shut down when the test ends.
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -78,7 +61,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	if o.disp == nil {
 		o.disp = newTestDispatcher(t)
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := New(rules.AdminSection{Token: o.token, ReadToken: o.read}, Deps{
 		Dispatcher: o.disp, Webhooks: o.file, DataDir: o.dir, Checks: o.checks,
@@ -119,7 +102,7 @@ func (h *harness) stop() {
 
 func (h *harness) logText() string {
 	v, _ := logSinks.Load(h)
-	return v.(*syncBuffer).String()
+	return v.(*testkit.LogBuffer).String()
 }
 
 // answer is a response as tests look at it.

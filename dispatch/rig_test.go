@@ -2,11 +2,11 @@ package dispatch
 
 import (
 	"context"
-	"net"
 	"testing"
 
 	"github.com/valyala/fasthttp"
 
+	"hooktap/internal/testkit"
 	"hooktap/rules"
 )
 
@@ -23,15 +23,8 @@ type allocRig struct {
 
 func newAllocRig(tb testing.TB) *allocRig {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(`{"ok":true}`) }}
-	go func() { _ = srv.Serve(ln) }()
-	tb.Cleanup(func() { _ = srv.Shutdown() })
-
-	w := webhook("bench", "http://"+ln.Addr().String()+"/hook", "*")
+	addr := testkit.ServeFast(tb, func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString(`{"ok":true}`) })
+	w := webhook("bench", "http://"+addr+"/hook", "*")
 	w.Secret = "s3cret"
 	set, err := resolveSettings(memCfg())
 	if err != nil {

@@ -434,7 +434,7 @@ func TestUnreachableUpstreamIs502(t *testing.T) {
 	if !strings.HasPrefix(string(body), "502 Bad Gateway") || len(body) > 200 {
 		t.Errorf("body: got %q", body)
 	}
-	if n := logs.lines("upstream request failed"); n != 1 {
+	if n := logs.Lines("upstream request failed"); n != 1 {
 		t.Errorf("log lines: got %d, want 1", n)
 	}
 	if st := s.Stats(); st.UpstreamErrors != 1 || st.Requests[MethodGet][4] != 1 {
@@ -462,7 +462,7 @@ func TestSlowUpstreamIs504(t *testing.T) {
 	if !strings.HasPrefix(string(body), "504 Gateway Timeout") || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Errorf("body: got %q (%s)", body, resp.Header.Get("Content-Type"))
 	}
-	if n := logs.lines("upstream request failed"); n != 1 {
+	if n := logs.Lines("upstream request failed"); n != 1 {
 		t.Errorf("log lines: got %d, want 1", n)
 	}
 	if st := s.Stats(); st.Timeouts != 1 {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -13,40 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/internal/testkit"
 	"hooktap/rules"
 )
 
 // ioDeadline bounds every network wait in the tests; generous for a loaded 2-core machine.
 const ioDeadline = 60 * time.Second
 
-// logBuf collects log lines; safe for concurrent use.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) lines(substr string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		if strings.Contains(line, substr) {
-			n++
-		}
-	}
-	return n
-}
-
 // startProxy runs a proxy to upstream on 127.0.0.1:0 and returns its address.
-func startProxy(t testing.TB, cfg rules.ProxySection, tap Tap) (*Server, string, *logBuf) {
+func startProxy(t testing.TB, cfg rules.ProxySection, tap Tap) (*Server, string, *testkit.LogBuffer) {
 	t.Helper()
-	lb := &logBuf{}
+	lb := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	s, err := New(cfg, tap, log)
 	if err != nil {

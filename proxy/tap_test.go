@@ -179,7 +179,7 @@ func TestTapAfterErrorGives503(t *testing.T) {
 		t.Errorf("upstream hits: got %d, want 1", hits)
 	}
 	mu.Unlock()
-	if n := logs.lines("upstream already applied"); n != 1 {
+	if n := logs.Lines("upstream already applied"); n != 1 {
 		t.Errorf("log lines saying the write happened: got %d, want 1", n)
 	}
 	if st := s.Stats(); st.TapRejected != 1 || st.Requests[MethodDelete][4] != 1 {
