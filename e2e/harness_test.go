@@ -317,7 +317,6 @@ type hooktap struct {
 // payloads, all events) to rcv, in front of upstream; it is stopped with SIGTERM at cleanup.
 func startHooktap(t *testing.T, pack, upstream string, rcv *receiver) *hooktap {
 	t.Helper()
-	bin := hooktapBinary(t)
 	packText, err := os.ReadFile(filepath.Join("..", "packs", pack+".toml"))
 	if err != nil {
 		t.Fatal(err)
@@ -340,9 +339,18 @@ payload = "full"
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return execHooktap(t, cfgPath, "-upstream", upstream, "-admin", "off", "-data", filepath.Join(dir, "data"))
+}
+
+// execHooktap runs the hooktap binary with -config cfgPath, -listen on a free loopback port
+// and the flags args, and returns once the proxy listens; it is stopped with SIGTERM at
+// cleanup, and its log is shown when the test failed.
+func execHooktap(t *testing.T, cfgPath string, args ...string) *hooktap {
+	t.Helper()
+	bin := hooktapBinary(t)
 	port := freePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "-config", cfgPath, "-listen", addr, "-upstream", upstream, "-admin", "off", "-data", filepath.Join(dir, "data"))
+	cmd := exec.Command(bin, append([]string{"-config", cfgPath, "-listen", addr}, args...)...)
 	var logBuf bytes.Buffer
 	var logMu sync.Mutex
 	pr, pw := io.Pipe()
