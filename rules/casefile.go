@@ -268,7 +268,12 @@ type CaseFetcher struct {
 	Answers map[string]CaseAnswer
 	Calls   []string
 	Elapsed time.Duration
+	// NoAnswers makes every lookup fail: the exchanges hold no lookup answers (a HAR file).
+	NoAnswers bool
 }
+
+// ErrNoAnswer is the error of a lookup that a CaseFetcher with NoAnswers was asked.
+var ErrNoAnswer = errors.New("no recorded answer")
 
 // Add records answers (a later one for the same target replaces an earlier one).
 func (f *CaseFetcher) Add(as []CaseAnswer) {
@@ -283,6 +288,9 @@ func (f *CaseFetcher) Add(as []CaseAnswer) {
 // Fetch implements Fetcher.
 func (f *CaseFetcher) Fetch(dst []byte, pq []byte) (int, []byte, error) {
 	f.Calls = append(f.Calls, string(pq))
+	if f.NoAnswers {
+		return 0, dst, ErrNoAnswer
+	}
 	a, ok := f.Answers[string(pq)]
 	if !ok {
 		return 404, append(dst, `{"message":"not found"}`...), nil
@@ -393,4 +401,26 @@ func runCase(m *Matcher, cfg ClassifySection, xs []CaseExchange) string {
 	}
 	out.WriteString("\n")
 	return out.String()
+}
+
+// ExplainCase plays the exchanges as RunCase does (one Classifier on CaseClock, a
+// CaseFetcher with the recorded answers) through [Classifier.Explain], returning one
+// Explanation per exchange (nil for a setup-only one). With noAnswers every lookup fails.
+func ExplainCase(m *Matcher, cfg ClassifySection, xs []CaseExchange, noAnswers bool) []*Explanation {
+	up := &CaseFetcher{NoAnswers: noAnswers}
+	c := NewClassifier(m, cfg, &caseSink{}, nil)
+	c.Clock = func() time.Time { return CaseClock.Add(up.Elapsed) }
+	out := make([]*Explanation, len(xs))
+	for i := range xs {
+		ce := &xs[i]
+		up.Add(ce.Answers)
+		if ce.Line < 0 {
+			continue
+		}
+		x := ce.Exchange
+		x.Upstream = up
+		up.Elapsed = 0
+		out[i] = c.Explain(&x)
+	}
+	return out
 }
