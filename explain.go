@@ -510,14 +510,14 @@ func writeDiff(w io.Writer, want, got string) {
 		case i < len(a) && j < len(b) && a[i] == b[j]:
 			same = append(same, a[i])
 			i, j = i+1, j+1
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			flush(false)
-			fmt.Fprintf(w, "+ %s\n", b[j])
-			j++
-		default:
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
 			flush(false)
 			fmt.Fprintf(w, "- %s\n", a[i])
 			i++
+		default:
+			flush(false)
+			fmt.Fprintf(w, "+ %s\n", b[j])
+			j++
 		}
 	}
 	flush(true)

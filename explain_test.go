@@ -171,3 +171,24 @@ func TestTestCommand(t *testing.T) {
 		t.Errorf("missing dir: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestREADMEExplainExample checks that the lines README shows of hooktap explain are what it
+// prints now.
+func TestREADMEExplainExample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "$ hooktap explain -config rules.toml testdata/confluence.har\n"
+	i := strings.Index(string(readme), start)
+	if i < 0 {
+		t.Fatal("README.md has no hooktap explain example")
+	}
+	block, _, _ := strings.Cut(string(readme)[i+len(start):], "```")
+	_, out, _ := runCmd(t, "explain", "-config", "rules.toml", "testdata/confluence.har")
+	for _, l := range strings.Split(strings.TrimSuffix(block, "\n"), "\n") {
+		if l != "..." && !strings.Contains(out, l+"\n") {
+			t.Errorf("README.md shows %q, which hooktap explain no longer prints", l)
+		}
+	}
+}
