@@ -126,3 +126,56 @@ func TestExplainWhy(t *testing.T) {
 		t.Errorf("exchange 5 (PUT, no rule): wanted %v unmatched %v, want an untapped unmatched write", ex.Wanted, ex.Unmatched)
 	}
 }
+
+// TestMatcherExplain checks the uncached Explain: a lookup with no upstream fails, a
+// credential header's value is never shown, a status list is written as the file has it.
+func TestMatcherExplain(t *testing.T) {
+	src := `[proxy]
+upstream = "http://127.0.0.1:8090"
+
+[[rule]]
+name   = "signed"
+method = "POST"
+path   = "/a/{id}"
+status = ["2xx", 404]
+when   = { "header.Authorization" = "Basic c2VjcmV0" }
+[[rule.emit]]
+event   = "page_created"
+payload = { "page.id" = "path.id|num" }
+
+[[rule]]
+name   = "looked up"
+method = "POST"
+path   = "/a/{id}"
+[[rule.lookup]]
+name = "page"
+path = "/rest/page/{id}"
+[[rule.emit]]
+event   = "page_updated"
+payload = { "page.id" = "lookup.page.id" }
+`
+	f, err := rules.Parse("r.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rules.Compile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &rules.Exchange{Method: []byte("POST"), Path: []byte("/a/7"), Header: rules.CaseHeaders{{"Authorization", "Basic aHVudGVyMg=="}}, Status: 201}
+	ex := m.Explain(x)
+	if len(ex.Rules) != 2 || len(ex.Events) != 0 || ex.Unmatched {
+		t.Fatalf("got %+v, want two rules, no event, a lookup failure (not unmatched)", ex)
+	}
+	if got, want := ex.Rules[0].Failed, `when "header.Authorization" = "Basic c2VjcmV0": got [redacted]`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	r := ex.Rules[1]
+	if len(r.Lookups) != 1 || !r.Lookups[0].Failed || r.Lookups[0].Target != "/rest/page/7" || r.Failed != `lookup "page" failed (on_lookup_error = "skip": no event)` {
+		t.Errorf("got %+v, want the failed lookup /rest/page/7", r)
+	}
+	x.Status, x.Header = 500, rules.CaseHeaders{{"Authorization", "Basic c2VjcmV0"}}
+	if got, want := m.Explain(x).Rules[0].Failed, "status 500: want 2xx, 404"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
