@@ -5,6 +5,8 @@
 //	hooktap -config rules.toml            run the sidecar
 //	hooktap -config rules.toml -check     validate the file and exit
 //	hooktap demo                          a sample wiki, hooktap and a receiver on one machine
+//	hooktap explain -config rules.toml F  why each exchange of a case or HAR file matched or not
+//	hooktap test -config rules.toml DIR   run case files against the rules, diff per failure
 //
 // main only parses flags, loads the rules file and wires proxy, rules, dispatch and admin
 // together; the logic lives in those packages.
@@ -35,8 +37,10 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "demo" {
-		os.Exit(runDemo(os.Args[2:], os.Stdout, os.Stderr))
+	if len(os.Args) > 1 {
+		if sub := subcommand(os.Args[1]); sub != nil { // demo, explain, test
+			os.Exit(sub(os.Args[2:], os.Stdout, os.Stderr))
+		}
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -59,7 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&f.check, "check", false, "validate the rules file, print every error with file:line, and exit")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: hooktap [flags]\n       hooktap demo [-h]\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage: hooktap [flags]\n       hooktap demo [-h]\n       hooktap explain [-config rules.toml] FILE\n       hooktap test [-config rules.toml] DIR...\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

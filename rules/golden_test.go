@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,14 +85,11 @@ func (s *sink) Enqueue(ev *rules.Event) error {
 	return nil
 }
 
-const (
-	sepExchanges = "---- exchanges"
-	sepEvents    = "---- events"
-	sepErrors    = "---- errors"
-)
+const sepExchanges = rules.CaseExchanges
 
-// TestGolden runs every case in testdata/cases: a rules file, a separator, exchanges, a
-// separator, and the exact output (events and payloads, or the file's errors).
+// TestGolden runs every case in testdata/cases (the format is rules.ParseCase's): a rules
+// file, a separator, exchanges, a separator, and the exact output (events and payloads, or
+// the file's errors).
 func TestGolden(t *testing.T) {
 	files, err := filepath.Glob("testdata/cases/*.txt")
 	if err != nil || len(files) == 0 {
@@ -107,30 +102,30 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			text := string(data)
-			src, rest, ok := strings.Cut(text, sepExchanges+"\n")
-			if !ok {
-				t.Fatalf("no %q line", sepExchanges)
+			c, err := rules.ParseCase(filepath.Base(path), data)
+			if err != nil {
+				t.Fatal(err)
 			}
-			exch, want := rest, ""
-			for _, s := range []string{sepEvents + "\n", sepErrors + "\n"} {
-				if i := strings.Index(rest, s); i >= 0 {
-					exch, want = rest[:i], rest[i+len(s):]
-				}
+			name, src, err := c.LoadRules("testdata")
+			if err != nil {
+				t.Fatal(err)
 			}
-			got, kind := runCase(t, filepath.Base(path), src, exch)
+			got, kind, err := rules.RunCase(name, src, c.Exchanges)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if *update {
-				out := src + sepExchanges + "\n" + exch + kind + "\n" + got
+				out := c.Rules + sepExchanges + "\n" + c.ExchangesText + kind + "\n" + got
 				if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				return
 			}
-			if !strings.Contains(text, kind+"\n") {
+			if c.Kind != kind {
 				t.Fatalf("got %s, want the other kind of output:\n%s", kind, got)
 			}
-			if got != want {
-				t.Errorf("output differs (-update rewrites it)\ngot:\n%s\nwant:\n%s", got, want)
+			if got != c.Want {
+				t.Errorf("output differs (-update rewrites it)\ngot:\n%s\nwant:\n%s", got, c.Want)
 			}
 		})
 	}
@@ -147,208 +142,6 @@ func goldenEnv(t *testing.T) {
 	}
 	t.Setenv("HOOKTAP_GOLDEN_EMPTY_SECRET", "")
 	t.Setenv("HOOKTAP_GOLDEN_SET_SECRET", "s3cret")
-}
-
-// runCase loads the rules and plays the exchanges, returning the output and its separator.
-func runCase(t *testing.T, name, src, exch string) (string, string) {
-	t.Helper()
-	data := []byte(src)
-	if strings.HasPrefix(src, "@") {
-		file := strings.TrimSpace(src[1:])
-		var err error
-		data, err = os.ReadFile(filepath.Join("testdata", file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		name = file
-	}
-	f, err := rules.Parse(name, data)
-	if err != nil {
-		var es rules.Errors
-		if !errors.As(err, &es) {
-			t.Fatalf("Parse returned %T, want rules.Errors", err)
-		}
-		return err.Error() + "\n", sepErrors
-	}
-	m, err := rules.Compile(f)
-	if err != nil {
-		t.Fatalf("Parse accepted the file but Compile did not: %v", err)
-	}
-	var elapsed time.Duration
-	up := &fetcher{answers: map[string]answer{}, clock: &elapsed}
-	sk := &sink{}
-	c := rules.NewClassifier(m, f.Classify, sk, nil)
-	c.Clock = func() time.Time { return fixedNow.Add(elapsed) }
-	var out strings.Builder
-	for i, chunk := range splitExchanges(exch) {
-		x, refuse := parseExchange(t, chunk, up)
-		if x == nil {
-			continue
-		}
-		sk.refuse = refuse
-		fmt.Fprintf(&out, "== %d %s %s", i+1, x.Method, x.Path)
-		if len(x.Query) > 0 {
-			fmt.Fprintf(&out, "?%s", x.Query)
-		}
-		fmt.Fprintf(&out, " -> %d\n", x.Status)
-		if !c.Wants(x.Method, x.Path) {
-			out.WriteString("not wanted\n")
-			continue
-		}
-		up.calls = up.calls[:0]
-		sk.got = sk.got[:0]
-		elapsed = 0
-		status, respHeader, respBody := x.Status, x.RespHeader, x.RespBody
-		x.Status, x.RespHeader, x.RespBody = 0, nil, nil
-		c.Before(x)
-		x.Status, x.RespHeader, x.RespBody = status, respHeader, respBody
-		err := c.After(x)
-		for _, call := range up.calls {
-			out.WriteString("lookup " + call + "\n")
-		}
-		for _, line := range sk.got {
-			out.WriteString(line + "\n")
-		}
-		if err != nil {
-			out.WriteString("error " + err.Error() + "\n")
-		}
-	}
-	st := c.Stats()
-	names := make([]string, 0, len(st.Events))
-	for n := range st.Events {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	fmt.Fprintf(&out, "stats exchanges=%d lookups=%d lookup_errors=%d cache_hits=%d sink_errors=%d", st.Exchanges, st.Lookups, st.LookupErrors, st.CacheHits, st.SinkErrors)
-	if st.LookupsLate > 0 || st.LookupsNotMade > 0 {
-		fmt.Fprintf(&out, " lookups_late=%d lookups_not_made=%d", st.LookupsLate, st.LookupsNotMade)
-	}
-	for _, n := range names {
-		fmt.Fprintf(&out, " %s=%d", n, st.Events[n])
-	}
-	out.WriteString("\n")
-	return out.String(), sepEvents
-}
-
-func splitExchanges(s string) []string {
-	var out []string
-	for _, c := range strings.Split(s, "\n====\n") {
-		if strings.TrimSpace(c) != "" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// parseExchange reads one exchange:
-//
-//	upstream GET /path?q => 200 {"json":1}     (lookup answers, any number, kept for later exchanges)
-//	upstream GET /path => error
-//	upstream GET /path => after=3s 200 {}       (the answer takes 3s on the classifier's clock)
-//	sink refuse                                (the sink refuses this exchange's events)
-//	truncated request                          (Body was cut at the tap limit; or response)
-//	METHOD /path?query
-//	Header: value
-//
-//	request body
-//	=> STATUS
-//	Header: value
-//
-//	response body
-func parseExchange(t *testing.T, chunk string, up *fetcher) (*rules.Exchange, bool) {
-	t.Helper()
-	lines := strings.Split(strings.TrimRight(chunk, "\n"), "\n")
-	refuse := false
-	var trunc []string
-	for len(lines) > 0 {
-		l := lines[0]
-		if strings.HasPrefix(l, "upstream GET ") {
-			target, ans, ok := strings.Cut(strings.TrimPrefix(l, "upstream GET "), " => ")
-			if !ok {
-				t.Fatalf("bad upstream line %q", l)
-			}
-			var delay time.Duration
-			if d, rest, ok := strings.Cut(ans, " "); ok && strings.HasPrefix(d, "after=") {
-				var err error
-				if delay, err = time.ParseDuration(strings.TrimPrefix(d, "after=")); err != nil {
-					t.Fatalf("bad upstream line %q", l)
-				}
-				ans = rest
-			}
-			if ans == "error" {
-				up.answers[target] = answer{err: true, delay: delay}
-			} else {
-				code, body, _ := strings.Cut(ans, " ")
-				n, err := strconv.Atoi(code)
-				if err != nil {
-					t.Fatalf("bad upstream line %q", l)
-				}
-				up.answers[target] = answer{status: n, body: body, delay: delay}
-			}
-			lines = lines[1:]
-			continue
-		}
-		if l == "sink refuse" {
-			refuse = true
-			lines = lines[1:]
-			continue
-		}
-		if l == "truncated request" || l == "truncated response" {
-			trunc = append(trunc, l)
-			lines = lines[1:]
-			continue
-		}
-		break
-	}
-	if len(lines) == 0 {
-		return nil, false
-	}
-	method, target, ok := strings.Cut(lines[0], " ")
-	if !ok {
-		t.Fatalf("bad request line %q", lines[0])
-	}
-	path, query, _ := strings.Cut(target, "?")
-	x := &rules.Exchange{Method: []byte(method), Path: []byte(path), Query: []byte(query), Upstream: up}
-	lines = lines[1:]
-	reqH, lines := readHeaders(lines)
-	var body []string
-	for len(lines) > 0 && !strings.HasPrefix(lines[0], "=> ") {
-		body = append(body, lines[0])
-		lines = lines[1:]
-	}
-	if len(lines) == 0 {
-		t.Fatalf("exchange %q has no => STATUS line", target)
-	}
-	st, err := strconv.Atoi(strings.TrimPrefix(lines[0], "=> "))
-	if err != nil {
-		t.Fatalf("bad status line %q", lines[0])
-	}
-	respH, lines := readHeaders(lines[1:])
-	nl := "\n"
-	if strings.HasPrefix(strings.ToLower(reqH["Content-Type"]), "multipart/") {
-		nl = "\r\n"
-	}
-	x.Header, x.Body = reqH, []byte(strings.Join(body, nl))
-	x.Status, x.RespHeader, x.RespBody = st, respH, []byte(strings.Join(lines, "\n"))
-	for _, tr := range trunc {
-		x.BodyTrunc = x.BodyTrunc || tr == "truncated request"
-		x.RespTrunc = x.RespTrunc || tr == "truncated response"
-	}
-	return x, refuse
-}
-
-func readHeaders(lines []string) (headers, []string) {
-	h := headers{}
-	for len(lines) > 0 {
-		l := lines[0]
-		lines = lines[1:]
-		if l == "" {
-			break
-		}
-		k, v, _ := strings.Cut(l, ":")
-		h[k] = strings.TrimSpace(v)
-	}
-	return h, lines
 }
 
 // TestFiveMistakes checks that a file with five different mistakes reports all five, each

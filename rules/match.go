@@ -71,6 +71,10 @@ type state struct {
 	// (valid when their gen is the current one); a new phase (Before, After) bumps gen.
 	memo []memoVal
 	gen  uint32
+
+	// tr records why each candidate rule matched or not; set only by Explain (explain.go),
+	// nil on the proxy's path.
+	tr *tracer
 }
 
 type memoVal struct {
@@ -452,11 +456,17 @@ func (s *state) conds(cs []cond, x *Exchange) bool {
 		v := s.eval(&c.e, x)
 		if c.other != nil {
 			if !s.compare(c, &v, x) {
+				if s.tr != nil {
+					s.tr.condFailed(s, c, x)
+				}
 				return false
 			}
 			continue
 		}
 		if !c.holds(&v) {
+			if s.tr != nil {
+				s.tr.condFailed(s, c, x)
+			}
 			return false
 		}
 	}
@@ -574,6 +584,9 @@ func (m *Matcher) finish(s *state, x *Exchange, dst []Event, buf []byte) ([]Even
 		r := m.rules[c]
 		s.cur = i
 		if !r.statusOK(x.Status) {
+			if s.tr != nil {
+				s.tr.statusFailed(s, i, x.Status)
+			}
 			continue
 		}
 		if s.env.cache != nil {
@@ -600,12 +613,18 @@ func (m *Matcher) finish(s *state, x *Exchange, dst []Event, buf []byte) ([]Even
 		}
 		if failed && !r.emitOnLookupError {
 			s.matched = true // a lookup failure, counted apart, not a gap in the rules
+			if s.tr != nil {
+				s.tr.lookupSkipped(s, i)
+			}
 			continue
 		}
 		if !s.conds(r.lookConds, x) {
 			continue
 		}
 		s.matched = true
+		if s.tr != nil {
+			s.tr.matched(s, i)
+		}
 		for ei := range r.emits {
 			dst, buf = s.emit(&r.emits[ei], x, dst, buf)
 		}
@@ -684,6 +703,13 @@ func (s *state) doLookup(r *crule, ci, li int, x *Exchange) {
 // fetch makes lookup l into res through the cache. A deadline (UnixNano, 0 for now +
 // lookup_timeout) bounds it: an answer that comes later fails it.
 func (s *state) fetch(l *clookup, rule string, res *lookRes, x *Exchange, deadline int64) {
+	s.fetchOne(l, rule, res, x, deadline)
+	if s.tr != nil {
+		s.tr.lookup(s, l, rule, res)
+	}
+}
+
+func (s *state) fetchOne(l *clookup, rule string, res *lookRes, x *Exchange, deadline int64) {
 	*res = lookRes{done: true}
 	var all bool
 	s.url, all = s.appendURL(s.url[:0], l.parts, x)
@@ -804,7 +830,14 @@ func (s *state) elementFailed(r *crule, ce *cemit) bool {
 }
 
 func (s *state) emitOne(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, []byte) {
-	if !s.conds(ce.conds, x) {
+	if s.tr != nil {
+		s.tr.emit = ce
+	}
+	ok := s.conds(ce.conds, x)
+	if s.tr != nil {
+		s.tr.emit = nil
+	}
+	if !ok {
 		return dst, buf
 	}
 	ev := Event{Name: ce.name, Time: s.now}
@@ -815,6 +848,9 @@ func (s *state) emitOne(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Even
 		start = len(buf)
 		buf = s.appendPayload(buf, ce.name, ce.full, x)
 		ev.Full = buf[start:len(buf):len(buf)]
+	}
+	if s.tr != nil {
+		s.tr.emitted(s, len(dst))
 	}
 	return append(dst, ev), buf
 }
