@@ -160,13 +160,18 @@ func watchFile(ctx context.Context, path string, interval time.Duration, ch chan
 }
 
 // signalContext returns a context that ends at the first SIGINT or SIGTERM. The signals are
-// then handed back to the runtime, so a second one ends the process at once instead of
-// waiting for the graceful shutdown.
+// handed back to the runtime before the context ends, so a second one ends the process at
+// once instead of waiting for the graceful shutdown, however late the shutdown code runs.
+// (signal.NotifyContext ends the context first: a second signal arriving before its stop
+// function ran was swallowed.)
 func signalContext() context.Context {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
-		<-ctx.Done()
-		stop()
+		<-ch
+		signal.Stop(ch)
+		cancel()
 	}()
 	return ctx
 }
