@@ -225,19 +225,49 @@ type ready func(proxyAddr, adminAddr net.Addr)
 
 // serve runs hooktap until ctx ends: the dispatcher, the proxy tapping into the classifier,
 // and the admin server. A value on hup (SIGHUP, or the file watcher) reloads the rules file
-// through reload; a bad file is refused and the running one stays. Shutdown runs in a fixed order: the proxy stops
-// accepting and finishes in-flight requests (their events are enqueued), then the dispatcher
-// stops (in-flight attempts finish or stay unacknowledged in the queue), then the admin
-// server.
+// through reload; a bad file is refused and the running one stays. Shutdown runs in a fixed
+// order (see members).
 func serve(ctx context.Context, file *rules.File, reload func() (*rules.File, error), hup <-chan os.Signal, log *slog.Logger, onReady ready) error {
-	dispatch.Version = version
-	m, err := rules.Compile(file)
+	p, err := build(file, log)
 	if err != nil {
 		return err
 	}
+	log.Info("hooktap running", "version", version, "listen", p.pln.Addr().String(),
+		"upstream", file.Proxy.Upstream, "admin", addrOf(p.aln), "queue", queueKind(file.Dispatch.Queue),
+		"rules", len(file.Rules), "webhooks", len(file.Webhooks))
+	if onReady != nil {
+		var aa net.Addr
+		if p.aln != nil {
+			aa = p.aln.Addr()
+		}
+		onReady(p.pln.Addr(), aa)
+	}
+	err = runGroup(ctx, log, p.members(file, reload, hup, log)...)
+	log.Info("hooktap stopped")
+	return err
+}
+
+// parts are hooktap's wired parts and its bound listeners (aln is nil when the admin
+// listener is off).
+type parts struct {
+	cls      *rules.Classifier
+	d        *dispatch.Dispatcher
+	px       *proxy.Server
+	adm      *admin.Server
+	pln, aln net.Listener
+}
+
+// build compiles the rules and wires the dispatcher, the classifier, the proxy and the admin
+// server, then binds the listeners.
+func build(file *rules.File, log *slog.Logger) (*parts, error) {
+	dispatch.Version = version
+	m, err := rules.Compile(file)
+	if err != nil {
+		return nil, err
+	}
 	d, err := dispatch.New(file.Dispatch, file.Webhooks, log.With("part", "dispatch"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// hooktap's own listeners are never webhook targets (a loop), whatever allow_targets
 	// says: the configured addresses now, so that webhooks the admin API adds are checked
@@ -250,13 +280,13 @@ func serve(ctx context.Context, file *rules.File, reload func() (*rules.File, er
 	cls := rules.NewClassifier(m, file.Classify, d, log.With("part", "rules"))
 	px, err := proxy.New(file.Proxy, cls, log.With("part", "proxy"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The admin server is built even when its listener is off: it owns the webhooks made
 	// through its API (kept in the data directory) and pushes the merged set to the dispatcher.
 	upCheck, err := admin.UpstreamCheck(file.Proxy.Upstream)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	adm, err := admin.New(file.Admin, admin.Deps{
 		Dispatcher: d,
@@ -270,110 +300,95 @@ func serve(ctx context.Context, file *rules.File, reload func() (*rules.File, er
 		DataDir:  file.Dispatch.DataDir,
 	}, log.With("part", "admin"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := adm.Load(); err != nil {
-		return err
+		return nil, err
 	}
-	adminOn := file.Admin.Listen != "off"
-
-	pln, err := net.Listen("tcp", file.Proxy.Listen)
-	if err != nil {
-		return fmt.Errorf("proxy listener: %w", err)
+	p := &parts{cls: cls, d: d, px: px, adm: adm}
+	if p.pln, err = net.Listen("tcp", file.Proxy.Listen); err != nil {
+		return nil, fmt.Errorf("proxy listener: %w", err)
 	}
-	var aln net.Listener
-	if adminOn {
-		if aln, err = net.Listen("tcp", file.Admin.Listen); err != nil {
-			pln.Close()
-			return fmt.Errorf("admin listener: %w", err)
+	if file.Admin.Listen != "off" {
+		if p.aln, err = net.Listen("tcp", file.Admin.Listen); err != nil {
+			p.pln.Close()
+			return nil, fmt.Errorf("admin listener: %w", err)
 		}
+		own = append(own, p.aln.Addr().String())
 	}
+	d.SetOwnListeners(append(own, p.pln.Addr().String())...)
+	return p, nil
+}
 
-	own = append(own, pln.Addr().String())
-	if aln != nil {
-		own = append(own, aln.Addr().String())
-	}
-	d.SetOwnListeners(own...)
-
+// members are the run group's members in their stop order: the reloader (no reload during
+// a shutdown), the proxy (it stops accepting and finishes in-flight requests, whose events
+// are enqueued), the dispatcher (in-flight attempts finish or stay unacknowledged in the
+// queue), then the admin server, which reports on the others until the end.
+func (p *parts) members(file *rules.File, reload func() (*rules.File, error), hup <-chan os.Signal, log *slog.Logger) []member {
+	grace := file.Proxy.ShutdownTimeout
 	dctx, dcancel := context.WithCancel(context.Background())
-	defer dcancel()
-	errc := make(chan error, 3)
-	dispDone := make(chan error, 1)
-	go func() { dispDone <- d.Run(dctx) }()
-	go func() { errc <- px.Serve(pln) }()
-	if adminOn {
-		go func() { errc <- adm.Serve(aln) }()
+	rctx, rcancel := context.WithCancel(context.Background())
+	members := []member{
+		{name: "reloader", grace: time.Minute, stop: rcancel, run: func() error {
+			reloader(rctx, file, reload, hup, p.cls, p.adm, log)
+			return nil
+		}},
+		{name: "proxy", grace: time.Minute, run: func() error { return p.px.Serve(p.pln) }, stop: func() {
+			log.Info("shutting down: finishing in-flight requests", "grace", grace)
+			sctx, scancel := context.WithTimeout(context.Background(), grace)
+			defer scancel()
+			if err := p.px.Shutdown(sctx); err != nil {
+				log.Warn("proxy shutdown", "err", err)
+			}
+		}},
+		{name: "dispatcher", grace: grace + 30*time.Second, stop: dcancel, run: func() error {
+			if err := p.d.Run(dctx); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		}},
 	}
-	log.Info("hooktap running", "version", version, "listen", pln.Addr().String(),
-		"upstream", file.Proxy.Upstream, "admin", addrOf(aln), "queue", queueKind(file.Dispatch.Queue),
-		"rules", len(file.Rules), "webhooks", len(file.Webhooks))
-	if onReady != nil {
-		var aa net.Addr
-		if aln != nil {
-			aa = aln.Addr()
-		}
-		onReady(pln.Addr(), aa)
+	if p.aln != nil {
+		members = append(members, member{name: "admin server", grace: time.Minute, run: func() error { return p.adm.Serve(p.aln) }, stop: func() {
+			actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer acancel()
+			_ = p.adm.Shutdown(actx)
+		}})
 	}
+	return members
+}
 
-	var runErr error
-loop:
+// reloader applies the rules file again at each value on hup until ctx ends. A file that
+// does not load or compile, or whose webhooks the admin server refuses, is refused whole
+// and the running rules stay.
+func reloader(ctx context.Context, file *rules.File, reload func() (*rules.File, error), hup <-chan os.Signal, cls *rules.Classifier, adm *admin.Server, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
-			break loop
+			return
 		case <-hup:
-			next, err := reload()
-			if err != nil {
-				log.Error("reload refused; the running rules stay", "err", err)
-				continue
-			}
-			nm, err := rules.Compile(next)
-			if err != nil {
-				log.Error("reload refused; the running rules stay", "err", err)
-				continue
-			}
-			// The admin server merges the file's webhooks with the API's and applies the set.
-			if err := adm.SetFileWebhooks(next.Webhooks); err != nil {
-				log.Error("reload refused; the running rules stay", "err", err)
-				continue
-			}
-			cls.Reload(nm)
-			log.Info("rules reloaded", "rules", len(next.Rules), "webhooks", len(next.Webhooks))
-			if changed := restartOnly(file, next); len(changed) > 0 {
-				log.Warn("reload applies rules and webhooks only; these changes take effect at the next start", "sections", strings.Join(changed, ", "))
-			}
-		case err := <-errc:
-			runErr = err
-			break loop
-		case err := <-dispDone:
-			dispDone <- err
-			runErr = fmt.Errorf("dispatcher stopped: %w", err)
-			break loop
+		}
+		next, err := reload()
+		if err != nil {
+			log.Error("reload refused; the running rules stay", "err", err)
+			continue
+		}
+		nm, err := rules.Compile(next)
+		if err != nil {
+			log.Error("reload refused; the running rules stay", "err", err)
+			continue
+		}
+		// The admin server merges the file's webhooks with the API's and applies the set.
+		if err := adm.SetFileWebhooks(next.Webhooks); err != nil {
+			log.Error("reload refused; the running rules stay", "err", err)
+			continue
+		}
+		cls.Reload(nm)
+		log.Info("rules reloaded", "rules", len(next.Rules), "webhooks", len(next.Webhooks))
+		if changed := restartOnly(file, next); len(changed) > 0 {
+			log.Warn("reload applies rules and webhooks only; these changes take effect at the next start", "sections", strings.Join(changed, ", "))
 		}
 	}
-
-	log.Info("shutting down: finishing in-flight requests", "grace", file.Proxy.ShutdownTimeout)
-	sctx, scancel := context.WithTimeout(context.Background(), file.Proxy.ShutdownTimeout)
-	defer scancel()
-	if err := px.Shutdown(sctx); err != nil {
-		log.Warn("proxy shutdown", "err", err)
-	}
-	dcancel()
-	select {
-	case err := <-dispDone:
-		if err != nil && !errors.Is(err, context.Canceled) {
-			log.Warn("dispatcher shutdown", "err", err)
-		}
-	case <-time.After(file.Proxy.ShutdownTimeout + 30*time.Second):
-		log.Error("dispatcher did not stop in time")
-	}
-	if adminOn {
-		actx, acancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer acancel()
-		_ = adm.Shutdown(actx)
-	}
-	log.Info("hooktap stopped")
-	return runErr
 }
 
 // queueKind names the queue for the log without its URLs, which may carry credentials.
