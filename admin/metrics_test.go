@@ -10,6 +10,7 @@ import (
 	"hooktap/dispatch"
 	"hooktap/rules"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -41,7 +42,9 @@ func TestMetricsParse(t *testing.T) {
 	}
 	rcv.next(t)
 	waitFor(t, "the delivery counted", func() bool {
-		return strings.Contains(h.do("GET", "/metrics", nil, noAuth).raw, `outcome="delivered"} 1`)
+		fams, _ := parseMetrics(t, h)
+		n, _ := sampleValue(fams, "hooktap_deliveries_total", map[string]string{"webhook": weird, "outcome": "delivered"})
+		return n == 1
 	})
 
 	a := h.do("GET", "/metrics", nil, noAuth).mustStatus(t, 200)
@@ -72,30 +75,8 @@ func TestMetricsParse(t *testing.T) {
 			t.Errorf("%s has no HELP", name)
 		}
 	}
-	// value finds the sample of family with exactly these labels.
 	value := func(family string, labels map[string]string) (float64, bool) {
-		mf := fams[family]
-		if mf == nil {
-			return 0, false
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) != len(labels) {
-				continue
-			}
-			for _, l := range m.GetLabel() {
-				if labels[l.GetName()] != l.GetValue() {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue(), true
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue(), true
-			}
-		}
-		return 0, false
+		return sampleValue(fams, family, labels)
 	}
 	checks := []struct {
 		family string
@@ -129,16 +110,6 @@ func TestMetricsParse(t *testing.T) {
 	}
 }
 
-func TestPromWriterEscapes(t *testing.T) {
-	var p promWriter
-	p.family("x_total", "counter", "Help with \\ and\nnewline.")
-	p.uint("x_total", 1, "a", "q\"b\\s\nn")
-	want := "# HELP x_total Help with \\\\ and\\nnewline.\n# TYPE x_total counter\nx_total{a=\"q\\\"b\\\\s\\nn\"} 1\n"
-	if string(p.b) != want {
-		t.Errorf("got\n%s\nwant\n%s", p.b, want)
-	}
-}
-
 // fixedStats is the real dispatcher with counters a test sets.
 type fixedStats struct {
 	*dispatch.Dispatcher
@@ -161,38 +132,86 @@ func TestMetricsFromStats(t *testing.T) {
 		},
 	}}
 	h := newHarness(t, harnessOpts{disp: d, file: []rules.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}})
-	raw := h.do("GET", "/metrics", nil, noAuth).mustStatus(t, 200).raw
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	if _, err := p.TextToMetricFamilies(strings.NewReader(raw)); err != nil {
-		t.Fatalf("the official parser refuses /metrics: %v\n%s", err, raw)
-	}
-	for _, want := range []string{
-		"hooktap_events_accepted_total 12\n",
-		"hooktap_queue_depth 42\n",
-		"hooktap_queue_bytes 4096\n",
-		"hooktap_queue_oldest_age_seconds 1.5\n",
-		"hooktap_deliveries_in_flight 7\n",
-		`hooktap_drops_total{reason="closed"} 1` + "\n",
-		`hooktap_drops_total{reason="queue_full"} 5` + "\n",
-		`hooktap_deliveries_total{webhook="a",outcome="delivered"} 9` + "\n",
-		`hooktap_deliveries_total{webhook="a",outcome="failed"} 2` + "\n",
-		`hooktap_deliveries_total{webhook="a",outcome="dead"} 1` + "\n",
-		`hooktap_delivery_failures_total{webhook="a",reason="status_5xx"} 2` + "\n",
-		`hooktap_deliveries_total{webhook="old name",outcome="delivered"} 1` + "\n",
-		`hooktap_webhook_gone{webhook="old name"} 1` + "\n",
-		`hooktap_breaker_open{webhook="a"} 1` + "\n",
-		`hooktap_breaker_failures{webhook="a"} 6` + "\n",
-		`hooktap_breaker_opens_total{webhook="a"} 2` + "\n",
-		`hooktap_queue_pending{webhook="a"} 4` + "\n",
-		`hooktap_dead_deliveries{webhook="a"} 1` + "\n",
-		`hooktap_webhooks{source="file"} 1` + "\n",
+	fams, raw := parseMetrics(t, h)
+	type l = map[string]string
+	for _, c := range []struct {
+		family string
+		labels l
+		want   float64
+	}{
+		{"hooktap_events_accepted_total", nil, 12},
+		{"hooktap_queue_depth", nil, 42},
+		{"hooktap_queue_bytes", nil, 4096},
+		{"hooktap_queue_oldest_age_seconds", nil, 1.5},
+		{"hooktap_deliveries_in_flight", nil, 7},
+		{"hooktap_drops_total", l{"reason": "closed"}, 1},
+		{"hooktap_drops_total", l{"reason": "queue_full"}, 5},
+		{"hooktap_deliveries_total", l{"webhook": "a", "outcome": "delivered"}, 9},
+		{"hooktap_deliveries_total", l{"webhook": "a", "outcome": "failed"}, 2},
+		{"hooktap_deliveries_total", l{"webhook": "a", "outcome": "dead"}, 1},
+		{"hooktap_delivery_failures_total", l{"webhook": "a", "reason": "status_5xx"}, 2},
+		{"hooktap_deliveries_total", l{"webhook": "old name", "outcome": "delivered"}, 1},
+		{"hooktap_webhook_gone", l{"webhook": "old name"}, 1},
+		{"hooktap_breaker_open", l{"webhook": "a"}, 1},
+		{"hooktap_breaker_failures", l{"webhook": "a"}, 6},
+		{"hooktap_breaker_opens_total", l{"webhook": "a"}, 2},
+		{"hooktap_queue_pending", l{"webhook": "a"}, 4},
+		{"hooktap_dead_deliveries", l{"webhook": "a"}, 1},
+		{"hooktap_webhooks", l{"source": "file"}, 1},
 	} {
-		if !strings.Contains(raw, want) {
-			t.Errorf("/metrics has no %q:\n%s", want, raw)
+		if got, ok := sampleValue(fams, c.family, c.labels); !ok || got != c.want {
+			t.Errorf("%s%v = %v (found %v), want %v\n%s", c.family, c.labels, got, ok, c.want, raw)
 		}
 	}
 	// No proxy or classifier given: their families are absent, not zero.
 	if strings.Contains(raw, "hooktap_proxy_requests_total") || strings.Contains(raw, "hooktap_events_total") {
 		t.Errorf("families without a source:\n%s", raw)
+	}
+}
+
+// sampleValue finds the counter or gauge sample of family with exactly these labels.
+func sampleValue(fams map[string]*dto.MetricFamily, family string, labels map[string]string) (float64, bool) {
+	mf := fams[family]
+	if mf == nil {
+		return 0, false
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		if len(m.GetLabel()) != len(labels) {
+			continue
+		}
+		for _, l := range m.GetLabel() {
+			if labels[l.GetName()] != l.GetValue() {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.GetCounter().GetValue(), true
+		case m.Gauge != nil:
+			return m.GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// A label value the exposition cannot carry (not UTF-8) drops that sample only: the scrape
+// still answers 200 with every other family, and the runtime's and process's families.
+func TestMetricsSurviveBadLabel(t *testing.T) {
+	bad := ProxyStatsFunc(func() ProxyCounters {
+		return ProxyCounters{Requests: []RequestCount{{"GET", "2xx", 10}, {"B\xffD", "4xx", 1}}, Tapped: 3}
+	})
+	h := newHarness(t, harnessOpts{proxy: bad, class: classifierStats{}})
+	fams, raw := parseMetrics(t, h)
+	if n, ok := sampleValue(fams, "hooktap_proxy_requests_total", map[string]string{"method": "GET", "class": "2xx"}); !ok || n != 10 {
+		t.Errorf("GET 2xx = %v (found %v), want 10\n%s", n, ok, raw)
+	}
+	if n, _ := sampleValue(fams, "hooktap_proxy_tapped_total", nil); n != 3 {
+		t.Errorf("tapped = %v, want 3", n)
+	}
+	for _, f := range []string{"process_cpu_seconds_total", "go_goroutines", "hooktap_events_total"} {
+		if fams[f] == nil {
+			t.Errorf("no family %s", f)
+		}
 	}
 }

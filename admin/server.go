@@ -306,7 +306,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/dead/{delivery}/redeliver", s.write(s.redeliverOne))
 	mux.HandleFunc("POST /rest/api/webhooks/{id}/reactivate", s.write(s.reactivate))
 	mux.HandleFunc("GET /rest/api/unmatched", s.read(s.unmatched))
-	mux.HandleFunc("GET /metrics", s.metrics)
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /{$}", s.servePage)

@@ -43,15 +43,3 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": out, "size": len(out)})
 }
-
-// unmatchedMetrics appends hooktap_unmatched_writes_total.
-func (s *Server) unmatchedMetrics(p *promWriter) {
-	u := s.unmatchedReader()
-	if u == nil {
-		return
-	}
-	p.family("hooktap_unmatched_writes_total", "counter", "Accepted writes (2xx, 3xx) that no rule matched, by method and route shape (ids collapsed; {other} once 256 routes are counted).")
-	for _, m := range u.Unmatched() {
-		p.uint("hooktap_unmatched_writes_total", m.Count, "method", m.Method, "route", m.Route)
-	}
-}
