@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,8 +64,9 @@ var (
 
 // tapStack is the running stack. Each delivery the receiver gets is one value on got.
 type tapStack struct {
-	addr string      // the proxy's listener
-	got  chan []byte // the X-Hub-Signature of each delivery (its buffer is the receiver's: read it at once)
+	addr string       // the proxy's listener
+	got  chan []byte  // the X-Hub-Signature of each delivery (its buffer is the receiver's: read it at once), unless no one waits
+	n    atomic.Int64 // deliveries received
 	d    *dispatch.Dispatcher
 	px   *proxy.Server
 	// timer bounds each wait; reused, because time.After allocates and the alloc test
@@ -82,7 +85,11 @@ func startTapStack(tb testing.TB, queue string) *tapStack {
 	st := &tapStack{got: make(chan []byte, 1), timer: time.NewTimer(time.Hour)}
 	recv := testkit.ServeFast(tb, func(ctx *fasthttp.RequestCtx) {
 		ctx.SetBodyString(`{"ok":true}`)
-		st.got <- ctx.Request.Header.Peek("X-Hub-Signature")
+		st.n.Add(1)
+		select {
+		case st.got <- ctx.Request.Header.Peek("X-Hub-Signature"):
+		default: // a parallel benchmark does not wait for each delivery
+		}
 	})
 	file, err := rules.Parse("tappath.toml", fmt.Appendf(nil, tapPathRules, up, queue, tb.TempDir(), recv))
 	if err != nil {
@@ -243,9 +250,66 @@ func BenchmarkTappedExchange(b *testing.B) {
 				x.do(b)
 			}
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				x.do(b)
 			}
+			cpu.report(b)
 		})
 	}
+}
+
+// BenchmarkTappedLoad is the tapped path under load: parallel writers (GOMAXPROCS × 16
+// connections), each write classified into one event, and the benchmark ends once every
+// event has been delivered, so ns/op is the throughput cost of one exchange with its
+// delivery. It is the benchmark to profile (bench/doc.go, "Profiling the tapped path").
+//
+//	go test -run XXX -bench TappedLoad -count 5 .
+func BenchmarkTappedLoad(b *testing.B) {
+	for _, queue := range []string{"memory", "disk"} {
+		b.Run(queue, func(b *testing.B) {
+			st := startTapStack(b, queue)
+			base := st.n.Load()
+			var sent atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(16)
+			b.ResetTimer()
+			cpu := startCPU(b)
+			b.RunParallel(func(pb *testing.PB) {
+				x := newExchange(st, "/rest/api/content/9/label", false)
+				defer x.release()
+				for pb.Next() {
+					x.do(b)
+					sent.Add(1)
+				}
+			})
+			deadline := time.Now().Add(time.Minute)
+			for st.n.Load()-base < sent.Load() {
+				if time.Now().After(deadline) {
+					b.Fatalf("%d of %d events delivered after a minute", st.n.Load()-base, sent.Load())
+				}
+				time.Sleep(time.Millisecond)
+			}
+			cpu.report(b)
+		})
+	}
+}
+
+// cpuClock reads the process's CPU time (every goroutine: client, proxy, dispatcher,
+// upstream, receiver) for a cpu-µs/op metric, steadier than ns/op on a machine that other
+// work shares.
+type cpuClock struct{ start time.Duration }
+
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU(tb testing.TB) cpuClock { return cpuClock{processCPU(tb)} }
+
+func (c cpuClock) report(b *testing.B) {
+	b.ReportMetric(float64(processCPU(b)-c.start)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 }
