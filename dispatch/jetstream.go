@@ -544,7 +544,7 @@ func (q *JetStreamQueue) Publish(ctx context.Context, m *Message) error {
 	p := q.bufs.Get().(*jsPub)
 	defer q.bufs.Put(p)
 	p.buf = appendBody(p.buf[:0], m)
-	p.msg = nats.Msg{Subject: jsEventPrefix + m.Event, Data: p.buf, Header: p.msg.Header}
+	p.msg = nats.Msg{Subject: eventSubject(m.Event), Data: p.buf, Header: p.msg.Header}
 	if q.external != nil {
 		if p.msg.Header == nil {
 			p.msg.Header = nats.Header{jetstream.MsgIDHeader: p.id}
@@ -639,6 +639,24 @@ func (q *JetStreamQueue) publishErr(err error) error {
 		return ErrClosed
 	}
 	return fmt.Errorf("dispatch: jetstream publish: %w", err)
+}
+
+// jsEventSubjects holds each known event's subject, indexed as rules.Names, so that a publish
+// does not build its subject (one allocation per event). Immutable.
+var jsEventSubjects = func() []string {
+	s := make([]string, len(rules.Names))
+	for i, n := range rules.Names {
+		s[i] = jsEventPrefix + n
+	}
+	return s
+}()
+
+// eventSubject is the stream subject of event name e.
+func eventSubject(e string) string {
+	if bit, ok := eventIndex[e]; ok {
+		return jsEventSubjects[bit]
+	}
+	return jsEventPrefix + e
 }
 
 // appendBody encodes m as a stream message body: one text line
