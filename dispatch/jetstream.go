@@ -145,6 +145,7 @@ type jsHook struct {
 	inbox    string
 	sub      *nats.Subscription
 	timer    *time.Timer   // Fetch's wait; Fetch for one hook runs in one goroutine at a time
+	pullBuf  []byte        // Fetch's pull request body, reused like timer
 	notify   chan struct{} // 1-buffered: a message or a pull's end arrived
 	fetched  atomic.Int64  // fetched by this instance, not yet settled
 
@@ -974,7 +975,8 @@ func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery
 		if h.asked == 0 || now.After(h.pullEnds) {
 			h.asked = cap(dst) - len(dst)
 			h.pullEnds = now.Add(jsFetchWait + jsPullGrace)
-			pull = fmt.Appendf(nil, `{"batch":%d,"expires":%d}`, h.asked, jsFetchWait.Nanoseconds())
+			h.pullBuf = appendPull(h.pullBuf[:0], h.asked, jsFetchWait)
+			pull = h.pullBuf
 		}
 		wait := h.pullEnds.Sub(now)
 		h.mu.Unlock()
@@ -1004,6 +1006,16 @@ func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery
 			return dst, ErrClosed
 		}
 	}
+}
+
+// appendPull appends a pull request's body, {"batch":n,"expires":ns}, without fmt (an
+// allocation per pull). nats.Conn.PublishRequest copies it into the connection's buffer.
+func appendPull(b []byte, batch int, expires time.Duration) []byte {
+	b = append(b, `{"batch":`...)
+	b = strconv.AppendInt(b, int64(batch), 10)
+	b = append(b, `,"expires":`...)
+	b = strconv.AppendInt(b, expires.Nanoseconds(), 10)
+	return append(b, '}')
 }
 
 // jsPullGrace is how long after a pull's server-side expiry the client still waits for its

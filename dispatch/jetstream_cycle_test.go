@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -46,6 +47,16 @@ func BenchmarkJetStreamCycle(b *testing.B) {
 	for b.Loop() {
 		cycle(i)
 		i++
+	}
+}
+
+func TestAppendPull(t *testing.T) {
+	for _, n := range []int{1, 64, 1000} {
+		got := string(appendPull(nil, n, jsFetchWait))
+		want := fmt.Sprintf(`{"batch":%d,"expires":%d}`, n, jsFetchWait.Nanoseconds())
+		if got != want {
+			t.Errorf("got %s, want %s", got, want)
+		}
 	}
 }
 
