@@ -217,8 +217,17 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 		if upstream := upstreamComment(v.config); upstream != "" {
 			args = append(args, "-upstream", upstream)
 		}
-		if s.CPUProfile != "" && v.rules && v.queue == "memory" {
-			args = append(args, "-cpuprofile", fmt.Sprintf("%s.tap%d", s.CPUProfile, gi+1))
+		if v.rules {
+			suffix := fmt.Sprintf(".tap%d", gi+1)
+			if v.queue != "memory" {
+				suffix += "." + v.queue
+			}
+			if s.CPUProfile != "" {
+				args = append(args, "-cpuprofile", s.CPUProfile+suffix)
+			}
+			if s.MemProfile != "" {
+				args = append(args, "-memprofile", s.MemProfile+suffix)
+			}
 		}
 		pr, err := startRole(s.tmp, "hooktap", s.machine.ServerCPUs, args...)
 		if err != nil {
