@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // clkTck is the kernel's USER_HZ, the unit of utime and stime in /proc/<pid>/stat: what
@@ -131,4 +132,21 @@ func (c *cpuSampler) apply(st *Step) {
 	if st.Requests > 0 {
 		st.CPUUSPerReq = float64(total) * tickUS / float64(st.Requests)
 	}
+}
+
+// us is the CPU time of procs[i] over the window in µs, and whether both reads worked.
+func (c *cpuSampler) us(i int) (float64, bool) {
+	if c.errs[i] != nil {
+		return 0, false
+	}
+	return float64(c.end[i]-c.start[i]) * tickUS, true
+}
+
+// selfCPUUS is this process's user+system CPU time so far (getrusage, µs resolution).
+func selfCPUUS() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e3
 }

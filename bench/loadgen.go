@@ -48,6 +48,9 @@ type Step struct {
 	// measured window, and CPUUSPerReq their sum per request answered in it.
 	CPU         []ProcCPU `json:"cpu,omitempty"`
 	CPUUSPerReq float64   `json:"cpu_us_per_req,omitempty"`
+	// SelfCPUUS is this process's own CPU time (the load generator, and whatever else runs
+	// in it) over the measured window of a closed-loop step, in µs.
+	SelfCPUUS float64 `json:"self_cpu_us,omitempty"`
 }
 
 const (
@@ -194,16 +197,19 @@ func ClosedLoop(ctx context.Context, targets []Target, conns int, warm, dur time
 	}
 	sleepCtx(ctx, warm)
 	cpu := newCPUSampler(procs)
+	self0 := selfCPUUS()
 	measuring.Store(true)
 	t0 := time.Now()
 	sleepCtx(ctx, dur)
 	measuring.Store(false)
 	elapsed := time.Since(t0)
+	self1 := selfCPUUS()
 	cpu.finish()
 	stop.Store(true)
 	wg.Wait()
 	st := merge(ws, elapsed, 0)
 	cpu.apply(&st)
+	st.SelfCPUUS = self1 - self0
 	return st
 }
 

@@ -24,6 +24,7 @@ type Settings struct {
 	Events     int           `json:"events"` // backlog: events accepted while the receiver is down
 	Out        string        `json:"out,omitempty"`
 	CPUProfile string        `json:"cpuprofile,omitempty"`
+	MemProfile string        `json:"memprofile,omitempty"`
 	NoPin      bool          `json:"nopin"`
 	Pack       string        `json:"pack"` // rules file for the proxy and classify scenarios
 
@@ -89,7 +90,8 @@ func run(args []string) error {
 	fs.IntVar(&s.Runs, "runs", 0, "repetitions of every measurement (default 3, -short 1)")
 	fs.IntVar(&s.Events, "events", 0, "backlog: events accepted while the receiver is down (default 100000, -short 2000)")
 	fs.StringVar(&s.Out, "out", "", "write results.json and SVG charts into this directory")
-	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the hooktap side: proxy: the hooktap child to this path; tap: the tapped hooktap child to PATH.tap; dispatch, classify, backlog: this process to PATH.<scenario>")
+	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the hooktap side: proxy: the hooktap child to this path; tap: the tapped hooktap children to PATH.tap<group> (memory queue) and PATH.tap<group>.disk; dispatch, classify, backlog: this process to PATH.<scenario>")
+	fs.StringVar(&s.MemProfile, "memprofile", "", "tap: write the allocation profiles of the tapped hooktap children to PATH.tap<group> (memory queue) and PATH.tap<group>.disk")
 	fs.BoolVar(&s.NoPin, "nopin", false, "do not pin the load generator and the servers to separate CPUs")
 	fs.StringVar(&s.Pack, "pack", "", "rules file loaded by hooktap in the proxy scenario and benchmarked by classify (default rules.toml when present)")
 	fs.Usage = func() { usage(fs) }
@@ -118,12 +120,15 @@ func run(args []string) error {
 		return fmt.Errorf("unknown scenario %q", name)
 	}
 	s.fill()
-	if s.CPUProfile != "" {
-		abs, err := filepath.Abs(s.CPUProfile)
+	for _, p := range []*string{&s.CPUProfile, &s.MemProfile} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err
 		}
-		s.CPUProfile = abs
+		*p = abs
 	}
 	tmp, err := os.MkdirTemp("", "hooktap-bench-")
 	if err != nil {

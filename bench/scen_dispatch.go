@@ -26,7 +26,12 @@ type dispatchRun struct {
 	Latency        *HistSummary
 	LatencyOffered float64 `json:"latency_offered_events_per_s"`
 	Failed         uint64  `json:"failed"`
-	Drops          uint64  `json:"drops"`
+	// CPUPerDel is this process's CPU time (getrusage) per delivery in the measured
+	// window: the dispatcher, the in-process receivers and the producer. CeilCPUPerReq is
+	// the same per request in the ceiling step: the load generator and the receivers.
+	CPUPerDel     float64 `json:"cpu_us_per_delivery"`
+	CeilCPUPerReq float64 `json:"ceiling_cpu_us_per_req"`
+	Drops         uint64  `json:"drops"`
 }
 
 func newDispatcher(queue, dataDir string, addrs []string, extra func(*rules.DispatchSection)) (*dispatch.Dispatcher, error) {
@@ -112,6 +117,7 @@ func runDispatch(ctx context.Context, s *Settings, p *Progress) (Result, error) 
 	tab := Table{
 		Title: fmt.Sprintf("Dispatch: deliveries/s as a ratio of the receivers' own ceiling (%d×%s)", s.Runs, s.Duration),
 		Columns: []string{"queue", "receivers", "÷ ceiling", "deliveries/s", "ceiling req/s", "allocs / delivery", "B / delivery",
+			"process CPU / delivery", "dispatcher CPU / delivery",
 			"enqueue → receiver p50 / p99 / p99.9 @50%", "failed / dropped"},
 	}
 	for _, q := range queues {
@@ -123,27 +129,35 @@ func runDispatch(ctx context.Context, s *Settings, p *Progress) (Result, error) 
 				if why == "" {
 					why = "not measured"
 				}
-				tab.Rows = append(tab.Rows, []string{q, fmt.Sprint(n), "absent", "absent", "absent", "absent", "absent", "absent", why})
+				tab.Rows = append(tab.Rows, []string{q, fmt.Sprint(n), "absent", "absent", "absent", "absent", "absent", "absent", "absent", "absent", why})
 				continue
 			}
-			var ceil, del, al, by, l50, l99, l999 Spread
+			var ceil, del, al, by, l50, l99, l999, cpu, own Spread
 			var failed, drops uint64
 			for _, d := range runs {
 				ceil, del, al, by = append(ceil, d.Ceiling), append(del, d.Delivered), append(al, d.AllocsPerDel), append(by, d.BytesPerDel)
 				if d.Latency != nil && d.Latency.Count > 0 {
 					l50, l99, l999 = append(l50, d.Latency.P50), append(l99, d.Latency.P99), append(l999, d.Latency.P999)
 				}
+				if d.CPUPerDel > 0 {
+					cpu = append(cpu, d.CPUPerDel)
+					if d.CeilCPUPerReq > 0 {
+						own = append(own, d.CPUPerDel-d.CeilCPUPerReq)
+					}
+				}
 				failed += d.Failed
 				drops += d.Drops
 			}
 			tab.Rows = append(tab.Rows, []string{q, fmt.Sprint(n), ratios(del, ceil).Fmt(fmtRatio), del.Fmt(fmtRate), ceil.Fmt(fmtRate),
-				al.Fmt(fmtFloat), by.Fmt(fmtFloat), l50.Fmt(fmtUS) + " / " + l99.Fmt(fmtUS) + " / " + l999.Fmt(fmtUS), fmt.Sprintf("%d / %d", failed, drops)})
+				al.Fmt(fmtFloat), by.Fmt(fmtFloat), cpu.Fmt(fmtCPUUS), own.Fmt(fmtCPUUS), l50.Fmt(fmtUS) + " / " + l99.Fmt(fmtUS) + " / " + l999.Fmt(fmtUS), fmt.Sprintf("%d / %d", failed, drops)})
 		}
 	}
 	tab.Notes = append(tab.Notes,
 		"Ceiling: this harness's fasthttp load generator POSTing the same payload at the same receivers, closed loop, with as many connections as the dispatcher may have in flight (64 per webhook, 500 in all). "+
 			"Deliveries/s: a producer enqueues events (one event = one delivery per receiver) as fast as the queue takes them; the receivers count what arrives in the measured window.",
 		"Allocations: runtime.MemStats Mallocs and TotalAlloc over the measured window divided by deliveries; they include the in-process receivers (fasthttp, about 0 per request) and the producer (0: it rewrites one payload in place).",
+		"CPU: this process's utime+stime (getrusage) over the measured window ÷ deliveries; it holds the receivers and the producer as well as the dispatcher. "+
+			"\"Dispatcher CPU\" subtracts the process CPU per request of the ceiling step (the load generator's POST and the receivers' answer, the same work minus the queue, signing and bookkeeping): what the dispatcher costs beyond a bare fasthttp client.",
 		"Latency: from Enqueue (the moment the proxy hands over the event, right after the upstream's answer) to the receiver's request, with events enqueued at a fixed rate of half the measured delivery rate.")
 	res.Tables = []Table{tab}
 	res.Raw = out
@@ -167,6 +181,9 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 	p.Step(s.Duration+s.Warmup, "run %d/%d · %s queue · %d receivers · ceiling (%d conns)", run+1, s.Runs, queue, n, conns)
 	st := ClosedLoop(ctx, targets, conns, s.Warmup, s.Duration)
 	dr.Ceiling = st.Achieved
+	if st.Requests > 0 && st.SelfCPUUS > 0 {
+		dr.CeilCPUPerReq = st.SelfCPUUS / float64(st.Requests)
+	}
 	rc.reset()
 
 	d, err := newDispatcher(queue, filepath.Join(s.tmp, fmt.Sprintf("dispatch-%s-%d-%d", queue, n, run)), rc.addrs, nil)
@@ -193,9 +210,11 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 	sleepCtx(ctx, s.Warmup+time.Duration(n)*5*time.Millisecond)
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
+	c0 := selfCPUUS()
 	g0, t0 := rc.got.Load(), time.Now()
 	sleepCtx(ctx, s.Duration)
 	g1, el := rc.got.Load(), time.Since(t0)
+	c1 := selfCPUUS()
 	runtime.ReadMemStats(&m1)
 	close(stop)
 	acc := <-prodDone
@@ -211,6 +230,7 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 	dr.Delivered = dels / el.Seconds()
 	dr.AllocsPerDel = float64(m1.Mallocs-m0.Mallocs) / dels
 	dr.BytesPerDel = float64(m1.TotalAlloc-m0.TotalAlloc) / dels
+	dr.CPUPerDel = (c1 - c0) / dels
 	// Let what the saturation run left in the queue drain before timing latency.
 	waitDelivered(ctx, rc, acc*int64(n), 30*time.Second)
 

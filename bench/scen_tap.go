@@ -102,6 +102,10 @@ type tapVariant struct {
 	e2e         [][]*HistSummary
 	delivered   int64
 	writes      int64
+	// CPU time of the hooktap process from /proc, µs: per write answered in the closed-loop
+	// steps; per write sent and per event delivered over each open-loop step at 50 %, from
+	// its start to the end of its deliveries (the receiver's count has stopped moving).
+	cpuClosed, cpuWrite50, cpuEvent50 Spread
 }
 
 // tapGroup is a set of variants measured with the same write against the same upstream;
@@ -169,7 +173,7 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 			res.Tables, res.Raw = tables, raw
 			return res, err
 		}
-		tables = append(tables, t)
+		tables = append(tables, t...)
 	}
 	res.Tables, res.Raw = tables, raw
 	return res, nil
@@ -202,19 +206,28 @@ func wikiPage(addr string) (string, error) {
 	return id, nil
 }
 
-func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi int, recv string) (Table, error) {
+func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi int, recv string) ([]Table, error) {
 	vars := g.vars
 	for i, v := range vars {
 		cfg := filepath.Join(s.tmp, fmt.Sprintf("tap-%d-%d.toml", gi, i))
 		if err := os.WriteFile(cfg, []byte(v.config), 0o644); err != nil {
-			return Table{}, err
+			return nil, err
 		}
 		args := []string{"-config", cfg, "-queue", v.queue, "-data", filepath.Join(s.tmp, fmt.Sprintf("tap-data-%d-%d", gi, i))}
 		if upstream := upstreamComment(v.config); upstream != "" {
 			args = append(args, "-upstream", upstream)
 		}
-		if s.CPUProfile != "" && v.rules && v.queue == "memory" {
-			args = append(args, "-cpuprofile", fmt.Sprintf("%s.tap%d", s.CPUProfile, gi+1))
+		if v.rules {
+			suffix := fmt.Sprintf(".tap%d", gi+1)
+			if v.queue != "memory" {
+				suffix += "." + v.queue
+			}
+			if s.CPUProfile != "" {
+				args = append(args, "-cpuprofile", s.CPUProfile+suffix)
+			}
+			if s.MemProfile != "" {
+				args = append(args, "-memprofile", s.MemProfile+suffix)
+			}
 		}
 		pr, err := startRole(s.tmp, "hooktap", s.machine.ServerCPUs, args...)
 		if err != nil {
@@ -233,7 +246,7 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 		}
 	}()
 	if vars[0].absent != "" {
-		return Table{}, fmt.Errorf("hooktap without rules did not start: %s", vars[0].absent)
+		return nil, fmt.Errorf("hooktap without rules did not start: %s", vars[0].absent)
 	}
 	for r := 0; r < s.Runs; r++ {
 		for _, v := range vars {
@@ -241,22 +254,26 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 				continue
 			}
 			if ctx.Err() != nil {
-				return Table{}, ctx.Err()
+				return nil, ctx.Err()
 			}
 			p.Step(s.Duration+s.Warmup, "run %d/%d · %s · closed loop, %d conns", r+1, s.Runs, v.name, s.Conns)
 			if _, err := getRecv(recv, "/reset"); err != nil {
-				return Table{}, err
+				return nil, err
 			}
-			st := ClosedLoop(ctx, []Target{{Addr: v.addr, Req: g.write}}, s.Conns, s.Warmup, s.Duration)
+			st := ClosedLoop(ctx, []Target{{Addr: v.addr, Req: g.write}}, s.Conns, s.Warmup, s.Duration, v.proc)
 			v.closed = append(v.closed, st.Achieved)
+			if us, ok := procUS(st, v.proc.Name); ok {
+				v.cpuClosed = append(v.cpuClosed, us)
+			}
 			if v.rules {
 				if _, err := drainRecv(ctx, recv); err != nil {
-					return Table{}, err
+					return nil, err
 				}
 			}
 		}
 	}
 	base := vars[0].closed.Median()
+	const k50 = 1 // tapFractions[k50] is 50 %
 	for r := 0; r < s.Runs; r++ {
 		for _, v := range vars {
 			if v.absent != "" {
@@ -264,20 +281,33 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 			}
 			for k, f := range tapFractions {
 				if ctx.Err() != nil {
-					return Table{}, ctx.Err()
+					return nil, ctx.Err()
 				}
 				rate := base * f
 				p.Step(s.Duration+s.Warmup, "run %d/%d · %s · open loop %.0f%% = %s", r+1, s.Runs, v.name, f*100, fmtRate(rate))
 				if _, err := getRecv(recv, "/reset"); err != nil {
-					return Table{}, err
+					return nil, err
 				}
+				cpu := newCPUSampler([]*Proc{v.proc})
 				st := OpenLoop(ctx, []Target{{Addr: v.addr, Req: g.write}}, s.Conns, rate, s.Warmup, s.Duration)
 				v.open[k] = append(v.open[k], st)
+				var rs recvStats
 				if v.rules {
-					rs, err := drainRecv(ctx, recv)
-					if err != nil {
-						return Table{}, err
+					var err error
+					if rs, err = drainRecv(ctx, recv); err != nil {
+						return nil, err
 					}
+				}
+				cpu.finish()
+				if us, ok := cpu.us(0); ok && k == k50 {
+					if st.Sent > 0 {
+						v.cpuWrite50 = append(v.cpuWrite50, us/float64(st.Sent))
+					}
+					if rs.Received > 0 {
+						v.cpuEvent50 = append(v.cpuEvent50, us/float64(rs.Received))
+					}
+				}
+				if v.rules {
 					v.e2e[k] = append(v.e2e[k], rs.Latency)
 					// Every write of the step (warm-up included) should be one delivery.
 					v.delivered += rs.Received
@@ -291,7 +321,6 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 		Title:   g.title,
 		Columns: []string{"hooktap", "throughput ÷ no rules", "writes/s", "added p50 @50%", "added p99 @50%", "p50 / p99 @25%", "p50 / p99 @50%", "upstream answer → receiver p50 / p99 @50%", "deliveries ÷ writes"},
 	}
-	k50 := 1
 	for _, v := range vars {
 		if v.absent != "" {
 			through.Rows = append(through.Rows, []string{v.name, "absent", "absent", "absent", "absent", "absent", "absent", "absent", v.absent})
@@ -339,6 +368,7 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 			"\"added\" is the tapped latency minus the no-rules latency of the same repetition. "+
 			"End-to-end latency runs from the upstream's answer (a time stamped in its body, copied into the payload by the rule) to the receiver's request.")
 	through.Notes = append(through.Notes, g.notes...)
+	cpuTab := tapCPUTable(g, s)
 	for _, v := range vars {
 		if v.proc == nil {
 			continue
@@ -349,7 +379,40 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 			through.Notes = append(through.Notes, fmt.Sprintf("%s: peak RSS %s, peak heap %s, %.1f CPU s.", v.name, fmtBytes(float64(st.RSSPeak)), fmtBytes(float64(st.HeapPeak)), st.CPUTime))
 		}
 	}
-	return through, nil
+	return []Table{through, cpuTab}, nil
+}
+
+// tapCPUTable is the hooktap process's CPU time per write and per delivered event.
+func tapCPUTable(g *tapGroup, s *Settings) Table {
+	vars := g.vars
+	tb := Table{
+		Title:   fmt.Sprintf("CPU time of the hooktap process per write and per delivered event (%s; %d×%s)", g.write.Path, s.Runs, s.Duration),
+		Columns: []string{"hooktap", "CPU/write closed loop", "CPU/write @50%", "CPU/event @50% (all ÷ events)", "CPU/event above no rules @50%"},
+	}
+	per := float64(max(g.perWrite, 1))
+	base := vars[0].cpuWrite50
+	for _, v := range vars {
+		if v.absent != "" {
+			tb.Rows = append(tb.Rows, []string{v.name, "absent", "absent", "absent", "absent"})
+			continue
+		}
+		ev, above := "—", "—"
+		if v.rules {
+			ev = v.cpuEvent50.Fmt(fmtCPUUS)
+			var d Spread
+			for i := 0; i < min(len(v.cpuWrite50), len(base)); i++ {
+				d = append(d, (v.cpuWrite50[i]-base[i])/per)
+			}
+			above = d.Fmt(fmtCPUUS)
+		}
+		tb.Rows = append(tb.Rows, []string{v.name, v.cpuClosed.Fmt(fmtCPUUS), v.cpuWrite50.Fmt(fmtCPUUS), ev, above})
+	}
+	tb.Notes = append(tb.Notes,
+		"utime+stime of the hooktap process from /proc (10 ms ticks). Closed loop: over the measured window, per write answered (deliveries lag behind and may run past it). "+
+			"@50%: from the start of the open-loop step at 50% of the no-rules maximum (its warm-up included) until the receiver's count has stopped moving for 300 ms, "+
+			"per write sent, and per event delivered (everything hooktap did: proxying, classification, enqueue, delivery, ack). "+
+			"\"Above no rules\" is the tapped CPU per write minus the no-rules CPU per write of the same repetition, divided by the events per write: what one event costs end to end.")
+	return tb
 }
 
 // upstreamComment finds the "# upstream: URL" line withWebhook appends, as host:port.

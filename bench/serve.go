@@ -55,6 +55,7 @@ func runServe(args []string) error {
 	queue := fs.String("queue", "", "override [dispatch] queue (hooktap)")
 	dataDir := fs.String("data", "", "override [dispatch] data_dir (hooktap)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process here")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of this process here on exit")
 	withWiki := fs.Bool("wiki", false, "also serve the sample wiki (upstream)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,6 +100,11 @@ func runServe(args []string) error {
 	fmt.Println("READY")
 	<-sig
 	extra := stop()
+	if *memProfile != "" {
+		if err := writeAllocs(*memProfile); err != nil {
+			return err
+		}
+	}
 	st := ChildStats{Extra: extra, HeapPeak: peak()}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -333,4 +339,18 @@ func serveHooktap(config, upstream, queue, dataDir string, log *slog.Logger) (fu
 		}
 		return map[string]any{"proxy": srv.Stats(), "classifier": cls.Stats(), "dispatch": ds, "rules": m.Len()}
 	}, nil
+}
+
+// writeAllocs writes the allocation profile (every allocation sampled since the start, at
+// runtime.MemProfileRate) to path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

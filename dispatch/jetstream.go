@@ -145,6 +145,7 @@ type jsHook struct {
 	inbox    string
 	sub      *nats.Subscription
 	timer    *time.Timer   // Fetch's wait; Fetch for one hook runs in one goroutine at a time
+	pullBuf  []byte        // Fetch's pull request body, reused like timer
 	notify   chan struct{} // 1-buffered: a message or a pull's end arrived
 	fetched  atomic.Int64  // fetched by this instance, not yet settled
 
@@ -544,7 +545,7 @@ func (q *JetStreamQueue) Publish(ctx context.Context, m *Message) error {
 	p := q.bufs.Get().(*jsPub)
 	defer q.bufs.Put(p)
 	p.buf = appendBody(p.buf[:0], m)
-	p.msg = nats.Msg{Subject: jsEventPrefix + m.Event, Data: p.buf, Header: p.msg.Header}
+	p.msg = nats.Msg{Subject: eventSubject(m.Event), Data: p.buf, Header: p.msg.Header}
 	if q.external != nil {
 		if p.msg.Header == nil {
 			p.msg.Header = nats.Header{jetstream.MsgIDHeader: p.id}
@@ -639,6 +640,24 @@ func (q *JetStreamQueue) publishErr(err error) error {
 		return ErrClosed
 	}
 	return fmt.Errorf("dispatch: jetstream publish: %w", err)
+}
+
+// jsEventSubjects holds each known event's subject, indexed as rules.Names, so that a publish
+// does not build its subject (one allocation per event). Immutable.
+var jsEventSubjects = func() []string {
+	s := make([]string, len(rules.Names))
+	for i, n := range rules.Names {
+		s[i] = jsEventPrefix + n
+	}
+	return s
+}()
+
+// eventSubject is the stream subject of event name e.
+func eventSubject(e string) string {
+	if bit, ok := eventIndex[e]; ok {
+		return jsEventSubjects[bit]
+	}
+	return jsEventPrefix + e
 }
 
 // appendBody encodes m as a stream message body: one text line
@@ -956,7 +975,8 @@ func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery
 		if h.asked == 0 || now.After(h.pullEnds) {
 			h.asked = cap(dst) - len(dst)
 			h.pullEnds = now.Add(jsFetchWait + jsPullGrace)
-			pull = fmt.Appendf(nil, `{"batch":%d,"expires":%d}`, h.asked, jsFetchWait.Nanoseconds())
+			h.pullBuf = appendPull(h.pullBuf[:0], h.asked, jsFetchWait)
+			pull = h.pullBuf
 		}
 		wait := h.pullEnds.Sub(now)
 		h.mu.Unlock()
@@ -986,6 +1006,16 @@ func (q *JetStreamQueue) Fetch(ctx context.Context, hook string, dst []*Delivery
 			return dst, ErrClosed
 		}
 	}
+}
+
+// appendPull appends a pull request's body, {"batch":n,"expires":ns}, without fmt (an
+// allocation per pull). nats.Conn.PublishRequest copies it into the connection's buffer.
+func appendPull(b []byte, batch int, expires time.Duration) []byte {
+	b = append(b, `{"batch":`...)
+	b = strconv.AppendInt(b, int64(batch), 10)
+	b = append(b, `,"expires":`...)
+	b = strconv.AppendInt(b, expires.Nanoseconds(), 10)
+	return append(b, '}')
 }
 
 // jsPullGrace is how long after a pull's server-side expiry the client still waits for its
