@@ -134,6 +134,8 @@
 //	                   target of a redirect ("edit.php?trashed=2&ids=1,2")
 //	location#fragment  the fragment of the Location header, decoded ("#comment-12" ->
 //	                   "comment-12")
+//	respbody           the upstream's response body as text (an HTML or XML answer, for
+//	                   matches); missing when empty or cut at the tap limit
 //	lookup.<name>#body a lookup's answer as text, spaces around it trimmed (an answer that is
 //	                   not JSON: a nonce)
 //	'text'             a literal string

@@ -42,6 +42,7 @@ const (
 	srcLocation // a query parameter of the response's Location header
 	srcLocationFrag
 	srcLookupBody // a lookup's answer as text
+	srcRespBody   // the response body as text
 )
 
 // filter transforms a value before it is compared or written.
@@ -106,7 +107,7 @@ func (e *expr) stage() stage {
 			}
 		}
 		return st
-	case srcStatus, srcRespHeader, srcResp, srcUser, srcLocation, srcLocationFrag:
+	case srcStatus, srcRespHeader, srcResp, srcUser, srcLocation, srcLocationFrag, srcRespBody:
 		return stResp
 	case srcLookup, srcLookupStatus, srcLookupBody:
 		return stLookup
@@ -322,7 +323,7 @@ func parseExpr(s string, sc *scope) (expr, error) {
 				return e, fmt.Errorf("%q: lookup %q is made per element of %q: only an emit with each = %q reads it", e.text, name, sc.lookupEach[e.idx], sc.lookupEach[e.idx])
 			}
 		}
-	case "queryall", "formall", "location", "location#fragment":
+	case "queryall", "formall", "location", "location#fragment", "respbody":
 		if err := parseListExpr(&e, head, tail, dotted); err != nil {
 			return e, err
 		}
@@ -571,7 +572,7 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 			return value{}
 		}
 		return s.jsonAt(l.body, e)
-	case srcQueryAll, srcFormAll, srcLocation, srcLocationFrag, srcLookupBody:
+	case srcQueryAll, srcFormAll, srcLocation, srcLocationFrag, srcLookupBody, srcRespBody:
 		return s.evalList(e, x)
 	case srcLookupStatus:
 		st := 0

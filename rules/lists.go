@@ -12,9 +12,10 @@ import (
 // (queryall., formall.: "post[]=1&post[]=2"), a comma-separated list (|split: "ids=1,2"),
 // the query and fragment of the upstream's redirect (location., location#fragment), and a
 // lookup's answer as plain text (lookup.<name>#body, which later lookups of the rule may
-// insert: a nonce).
+// insert: a nonce), and the response body as text (respbody: an HTML or XML answer).
 
-// parseListExpr compiles the heads queryall, formall, location and location#fragment.
+// parseListExpr compiles the heads queryall, formall, location, location#fragment and
+// respbody.
 func parseListExpr(e *expr, head, tail string, dotted bool) error {
 	switch head {
 	case "queryall", "formall", "location":
@@ -24,11 +25,14 @@ func parseListExpr(e *expr, head, tail string, dotted bool) error {
 		}
 		e.src = map[string]source{"queryall": srcQueryAll, "formall": srcFormAll, "location": srcLocation}[head]
 		e.name = tail
-	case "location#fragment":
+	case "location#fragment", "respbody":
 		if dotted {
-			return fmt.Errorf("%q: location#fragment takes no path", e.text)
+			return fmt.Errorf("%q: %s takes no path", e.text, head)
 		}
 		e.src = srcLocationFrag
+		if head == "respbody" {
+			e.src = srcRespBody
+		}
 	}
 	return nil
 }
@@ -95,6 +99,11 @@ func (s *state) evalList(e *expr, x *Exchange) value {
 			return value{}
 		}
 		return value{kind: vText, text: v}
+	case srcRespBody:
+		if x.RespTrunc || len(x.RespBody) == 0 {
+			return value{}
+		}
+		return value{kind: vText, text: x.RespBody}
 	case srcLookupBody:
 		l := s.lookupOf(e, x)
 		if l == nil || l.status == 0 {

@@ -54,6 +54,7 @@ name   = "form"
 method = "POST"
 path   = "/admin/edit.php"
 status = [302]
+when   = { "respbody" = { matches = "^<tr id=" } }
 [[rule.emit]]
 event   = "label_added"
 each    = "formall.cat[]"
@@ -84,7 +85,7 @@ func (s *listSink) Enqueue(ev *rules.Event) error {
 }
 
 // TestAllocsLists asserts that queryall, formall, location., location#fragment, |split and
-// chained lookups with #body allocate nothing in steady state, and give the right events.
+// chained lookups with #body, and a respbody condition, allocate nothing in steady state, and give the right events.
 func TestAllocsLists(t *testing.T) {
 	f, err := rules.Parse("lists.toml", []byte(listPack))
 	if err != nil {
@@ -113,6 +114,7 @@ func TestAllocsLists(t *testing.T) {
 		Body:       []byte("post=4&cat[]=a&cat%5B%5D=b+c&cat[]=d"),
 		Status:     302,
 		RespHeader: headers{"Location": "/admin/edit.php#done"},
+		RespBody:   []byte(`<tr id="post-4"></tr>`),
 		Upstream:   listUpstream{},
 	}
 	for _, x := range []*rules.Exchange{bulk, form} {
