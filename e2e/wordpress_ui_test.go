@@ -462,8 +462,8 @@ func TestWordPressUI(t *testing.T) {
 			live, held, spam, trash := allComments("approve"), allComments("hold"), allComments("spam"), allComments("trash")
 			type op struct {
 				what, view, sel string
-				from           []int64
-				ajax           bool
+				from            []int64
+				ajax            bool
 			}
 			ops := []op{
 				{"comment approve", "all", ".approve a", held, true},
