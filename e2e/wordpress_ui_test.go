@@ -439,6 +439,17 @@ func TestWordPressUI(t *testing.T) {
 					record = append(record, "label_removed "+strconv.FormatInt(pid, 10)+"|"+tg)
 				}
 			}
+		case k < 66: // the block editor: a new post saved as a draft (REST under ?rest_route=)
+			act("block editor new post")
+			admin.open(ht.url + "/wp-admin/post-new.php")
+			admin.wait("block editor", `wp.data.select("core/editor").getCurrentPostId() && document.querySelector(".editor-post-title__input")`)
+			var id int64
+			json.Unmarshal(admin.js("post id", `wp.data.select("core/editor").getCurrentPostId()`), &id)
+			admin.run("type the title", chromedp.SendKeys(chromedp.CSS(".editor-post-title__input"), uniq("Block")))
+			admin.wait("title typed", `wp.data.select("core/editor").getEditedPostAttribute("title") !== ""`)
+			admin.click(".editor-post-save-draft")
+			admin.wait("draft saved", `wp.data.select("core/editor").getCurrentPost().status === "draft" && !wp.data.select("core/editor").isSavingPost()`)
+			created = append(created, ref{wpPost, id})
 		case k < 75: // a visitor comments on a published post, logged out
 			posts := list(wpPost, "publish")
 			if len(posts) == 0 {
