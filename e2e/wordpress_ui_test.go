@@ -20,7 +20,8 @@ import (
 // wpUIPlugin is a must-use plugin the UI test puts in its own WordPress: the site's URL is
 // the one each request came to (hooktap's for the browser, the backend's for the direct
 // reads), so that every link and redirect WordPress makes keeps the browser on hooktap; and no
-// comment flood limit, so that a visitor may comment twice within 15 seconds.
+// comment flood limit, so that a visitor may comment twice within 15 seconds; the classic
+// editor for an editor screen opened with ?classic (as with the Classic Editor plugin).
 const wpUIPlugin = `<?php
 if (!empty($_SERVER['HTTP_HOST'])) {
 	$hooktap_e2e_url = 'http://' . $_SERVER['HTTP_HOST'];
@@ -28,6 +29,7 @@ if (!empty($_SERVER['HTTP_HOST'])) {
 	add_filter('option_siteurl', function () use ($hooktap_e2e_url) { return $hooktap_e2e_url; }, 99);
 }
 add_filter('wp_is_comment_flood', '__return_false', 99);
+add_filter('use_block_editor_for_post', function ($use) { return isset($_GET['classic']) ? false : $use; });
 add_filter('pre_option_template', function () { return 'hooktap-e2e'; });
 add_filter('pre_option_stylesheet', function () { return 'hooktap-e2e'; });
 `
@@ -450,6 +452,27 @@ func TestWordPressUI(t *testing.T) {
 			admin.click(".editor-post-save-draft")
 			admin.wait("draft saved", `wp.data.select("core/editor").getCurrentPost().status === "draft" && !wp.data.select("core/editor").isSavingPost()`)
 			created = append(created, ref{wpPost, id})
+		case k < 70: // the classic editor: a new post published, or a post's title and tags changed
+			var id int64
+			if len(published) > 0 && kind == wpPost && rng.IntN(2) == 0 {
+				id = pick(published)
+				act("classic editor update", ref{wpPost, id})
+				admin.open(fmt.Sprintf("%s/wp-admin/post.php?post=%d&action=edit&classic=1", ht.url, id))
+			} else {
+				act("classic editor new post")
+				admin.open(ht.url + "/wp-admin/post-new.php?classic=1")
+				json.Unmarshal(admin.js("post id", `Number(document.querySelector("#post_ID").value)`), &id)
+				created = append(created, ref{wpPost, id})
+			}
+			admin.set("#title", uniq("Classic"))
+			var names []string
+			for _, tg := range tagIDs {
+				if rng.IntN(2) == 0 {
+					names = append(names, state.termName(wpTag, tg))
+				}
+			}
+			admin.set(`textarea[name="tax_input[post_tag]"]`, strings.Join(names, ","))
+			admin.clickAway("classic editor save", "#publish")
 		case k < 75: // a visitor comments on a published post, logged out
 			posts := list(wpPost, "publish")
 			if len(posts) == 0 {
