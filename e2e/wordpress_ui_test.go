@@ -431,9 +431,14 @@ func TestWordPressUI(t *testing.T) {
 			id := pick(tagIDs)
 			act("tag delete", ref{wpTag, id})
 			postsBefore := state.allPosts()
-			admin.open(ht.url + "/wp-admin/edit-tags.php?taxonomy=post_tag")
-			admin.click(fmt.Sprintf("#tag-%d .row-actions .delete-tag", id))
-			admin.wait("tag deleted", fmt.Sprintf(`!document.querySelector("#tag-%d") && jQuery.active === 0`, id))
+			if rng.IntN(2) == 0 { // the list's Delete (ajax)
+				admin.open(ht.url + "/wp-admin/edit-tags.php?taxonomy=post_tag")
+				admin.click(fmt.Sprintf("#tag-%d .row-actions .delete-tag", id))
+				admin.wait("tag deleted", fmt.Sprintf(`!document.querySelector("#tag-%d") && jQuery.active === 0`, id))
+			} else { // the tag's edit screen, its Delete link
+				admin.open(fmt.Sprintf("%s/wp-admin/term.php?taxonomy=post_tag&tag_ID=%d", ht.url, id))
+				admin.clickAway("tag deleted", "#delete-link a.delete")
+			}
 			tagIDs = slices.DeleteFunc(tagIDs, func(x int64) bool { return x == id })
 			for pid, b := range postsBefore {
 				a := state.get(wpPost, pid)
