@@ -194,6 +194,7 @@ func TestWordPressUI(t *testing.T) {
 	start := time.Now()
 	seed, n := workloadSeed(t)
 	n = max(12, n/10) // a browser action costs about ten REST calls
+	t.Logf("%d browser actions (a tenth of the workload's actions)", n)
 	t.Setenv("WP_PERMALINKS", "plain")
 	be := startBackend(t, "wordpress")
 	plugins := filepath.Join(be.env["DIR"], "wordpress", "wp-content", "mu-plugins")
