@@ -158,24 +158,7 @@ func resolveHook(h Hook, defTimeout time.Duration, policy *TargetPolicy) (string
 	if prev != "" && secret == "" {
 		bad("previous_secret needs a secret (the new one) to rotate to")
 	}
-	if len(w.Events) == 0 {
-		bad("events is required (event names, or [\"*\"])")
-	}
-	seenEv := make(map[string]bool, len(w.Events))
-	for _, e := range w.Events {
-		if seenEv[e] {
-			bad("event %q is listed twice", e)
-			continue
-		}
-		seenEv[e] = true
-		if e == "*" {
-			if len(w.Events) > 1 {
-				bad("\"*\" must be the only event")
-			}
-		} else if !rules.IsName(e) {
-			bad("unknown event %q", e)
-		}
-	}
+	checkEvents(w.Events, bad)
 	full := false
 	switch w.Payload {
 	case "", "id":
@@ -200,6 +183,29 @@ func resolveHook(h Hook, defTimeout time.Duration, policy *TargetPolicy) (string
 		events:  slices.Clone(w.Events),
 		active:  w.Active == nil || *w.Active,
 	}, errors.Join(errs...)
+}
+
+// checkEvents reports through bad what is wrong with a webhook's event list: empty, a name
+// listed twice, an unknown name, or "*" with others.
+func checkEvents(events []string, bad func(string, ...any)) {
+	if len(events) == 0 {
+		bad("events is required (event names, or [\"*\"])")
+	}
+	seenEv := make(map[string]bool, len(events))
+	for _, e := range events {
+		if seenEv[e] {
+			bad("event %q is listed twice", e)
+			continue
+		}
+		seenEv[e] = true
+		if e == "*" {
+			if len(events) > 1 {
+				bad("\"*\" must be the only event")
+			}
+		} else if !rules.IsName(e) {
+			bad("unknown event %q", e)
+		}
+	}
 }
 
 // resolveSecret returns the secret that value or the variable env names holds, reporting

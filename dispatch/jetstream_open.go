@@ -76,36 +76,10 @@ func (q *JetStreamQueue) open(ctx context.Context) (c jsConn, err error) {
 	opts := q.connOpts
 	urls := strings.Join(q.external, ",")
 	if q.external == nil {
-		dir, err := filepath.Abs(q.dataDir)
-		if err != nil {
-			return c, fmt.Errorf("dispatch: data_dir: %w", err)
+		if c.srv, err = q.startEmbedded(ctx); err != nil {
+			return c, err
 		}
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return c, fmt.Errorf("dispatch: data_dir: %w", err)
-		}
-		srv, err := server.NewServer(&server.Options{
-			ServerName:             "hooktap",
-			DontListen:             true,
-			JetStream:              true,
-			StoreDir:               dir,
-			NoSigs:                 true,
-			DisableJetStreamBanner: true,
-			MaxPayload:             8 << 20,
-		})
-		if err != nil {
-			return c, fmt.Errorf("dispatch: embedded nats server: %w", err)
-		}
-		srv.SetLoggerV2(natsLogger{q.log}, false, false, false)
-		c.srv = srv
-		srv.Start()
-		wait := jsStartTimeout
-		if dl, ok := ctx.Deadline(); ok {
-			wait = time.Until(dl)
-		}
-		if !srv.ReadyForConnections(wait) {
-			return c, errors.New("dispatch: embedded nats server did not start")
-		}
-		opts = []nats.Option{nats.InProcessServer(srv), nats.Name("hooktap")}
+		opts = []nats.Option{nats.InProcessServer(c.srv), nats.Name("hooktap")}
 		urls = ""
 	} else {
 		opts = append(opts, nats.RetryOnFailedConnect(true))
@@ -123,11 +97,86 @@ func (q *JetStreamQueue) open(ctx context.Context) (c jsConn, err error) {
 	if c.pubJS, err = jetstream.New(c.pubNC, jetstream.WithDefaultTimeout(jsOpTimeout)); err != nil {
 		return c, fmt.Errorf("dispatch: jetstream: %w", err)
 	}
+	if c.stream, c.dead, err = q.createStreams(ctx, c.js); err != nil {
+		return c, err
+	}
+	where := "embedded, " + q.dataDir
+	if q.external != nil {
+		where = redactURL(urls)
+	}
+	q.log.Info("dispatch: jetstream queue open", "store", where,
+		"replicas", c.stream.CachedInfo().Config.Replicas, "max_age", q.maxAge, "max_bytes", q.maxBytes)
+	return c, nil
+}
+
+// startEmbedded starts the embedded server on data_dir, with no network listener, and waits
+// until it accepts connections (up to ctx's deadline, or jsStartTimeout). The server is
+// returned even with an error, for the caller to shut down.
+func (q *JetStreamQueue) startEmbedded(ctx context.Context) (*server.Server, error) {
+	dir, err := filepath.Abs(q.dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: data_dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("dispatch: data_dir: %w", err)
+	}
+	srv, err := server.NewServer(&server.Options{
+		ServerName:             "hooktap",
+		DontListen:             true,
+		JetStream:              true,
+		StoreDir:               dir,
+		NoSigs:                 true,
+		DisableJetStreamBanner: true,
+		MaxPayload:             8 << 20,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: embedded nats server: %w", err)
+	}
+	srv.SetLoggerV2(natsLogger{q.log}, false, false, false)
+	srv.Start()
+	wait := jsStartTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl)
+	}
+	if !srv.ReadyForConnections(wait) {
+		return srv, errors.New("dispatch: embedded nats server did not start")
+	}
+	return srv, nil
+}
+
+// createStreams creates or updates the events and dead-letter streams. Against an external
+// cluster it keeps trying until ctx ends or Close, except after a bad request (e.g. an
+// incompatible existing stream), which will not heal.
+func (q *JetStreamQueue) createStreams(ctx context.Context, js jetstream.JetStream) (stream, dead jetstream.Stream, err error) {
+	events, deadCfg := q.streamConfigs()
+	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		if stream, err = q.ensureStream(ctx, js, events); err == nil {
+			if dead, err = q.ensureStream(ctx, js, deadCfg); err == nil {
+				return stream, dead, nil
+			}
+		}
+		var apiErr *jetstream.APIError
+		if q.external == nil || (errors.As(err, &apiErr) && apiErr.Code == 400) {
+			return nil, nil, err // a bad request (e.g. an incompatible existing stream) will not heal
+		}
+		q.log.Warn("dispatch: jetstream not ready; retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%w (last: %w)", ctx.Err(), err)
+		case <-q.closing:
+			return nil, nil, ErrClosed
+		case <-time.After(wait):
+		}
+	}
+}
+
+// streamConfigs returns the configurations of the events stream and the dead-letter stream.
+func (q *JetStreamQueue) streamConfigs() (events, dead jetstream.StreamConfig) {
 	replicas := 1
 	if q.external != nil {
 		replicas = jsClusterReplica
 	}
-	events := jetstream.StreamConfig{
+	events = jetstream.StreamConfig{
 		Name:        jsStream,
 		Description: "hooktap: accepted events, kept until every webhook that wants them has settled them",
 		Subjects:    []string{jsAllEvents, jsRedeliverPre + ">"},
@@ -140,7 +189,7 @@ func (q *JetStreamQueue) open(ctx context.Context) (c jsConn, err error) {
 		Duplicates:  jsDuplicates,
 		Replicas:    replicas,
 	}
-	dead := jetstream.StreamConfig{
+	dead = jetstream.StreamConfig{
 		Name:        jsDeadStream,
 		Description: "hooktap: dead letters, by webhook",
 		Subjects:    []string{jsDeadPrefix + ">"},
@@ -153,32 +202,7 @@ func (q *JetStreamQueue) open(ctx context.Context) (c jsConn, err error) {
 		Duplicates:  jsDuplicates,
 		Replicas:    replicas,
 	}
-	for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		if c.stream, err = q.ensureStream(ctx, c.js, events); err == nil {
-			if c.dead, err = q.ensureStream(ctx, c.js, dead); err == nil {
-				break
-			}
-		}
-		var apiErr *jetstream.APIError
-		if q.external == nil || (errors.As(err, &apiErr) && apiErr.Code == 400) {
-			return c, err // a bad request (e.g. an incompatible existing stream) will not heal
-		}
-		q.log.Warn("dispatch: jetstream not ready; retrying", "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return c, fmt.Errorf("%w (last: %w)", ctx.Err(), err)
-		case <-q.closing:
-			return c, ErrClosed
-		case <-time.After(wait):
-		}
-	}
-	where := "embedded, " + q.dataDir
-	if q.external != nil {
-		where = redactURL(urls)
-	}
-	q.log.Info("dispatch: jetstream queue open", "store", where,
-		"replicas", c.stream.CachedInfo().Config.Replicas, "max_age", q.maxAge, "max_bytes", q.maxBytes)
-	return c, nil
+	return events, dead
 }
 
 // ensureStream creates or updates a stream; on a cluster too small for the replicas asked

@@ -295,57 +295,25 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 	cfg := h.cfg.Load()
 	start := d.clock.Now()
 	d.prepare(w, cfg, dl, start)
-	t0 := time.Now()
-	deadline := t0.Add(cfg.timeout)
-	err := d.client.DoDeadline(&w.req, &w.resp, deadline)
-	if err != nil && staleConn(err, &w.resp) {
-		// The receiver closed an idle connection as the request went out: once more, on
-		// another connection (fasthttp does not retry a POST itself).
-		err = d.client.DoDeadline(&w.req, &w.resp, deadline)
-	}
-	if err == nil {
-		markServed(&w.resp)
-	}
-	err = readLimited(err, &w.resp) // a body over 16 KiB: an answer, cut
-	took := time.Since(t0)
+	took, err := d.send(w, cfg.timeout)
 	now := d.clock.Now()
 
 	status := 0
 	if err == nil {
 		status = w.resp.StatusCode()
 	}
-	ok := err == nil && status >= 200 && status < 300
+	reason := outcomeOf(err, status)
+	ok := reason == outDelivered
 	h.br.Record(ok, now.Sub(start))
 	h.duration.observe(took)
 	if ok {
 		h.latency.observe(now.Sub(dl.Accepted))
 	}
-
 	var retryAfter time.Duration
-	reason := outDelivered
-	switch {
-	case ok:
-	case err != nil:
-		reason = outConnection
-		switch {
-		case isRefused(err):
-			reason = outRefused
-		case isTimeout(err):
-			reason = outTimeout
-		}
-	case status == fasthttp.StatusGone:
-		reason = outGone
-	case status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable:
-		reason = outThrottled
+	if reason == outThrottled {
 		if retryAfter = parseRetryAfter(w.resp.Header.Peek("Retry-After"), now); retryAfter > 0 {
 			h.pause(now.Add(retryAfter))
 		}
-	case status >= 400 && status < 500:
-		reason = outStatus4xx
-	case status >= 500:
-		reason = outStatus5xx
-	default:
-		reason = outStatusOther
 	}
 	if reason == outGone || (!ok && h.blockedFor(d.clock) > 0) {
 		h.interruptFetch()
@@ -359,15 +327,66 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 	}
 	h.hist.add(rec, w.resp.Body())
 	h.count[reason].Add(1)
-	defer w.resp.Reset()
+	d.conclude(w, h, cfg, dl, reason, status, retryAfter)
 	if d.settled != nil {
-		defer d.settled(h.id, rec)
+		d.settled(h.id, rec)
 	}
+	w.resp.Reset()
+}
 
+// send makes the request that prepare built, within timeout: once more, on another
+// connection, when the receiver closed a reused one as the request went out (fasthttp does
+// not retry a POST itself). It reads at most maxResponseBody of the answer (a longer body is
+// an answer, cut) and returns how long the request took.
+func (d *Dispatcher) send(w *worker, timeout time.Duration) (time.Duration, error) {
+	t0 := time.Now()
+	deadline := t0.Add(timeout)
+	err := d.client.DoDeadline(&w.req, &w.resp, deadline)
+	if err != nil && staleConn(err, &w.resp) {
+		err = d.client.DoDeadline(&w.req, &w.resp, deadline)
+	}
+	if err == nil {
+		markServed(&w.resp)
+	}
+	err = readLimited(err, &w.resp)
+	return time.Since(t0), err
+}
+
+// outcomeOf returns the outcome counter of an attempt that ended with err, or else with
+// status: outDelivered for a 2xx, else the failure reason.
+func outcomeOf(err error, status int) int {
 	switch {
-	case ok:
+	case err != nil:
+		switch {
+		case isRefused(err):
+			return outRefused
+		case isTimeout(err):
+			return outTimeout
+		}
+		return outConnection
+	case status >= 200 && status < 300:
+		return outDelivered
+	case status == fasthttp.StatusGone:
+		return outGone
+	case status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable:
+		return outThrottled
+	case status >= 400 && status < 500:
+		return outStatus4xx
+	case status >= 500:
+		return outStatus5xx
+	}
+	return outStatusOther
+}
+
+// conclude settles dl after its attempt ended with reason: Ack when delivered; Dead, and the
+// webhook deactivated, on 410 Gone; else Retry after the schedule's next delay (at least
+// retryAfter), or Dead once the schedule is exhausted.
+func (d *Dispatcher) conclude(w *worker, h *hook, cfg *hookConfig, dl *Delivery, reason, status int, retryAfter time.Duration) {
+	switch reason {
+	case outDelivered:
 		d.settle(d.queue.Ack(dl), h, "ack")
-	case reason == outGone:
+		return
+	case outGone:
 		h.count[outFailed].Add(1)
 		h.count[outDead].Add(1)
 		d.settle(d.queue.Dead(dl, "gone: status 410"), h, "dead")
@@ -375,21 +394,21 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 			d.log.Warn("dispatch: receiver answered 410 Gone; webhook deactivated", "webhook", h.id, "name", cfg.name)
 			poke(d.recheck)
 		}
-	default:
-		h.count[outFailed].Add(1)
-		delay, more := retryDelay(d.set.retry, dl.Attempt, float64(w.rng.Uint64()>>11)/(1<<53), retryAfter)
-		if more {
-			h.count[outRetried].Add(1)
-			d.settle(d.queue.Retry(dl, delay), h, "retry")
-			return
-		}
-		h.count[outDead].Add(1)
-		why := "retries exhausted: " + outcomeNames[reason]
-		if status != 0 {
-			why += " " + strconv.Itoa(status)
-		}
-		id, event := dl.ID, dl.Event
-		d.settle(d.queue.Dead(dl, why), h, "dead")
-		d.log.Info("dispatch: delivery dead", "webhook", h.id, "id", id.String(), "event", event, "reason", why)
+		return
 	}
+	h.count[outFailed].Add(1)
+	delay, more := retryDelay(d.set.retry, dl.Attempt, float64(w.rng.Uint64()>>11)/(1<<53), retryAfter)
+	if more {
+		h.count[outRetried].Add(1)
+		d.settle(d.queue.Retry(dl, delay), h, "retry")
+		return
+	}
+	h.count[outDead].Add(1)
+	why := "retries exhausted: " + outcomeNames[reason]
+	if status != 0 {
+		why += " " + strconv.Itoa(status)
+	}
+	id, event := dl.ID, dl.Event
+	d.settle(d.queue.Dead(dl, why), h, "dead")
+	d.log.Info("dispatch: delivery dead", "webhook", h.id, "id", id.String(), "event", event, "reason", why)
 }
