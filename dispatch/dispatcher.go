@@ -67,6 +67,7 @@ type Dispatcher struct {
 	set       settings
 	log       *slog.Logger
 	queue     Queue
+	dead      DeadLetterStore // the queue's dead letters: queue itself
 	clock     clock
 	client    *fasthttp.Client
 	userAgent string
@@ -104,7 +105,7 @@ const (
 	dropClosed              // Enqueue: not running (before Run or during shutdown)
 	dropSkipped             // on_skip = "drop": breaker open, Retry-After pause or no in-flight slot
 	dropUnsubscribed        // pending deliveries discarded when a webhook was removed or deactivated
-	dropDeadDeleted         // dead letters discarded (DeadPurger) when a webhook was deleted
+	dropDeadDeleted         // dead letters discarded (PurgeDead) when a webhook was deleted
 	numDrops
 )
 
@@ -127,22 +128,34 @@ func New(cfg rules.DispatchSection, hooks []rules.Webhook, log *slog.Logger) (*D
 	return newDispatcher(set, fromWebhooks(hooks), q, log, realClock{})
 }
 
-// NewWithQueue is New with a queue built by the caller (cfg.Queue is then ignored). The
-// Dispatcher owns q: Run opens it and closes it.
+// NewWithQueue is New with a queue built by the caller (cfg.Queue is then ignored), which
+// must also be the [DeadLetterStore] of the dead letters its Dead keeps. The Dispatcher owns
+// q: Run opens it and closes it.
 func NewWithQueue(cfg rules.DispatchSection, hooks []rules.Webhook, q Queue, log *slog.Logger) (*Dispatcher, error) {
 	if q == nil {
 		return nil, errors.New("dispatch: nil queue")
+	}
+	s, ok := q.(store)
+	if !ok {
+		return nil, fmt.Errorf("dispatch: queue %T keeps no dead letters (not a DeadLetterStore)", q)
 	}
 	set, err := resolveSettings(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return newDispatcher(set, fromWebhooks(hooks), q, log, realClock{})
+	return newDispatcher(set, fromWebhooks(hooks), s, log, realClock{})
+}
+
+// store is what a Dispatcher runs on: a [Queue] and the [DeadLetterStore] its Dead keeps
+// dead letters in.
+type store interface {
+	Queue
+	DeadLetterStore
 }
 
 // newQueue builds the queue that cfg.Queue names: "memory", or a JetStream queue for "disk"
 // (the default) and nats:// URLs. Neither does I/O here.
-func newQueue(cfg rules.DispatchSection, set settings, log *slog.Logger) (Queue, error) {
+func newQueue(cfg rules.DispatchSection, set settings, log *slog.Logger) (store, error) {
 	if set.queue == "memory" {
 		return NewMemoryQueue(set.queueSize), nil
 	}
@@ -154,7 +167,7 @@ func newQueue(cfg rules.DispatchSection, set settings, log *slog.Logger) (Queue,
 	return q, nil
 }
 
-func newDispatcher(set settings, hooks []Hook, q Queue, log *slog.Logger, c clock) (*Dispatcher, error) {
+func newDispatcher(set settings, hooks []Hook, q store, log *slog.Logger, c clock) (*Dispatcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -162,6 +175,7 @@ func newDispatcher(set settings, hooks []Hook, q Queue, log *slog.Logger, c cloc
 		set:       set,
 		log:       log,
 		queue:     q,
+		dead:      q,
 		clock:     c,
 		userAgent: "hooktap/" + Version,
 		sem:       make(chan struct{}, set.maxInFlight),
@@ -423,16 +437,14 @@ func (d *Dispatcher) reconcile(ctx context.Context, wg *sync.WaitGroup, running 
 		}
 		d.drops[dropUnsubscribed].Add(uint64(n))
 	}
-	if p, ok := d.queue.(DeadPurger); ok {
-		// After Unsubscribe: attempts still in flight to a deleted hook settle into
-		// nothing, so no dead letter of it is left behind.
-		for _, id := range deleted {
-			n, err := p.PurgeDead(ctx, id)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("dispatch: purging dead letters of %q: %w", id, err))
-			}
-			d.drops[dropDeadDeleted].Add(uint64(n))
+	// After Unsubscribe: attempts still in flight to a deleted hook settle into nothing, so
+	// no dead letter of it is left behind.
+	for _, id := range deleted {
+		n, err := d.dead.PurgeDead(ctx, id)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("dispatch: purging dead letters of %q: %w", id, err))
 		}
+		d.drops[dropDeadDeleted].Add(uint64(n))
 	}
 	for id, h := range want {
 		cfg := h.cfg.Load()

@@ -87,7 +87,7 @@ func (q *JetStreamQueue) scanDead(ctx context.Context, hook string, fn func(*dea
 	return nil
 }
 
-// DeadLetters implements [Queue].
+// DeadLetters implements [DeadLetterStore].
 func (q *JetStreamQueue) DeadLetters(ctx context.Context, hook string, max int) ([]DeadLetter, error) {
 	var out []DeadLetter
 	err := q.scanDead(ctx, hook, func(dl *deadLetter) bool {
@@ -97,7 +97,7 @@ func (q *JetStreamQueue) DeadLetters(ctx context.Context, hook string, max int) 
 	return out, err
 }
 
-// Redeliver implements [Queue].
+// Redeliver implements [DeadLetterStore].
 func (q *JetStreamQueue) Redeliver(ctx context.Context, hook string, id ID) error {
 	h, err := q.hook(hook)
 	if err != nil && !errors.Is(err, ErrNotSubscribed) {
@@ -123,7 +123,7 @@ func (q *JetStreamQueue) Redeliver(ctx context.Context, hook string, id ID) erro
 	return q.redeliver(ctx, h, found)
 }
 
-// RedeliverAll implements [Queue].
+// RedeliverAll implements [DeadLetterStore].
 func (q *JetStreamQueue) RedeliverAll(ctx context.Context, hook string) (int, error) {
 	h, err := q.hook(hook)
 	if err != nil && !errors.Is(err, ErrNotSubscribed) {
@@ -167,7 +167,7 @@ func (q *JetStreamQueue) redeliver(ctx context.Context, h *jsHook, dl *deadLette
 	return nil
 }
 
-// PurgeDead implements [DeadPurger]: it purges the deleted webhook's subject from the
+// PurgeDead implements [DeadLetterStore]: it purges the deleted webhook's subject from the
 // dead-letter stream and returns how many dead letters went with it.
 func (q *JetStreamQueue) PurgeDead(ctx context.Context, hook string) (int, error) {
 	q.mu.RLock()
@@ -191,4 +191,4 @@ func (q *JetStreamQueue) PurgeDead(ctx context.Context, hook string) (int, error
 	return n, nil
 }
 
-var _ DeadPurger = (*JetStreamQueue)(nil)
+var _ DeadLetterStore = (*JetStreamQueue)(nil)

@@ -65,7 +65,7 @@ func (q *MemoryQueue) evictDeadLocked(hook string) {
 	q.releaseLocked(it.d, true)
 }
 
-// PurgeDead implements [DeadPurger]: it discards every dead letter of hook and returns how
+// PurgeDead implements [DeadLetterStore]: it discards every dead letter of hook and returns how
 // many. Unknown hooks: (0, nil).
 func (q *MemoryQueue) PurgeDead(_ context.Context, hook string) (int, error) {
 	q.mu.Lock()
@@ -83,7 +83,7 @@ func (q *MemoryQueue) PurgeDead(_ context.Context, hook string) (int, error) {
 	return n, nil
 }
 
-// DeadLetters implements [Queue].
+// DeadLetters implements [DeadLetterStore].
 func (q *MemoryQueue) DeadLetters(_ context.Context, hook string, max int) ([]DeadLetter, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -104,7 +104,7 @@ func (q *MemoryQueue) DeadLetters(_ context.Context, hook string, max int) ([]De
 	return out, nil
 }
 
-// Redeliver implements [Queue].
+// Redeliver implements [DeadLetterStore].
 func (q *MemoryQueue) Redeliver(_ context.Context, hook string, id ID) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -128,7 +128,7 @@ func (q *MemoryQueue) Redeliver(_ context.Context, hook string, id ID) error {
 	return ErrNotFound
 }
 
-// RedeliverAll implements [Queue].
+// RedeliverAll implements [DeadLetterStore].
 func (q *MemoryQueue) RedeliverAll(_ context.Context, hook string) (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -157,3 +157,5 @@ func (q *MemoryQueue) requeueLocked(h *memHook, d *Delivery) {
 	h.ready.push(d)
 	poke(h.notify)
 }
+
+var _ DeadLetterStore = (*MemoryQueue)(nil)
