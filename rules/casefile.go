@@ -153,8 +153,9 @@ func parseCaseExchange(chunk string) (*CaseExchange, error) {
 	var trunc []string
 	for n < len(lines) {
 		l := lines[n]
-		if strings.HasPrefix(l, "upstream GET ") {
-			target, ans, ok := strings.Cut(strings.TrimPrefix(l, "upstream GET "), " => ")
+		if strings.HasPrefix(l, "upstream GET ") || strings.HasPrefix(l, "upstream POST ") {
+			// A POST's target is "POST /path method [params]" (an xmlrpc lookup: xmlrpc.go).
+			target, ans, ok := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(l, "upstream GET "), "upstream "), " => ")
 			if !ok {
 				return nil, bad(fmt.Sprintf("bad upstream line %q (want upstream GET /path => STATUS BODY)", l))
 			}
