@@ -155,3 +155,19 @@ func BenchmarkXMLRPCEncodingXML(b *testing.B) {
 		}
 	}
 }
+
+// FuzzXMLRPC feeds random bodies to the converter, as a request and as a response: it must
+// never panic, and what it accepts must be valid JSON.
+func FuzzXMLRPC(f *testing.F) {
+	f.Add([]byte(benchCall))
+	f.Add([]byte(`<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>403</int></value></member></struct></value></fault></methodResponse>`))
+	f.Add([]byte(`<methodResponse><params><param><value><array><data><value>&#x263A;<![CDATA[x]]></value></data></array></value></param></params></methodResponse>`))
+	f.Add([]byte(`<methodCall><methodName>blogger.deletePost</methodName><params><param><value/></param></params></methodCall>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, resp := range []bool{false, true} {
+			if out, ok := appendXMLRPCJSON(nil, body, resp); ok && !gjson.ValidBytes(out) {
+				t.Fatalf("%q (resp %v): invalid JSON %s", body, resp, out)
+			}
+		}
+	})
+}
