@@ -70,6 +70,7 @@ type tseg struct {
 	lit   string
 	param string // {param}
 	rest  bool   // {param...}
+	opt   bool   // {param*}: a rest that may be empty (optional.go)
 }
 
 // tmplPart is a piece of a lookup or invalidate template: literal text or a value.
@@ -277,6 +278,9 @@ func (n *tnode) insert(t []tseg, idx int32, mask uint8) {
 	switch {
 	case s.rest:
 		n.rest = append(n.rest, idx)
+		if s.opt {
+			n.end = append(n.end, idx) // the path may end here
+		}
 		return
 	case s.param != "":
 		if n.param == nil {
@@ -645,6 +649,8 @@ func parseTemplate(s string) ([]tseg, error) {
 		name := g[1 : len(g)-1]
 		rest := strings.HasSuffix(name, "...")
 		name = strings.TrimSuffix(name, "...")
+		opt := optionalRest(&name)
+		rest = rest || opt
 		if !isIdent(name) {
 			return nil, fmt.Errorf("segment %q: a name is letters, digits and _", g)
 		}
@@ -655,7 +661,7 @@ func parseTemplate(s string) ([]tseg, error) {
 			return nil, fmt.Errorf("segment %q: {%s} is bound twice", g, name)
 		}
 		seen[name] = true
-		out = append(out, tseg{param: name, rest: rest})
+		out = append(out, tseg{param: name, rest: rest, opt: opt})
 	}
 	return out, nil
 }

@@ -35,7 +35,9 @@ const (
 	srcUser
 	srcBasicUser
 	srcNow
-	srcConcat // parts joined as text: "resp._links.base + resp._links.webui"
+	srcConcat     // parts joined as text: "resp._links.base + resp._links.webui"
+	srcRespCookie // a cookie the response sets (cookie.go)
+	srcFirst      // the first part with a value: "path.title ?? query.title" (first.go)
 )
 
 // filter transforms a value before it is compared or written.
@@ -62,8 +64,10 @@ type expr struct {
 	text    string // as written, for errors
 	slot    int    // req and resp paths: 1 + the index of the exchange's memo of this value; 0 = none
 	global  bool   // srcLookup*: a [classify] lookup (idx indexes Matcher.userLookups)
-	parts   []expr // srcConcat: the operands
+	parts   []expr // srcConcat, srcFirst: the operands
 	xml     bool   // srcReq, srcResp: read as XML-RPC (the xmlrpc and xmlresp expressions)
+
+	cookie *cookiePattern // srcRespCookie: the cookie name's pattern (cookie.go)
 }
 
 // memoTable numbers the distinct req and resp paths of a Matcher, so that each is looked up
@@ -92,7 +96,7 @@ const (
 
 func (e *expr) stage() stage {
 	switch e.src {
-	case srcConcat:
+	case srcConcat, srcFirst:
 		st := stReq
 		for i := range e.parts {
 			if p := e.parts[i].stage(); p > st {
@@ -100,7 +104,7 @@ func (e *expr) stage() stage {
 			}
 		}
 		return st
-	case srcStatus, srcRespHeader, srcResp, srcUser:
+	case srcStatus, srcRespHeader, srcResp, srcUser, srcRespCookie:
 		return stResp
 	case srcLookup, srcLookupStatus:
 		return stLookup
@@ -160,6 +164,9 @@ func splitConcat(s string) []string {
 
 // parseExpr compiles an expression string.
 func parseExpr(s string, sc *scope) (expr, error) {
+	if ops := splitFirst(s); ops != nil {
+		return parseFirst(s, ops, sc)
+	}
 	if ops := splitConcat(s); ops != nil {
 		e := expr{text: s, src: srcConcat}
 		for _, op := range ops {
@@ -254,6 +261,13 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			return e, err
 		}
 		e.name = tail
+	case "respcookie":
+		if err := needName("name"); err != nil {
+			return e, err
+		}
+		if err := parseCookieExpr(&e, tail); err != nil {
+			return e, err
+		}
 	case "form":
 		e.src = srcForm
 		if err := needName("field"); err != nil {
@@ -495,6 +509,10 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		}
 		s.concat = buf
 		return value{kind: vText, text: buf}
+	case srcFirst:
+		return s.first(e, x)
+	case srcRespCookie:
+		return s.respCookie(e, x)
 	case srcLit:
 		return value{kind: vText, text: s2b(e.name)}
 	case srcPath:
