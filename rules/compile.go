@@ -89,6 +89,7 @@ type clookup struct {
 	// skipMissing: a placeholder with no value means the lookup is not made (per-element
 	// and [classify] lookups), rather than made with the placeholder left empty.
 	skipMissing bool
+	call        *xcall // an xmlrpc lookup's call (xmlrpc.go); nil for a GET
 }
 
 type cemit struct {
@@ -190,6 +191,9 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 			d.errorf(lp, where, "lookup %q: a [classify] lookup is made after forwarding, when user needs it: it takes no stage or each", l.Name)
 		}
 		cl := clookup{name: l.Name, after: true, cache: l.Cache == nil || *l.Cache, skipMissing: true}
+		if l.XMLRPC != "" || l.Params != nil {
+			d.errorf(lp+sep+"xmlrpc", where, "lookup %q: a [classify] lookup cannot be an xmlrpc lookup", l.Name)
+		}
 		if l.Path == "" {
 			d.errorf(lp, where, "lookup %q: path is required", l.Name)
 		} else if !strings.HasPrefix(l.Path, "/") {
@@ -424,6 +428,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 			}
 			cl.parts = parts
 		}
+		d.compileXMLRPCLookup(&l, &cl, &lsc, lp, where)
 		cr.lookups = append(cr.lookups, cl)
 	}
 	// Conditions.

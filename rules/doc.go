@@ -128,6 +128,8 @@
 //	method             the effective method
 //	user               the acting user (see [classify] user)
 //	basic.user         the user name of the request's Basic authorization
+//	xmlrpc.<path>      the request read as an XML-RPC methodCall (see "XML-RPC")
+//	xmlresp.<path>     the response read as an XML-RPC methodResponse (see "XML-RPC")
 //	now                the event time, Unix milliseconds
 //	'text'             a literal string
 //	a + b              the texts of a and b joined (any number of operands, each with its own
@@ -327,6 +329,69 @@
 //	[[classify.lookup]]
 //	name = "me"
 //	path = "/rest/api/user?username={respheader.X-AUSERNAME}"
+//
+// # XML-RPC
+//
+// XML-RPC clients (WordPress's desktop and mobile apps, blog editors) POST a text/xml
+// methodCall and get 200 with a methodResponse, a failure being a <fault> in a 200 answer.
+// xmlrpc reads the request body, and xmlresp the response body, converted once per exchange
+// to JSON, so that gjson paths, each, filters and conditions work on them as on req and resp:
+//
+//	xmlrpc   {"method":"wp.newPost","params":[1,"admin","s3cret",{"post_title":"Hi",...}],
+//	          "user":"admin","password":"s3cret"}
+//	xmlresp  {"value":"17"}, or {"fault":{"faultCode":403,"faultString":"Incorrect ..."}}
+//
+// A <struct> is an object (members in order), an <array> an array, <string> (or an untyped
+// value), <dateTime.iso8601> and <base64> strings, <int>, <i4>, <i8> and <double> numbers,
+// <boolean> true or false, <nil/> null. user and password are the params at the places the
+// blog APIs put them: params.1 and params.2 for wp.*, metaWeblog.* and mt.* methods (params.0
+// and params.1 for wp.getUsersBlogs), params.2 and params.3 for blogger.* (params.1 and
+// params.2 for blogger.getUsersBlogs and getUserInfo); absent for other methods or when that
+// param is no string. A body that is not a well-formed methodCall (or methodResponse), or
+// was cut at the tap limit, reads as missing, as does nesting deeper than 64. A
+// system.multicall (several calls in one) is one call of that name: the calls inside it are
+// not matched as calls.
+//
+//	[classify]
+//	user = ["basic.user", "xmlrpc.user"]
+//
+//	[[rule]]
+//	name   = "xmlrpc post created"
+//	method = "POST"
+//	path   = "/xmlrpc.php"
+//	status = [200]
+//	when   = { "xmlrpc.method" = "wp.newPost", "xmlresp.value" = { exists = true } }
+//
+// The password: xmlrpc.password, and the whole xmlrpc document, may be read only by an
+// xmlrpc lookup's params (below); anywhere else they are a load error, so that no payload,
+// condition or lookup path can carry the password. xmlrpc.params.N reads any param, the
+// password's too: a rule that writes one into a payload leaks it. Traces and case outputs
+// show an xmlrpc lookup's password as "***".
+//
+// An xmlrpc lookup is a POST of a methodCall to its path, made with what the client sent
+// (its user name and password, read from xmlrpc), since XML-RPC clients send no
+// Authorization header:
+//
+//	[[rule.lookup]]
+//	name   = "before"
+//	path   = "/xmlrpc.php"
+//	xmlrpc = "wp.getPost"
+//	params = [1, "xmlrpc.user", "xmlrpc.password", "xmlrpc.params.3", ["'post_status'", "'terms'"]]
+//
+// Each of params is an expression (its value written as a <value>: a JSON string as
+// <string>, an integer as <int>, another number as <double>, true/false as <boolean>, null as
+// <nil/>, an array as <array>, an object as <struct>; text as <string>, a number from |num or
+// status as <int>), an integer or boolean literal, an array or a table of such (a <struct>,
+// members sorted by name). A param whose expression has no value means the lookup is not
+// made (its values are missing; it has not failed). The answer, whatever its HTTP status, is
+// read as xmlresp is: lookup.<name>.value.post_status, lookup.<name>.fault.faultCode (missing
+// when it is no methodResponse); #status is the HTTP status. An xmlrpc lookup is never
+// cached (cache = true is an error), may have each, stage and the rest like any lookup, and
+// is not allowed in [classify]. It needs a Fetcher that is also a [Poster] (the proxy's is).
+//
+// Lookups before forwarding are made before the answer is known, so a call with a wrong
+// password makes its before lookups with that password too (WordPress counts each as a
+// failed login).
 //
 // # Concurrency
 //

@@ -65,6 +65,7 @@ type expr struct {
 	slot    int    // req and resp paths: 1 + the index of the exchange's memo of this value; 0 = none
 	global  bool   // srcLookup*: a [classify] lookup (idx indexes Matcher.userLookups)
 	parts   []expr // srcConcat, srcFirst: the operands
+	xml     bool   // srcReq, srcResp: read as XML-RPC (the xmlrpc and xmlresp expressions)
 
 	cookie *cookiePattern // srcRespCookie: the cookie name's pattern (cookie.go)
 }
@@ -126,6 +127,8 @@ type scope struct {
 	lookupEach []string
 	// user: the lookups are [classify] lookups (expressions of [classify] user).
 	user bool
+	// xparams: the params of an xmlrpc lookup, which alone may read xmlrpc.password.
+	xparams bool
 }
 
 // splitConcat splits s at each " + " outside quotes and brackets; nil when there is none.
@@ -271,8 +274,12 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			return e, err
 		}
 		e.name = tail
-	case "req", "resp", "item":
-		e.src = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem}[head]
+	case "req", "resp", "item", "xmlrpc", "xmlresp":
+		e.src = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem, "xmlrpc": srcReq, "xmlresp": srcResp}[head]
+		e.xml = head == "xmlrpc" || head == "xmlresp"
+		if err := checkXMLRPCExpr(&e, head, tail, sc); err != nil {
+			return e, err
+		}
 		if head == "item" && sc != nil && !sc.item {
 			return e, fmt.Errorf("%q: item is only known inside an emit with each", e.text)
 		}
@@ -284,7 +291,7 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			e.proj = parseProjection(tail)
 		}
 		if sc != nil && sc.memo != nil && e.src != srcItem {
-			e.slot = sc.memo.slot(e.src, e.gpath)
+			e.slot = sc.memo.slot(e.memoSource(), e.gpath)
 		}
 	case "lookup":
 		name := tail
@@ -552,6 +559,9 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 			if x.RespTrunc {
 				doc = nil
 			}
+		}
+		if e.xml {
+			doc = s.xmlDoc(x, e.src == srcResp)
 		}
 		v := s.jsonAt(doc, e)
 		if e.slot > 0 && e.slot <= len(s.memo) {
