@@ -90,6 +90,7 @@ type clookup struct {
 	// and [classify] lookups), rather than made with the placeholder left empty.
 	skipMissing bool
 	call        *xcall // an xmlrpc lookup's call (xmlrpc.go); nil for a GET
+	deps        []int  // [classify] lookups: the earlier ones its path reads (lists.go)
 }
 
 type cemit struct {
@@ -199,11 +200,14 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 		} else if !strings.HasPrefix(l.Path, "/") {
 			d.errorf(lp+sep+"path", where, "lookup %q: path %q must start with /", l.Name, l.Path)
 		} else {
-			parts, err := parseURLTemplate(l.Path, &scope{memo: d.memo})
+			parts, err := parseURLTemplate(l.Path, &scope{memo: d.memo, user: true, lookups: usc.lookups[:len(usc.lookups)-1]})
 			if err == nil {
 				for _, pt := range parts {
 					if pt.e != nil && pt.e.src == srcUser {
 						err = fmt.Errorf("%s: a user lookup cannot read user", pt.e.text)
+					}
+					if pt.e != nil {
+						cl.deps = lookupRefs(pt.e, cl.deps)
 					}
 				}
 			}
@@ -403,15 +407,17 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 			switch {
 			case err != nil:
 				d.errorf(lp+sep+"each", where, "lookup %q: each: %v", l.Name, err)
-			case e.src != srcReq && e.src != srcResp || !eachFilters(e.filters):
+			case (e.src != srcReq && e.src != srcResp || !eachFilters(e.filters)) && (e.src == srcLookup || e.src == srcItem || !listSource(&e)):
 				d.errorf(lp+sep+"each", where, "lookup %q: each %q: must read a JSON array of req or resp, with no filter but a last |titlelist", l.Name, l.Each)
-			case e.src == srcResp && !cl.after:
+			case e.stage() == stResp && !cl.after:
 				d.errorf(lp+sep+"each", where, "lookup %q: each %q is not known before forwarding (stage = \"after\"?)", l.Name, l.Each)
 			default:
 				cl.each, cl.skipMissing = &e, true
 			}
 			lsc.item, lsc.each = true, strings.TrimSpace(l.Each)
 		}
+		// A lookup's path may read the lookups before it (lists.go).
+		lsc.lookups, lsc.lookupEach = sc.lookups[:i], sc.lookupEach[:i]
 		if l.Path == "" {
 			d.errorf(lp, where, "lookup %q: path is required", l.Name)
 		} else if !strings.HasPrefix(l.Path, "/") {
@@ -422,7 +428,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 				d.errorf(lp+sep+"path", where, "lookup %q: path %q: %v", l.Name, l.Path, err)
 			}
 			for _, pt := range parts {
-				if pt.e != nil && !cl.after && pt.e.stage() != stReq && pt.e.stage() != stItem {
+				if pt.e != nil && !cl.after && pt.e.stage() != stReq && pt.e.stage() != stItem && !beforeLookups(pt.e, cr.lookups) {
 					d.errorf(lp+sep+"path", where, "lookup %q: %s is not known before forwarding (stage = \"after\"?)", l.Name, pt.e.text)
 				}
 			}
@@ -501,9 +507,9 @@ func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, boo
 		switch {
 		case err != nil:
 			d.errorf(ep+sep+"each", where, "each: %v", err)
-		case e.src != srcReq && e.src != srcResp && e.src != srcLookup && e.src != srcItem:
+		case e.src != srcReq && e.src != srcResp && e.src != srcLookup && e.src != srcItem && !listSource(&e):
 			d.errorf(ep+sep+"each", where, "each %q: must read a JSON array (req, resp or lookup)", em.Each)
-		case !eachFilters(e.filters):
+		case !eachFilters(e.filters) && !listSource(&e):
 			d.errorf(ep+sep+"each", where, "each %q: takes no filter but a last |titlelist", em.Each)
 		default:
 			ce.each = &e

@@ -131,6 +131,18 @@
 //	xmlrpc.<path>      the request read as an XML-RPC methodCall (see "XML-RPC")
 //	xmlresp.<path>     the response read as an XML-RPC methodResponse (see "XML-RPC")
 //	now                the event time, Unix milliseconds
+//	queryall.<name>    every value of a repeated query parameter, decoded, in order, as a
+//	                   JSON array of strings ("post[]=1&post[]=2" -> ["1","2"]); missing when
+//	                   there is none
+//	formall.<field>    the same for a field of a form-urlencoded request body
+//	location.<name>    a query parameter (decoded) of the upstream's Location header, the
+//	                   target of a redirect ("edit.php?trashed=2&ids=1,2")
+//	location#fragment  the fragment of the Location header, decoded ("#comment-12" ->
+//	                   "comment-12")
+//	respbody           the upstream's response body as text (an HTML or XML answer, for
+//	                   matches); missing when empty or cut at the tap limit
+//	lookup.<name>#body a lookup's answer as text, spaces around it trimmed (an answer that is
+//	                   not JSON: a nonce)
 //	'text'             a literal string
 //	a + b              the texts of a and b joined (any number of operands, each with its own
 //	                   filters): "resp._links.base + resp._links.webui"; missing when any
@@ -219,6 +231,9 @@
 //	|ms      Unix milliseconds, a JSON number, from an ISO-8601 date-time
 //	         ("2026-01-01T10:00:00.123Z", "...+01:00", "...+0100", no zone = UTC, seconds
 //	         and fraction optional, or a date alone); a number is kept; missing otherwise
+//	|split   a JSON array of strings from a comma-separated list ("4, 5,,6" ->
+//	         ["4","5","6"]: spaces around each element trimmed, empty ones dropped); a JSON
+//	         array is kept as it is; missing for a JSON object
 //	|titlelist  a JSON array of strings from a TiddlyWiki title list (a tags or list field),
 //	         as TiddlyWiki reads one: titles separated by white space, a title holding
 //	         spaces in double square brackets, repeats dropped ("a [[two words]] b a" ->
@@ -243,7 +258,9 @@
 //	each = "req.tags|titlelist"
 //	when = { "item" = { not_in = "lookup.before.tags|titlelist" } }
 //
-// and one per tag it had that is not sent, each over the before list, not_in the sent one. An emit with each may read the per-element lookups made over the same
+// and one per tag it had that is not sent, each over the before list, not_in the sent one.
+// each may also read queryall. and formall. (one event per post[] sent), and any value
+// through a last |split (one per id of a redirect's "ids=1,2": each = "location.ids|split"). An emit with each may read the per-element lookups made over the same
 // array (the same each, as written): lookup.<name> is then the current element's answer.
 //
 // # Lookups
@@ -276,6 +293,21 @@
 // later (counted in Stats.LookupsLate). Failures are counted, and the rule's on_lookup_error
 // decides: "skip" (default: emit nothing) or "emit" (emit with what is known: conditions
 // reading the failed lookup are not checked, and its values are missing).
+//
+// A lookup's path may read the rule's lookups declared before it (an after lookup any of
+// them, a before lookup only before ones), and a [classify] lookup's path the [classify]
+// lookups before it, which are then made first. A nonce that the upstream hands out to a
+// logged-in browser is the usual case: WordPress's REST API ignores a browser's cookies
+// without one, and admin-ajax.php?action=rest-nonce gives it as text:
+//
+//	[[rule.lookup]]
+//	name  = "nonce"
+//	path  = "/wp-admin/admin-ajax.php?action=rest-nonce"
+//	cache = false
+//	[[rule.lookup]]
+//	name  = "before"
+//	path  = "/?rest_route=/wp/v2/posts/{query.post}&context=edit&_wpnonce={lookup.nonce#body}"
+//	cache = false
 //
 // Under one path the cache keeps the answers to up to 64 different queries
 // (/rest/api/user?username=a and ?username=b); a write dropping the path drops them all.

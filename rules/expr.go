@@ -38,6 +38,13 @@ const (
 	srcConcat     // parts joined as text: "resp._links.base + resp._links.webui"
 	srcRespCookie // a cookie the response sets (cookie.go)
 	srcFirst      // the first part with a value: "path.title ?? query.title" (first.go)
+	// lists.go:
+	srcQueryAll // every value of a repeated query parameter, a JSON array
+	srcFormAll  // every value of a repeated form field, a JSON array
+	srcLocation // a query parameter of the response's Location header
+	srcLocationFrag
+	srcLookupBody // a lookup's answer as text
+	srcRespBody   // the response body as text
 )
 
 // filter transforms a value before it is compared or written.
@@ -50,6 +57,7 @@ const (
 	fLower
 	fMs
 	fTitleList // TiddlyWiki's title list ("a [[two words]] b") as a JSON array of strings
+	fSplit     // a comma-separated list as a JSON array of strings (lists.go)
 )
 
 // expr is a compiled expression.
@@ -104,9 +112,9 @@ func (e *expr) stage() stage {
 			}
 		}
 		return st
-	case srcStatus, srcRespHeader, srcResp, srcUser, srcRespCookie:
+	case srcStatus, srcRespHeader, srcResp, srcUser, srcRespCookie, srcLocation, srcLocationFrag, srcRespBody:
 		return stResp
-	case srcLookup, srcLookupStatus:
+	case srcLookup, srcLookupStatus, srcLookupBody:
 		return stLookup
 	case srcItem:
 		return stItem
@@ -202,6 +210,8 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			f = fMs
 		case "titlelist":
 			f = fTitleList
+		case "split":
+			f = fSplit
 		default:
 			if isLower(s[i+1:]) {
 				return e, fmt.Errorf("unknown filter %q in %q (want num, str, bool, lower, ms or titlelist)", "|"+s[i+1:], e.text)
@@ -303,10 +313,14 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			}
 			e.proj = parseProjection(e.gpath)
 		} else if j := strings.IndexByte(tail, '#'); j >= 0 {
-			if tail[j:] != "#status" {
-				return e, fmt.Errorf("%q: after lookup.<name> only #status or a JSON path may follow", e.text)
+			switch tail[j:] {
+			case "#status":
+				name, e.src = tail[:j], srcLookupStatus
+			case "#body":
+				name, e.src = tail[:j], srcLookupBody
+			default:
+				return e, fmt.Errorf("%q: after lookup.<name> only #status, #body or a JSON path may follow", e.text)
 			}
-			name, e.src = tail[:j], srcLookupStatus
 		}
 		if name == "" {
 			return e, fmt.Errorf("%q: lookup.<name> needs a name", e.text)
@@ -329,6 +343,10 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			if e.idx < len(sc.lookupEach) && sc.lookupEach[e.idx] != "" && (!sc.item || sc.each != sc.lookupEach[e.idx]) {
 				return e, fmt.Errorf("%q: lookup %q is made per element of %q: only an emit with each = %q reads it", e.text, name, sc.lookupEach[e.idx], sc.lookupEach[e.idx])
 			}
+		}
+	case "queryall", "formall", "location", "location#fragment", "respbody":
+		if err := parseListExpr(&e, head, tail, dotted); err != nil {
+			return e, err
 		}
 	case "status", "method", "user", "now":
 		if dotted {
@@ -582,6 +600,8 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 			return value{}
 		}
 		return s.jsonAt(l.body, e)
+	case srcQueryAll, srcFormAll, srcLocation, srcLocationFrag, srcLookupBody, srcRespBody:
+		return s.evalList(e, x)
 	case srcLookupStatus:
 		st := 0
 		if l := s.lookupOf(e, x); l != nil {
@@ -666,6 +686,8 @@ func (s *state) applyFilter(f filter, v value) value {
 		return value{kind: vNum, text: s.scratch2}
 	case fTitleList:
 		return s.titleList(v)
+	case fSplit:
+		return s.splitList(v)
 	}
 	return v
 }

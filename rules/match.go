@@ -180,11 +180,7 @@ func (s *state) lookupOf(e *expr, x *Exchange) *lookRes {
 	if e.idx < 0 || e.idx >= len(s.ulooks) {
 		return nil
 	}
-	l := &s.ulooks[e.idx]
-	if !l.done {
-		s.fetch(&s.m.userLookups[e.idx], "[classify]", l, x, 0)
-	}
-	return l
+	return s.userLookup(e.idx, x)
 }
 
 // Wants reports whether a request with this method and raw path could match a rule. It is
@@ -477,7 +473,7 @@ func (s *state) conds(cs []cond, x *Exchange) bool {
 
 // lookupFailed reports whether e reads a rule's lookup that failed or was not made.
 func (s *state) lookupFailed(e *expr) bool {
-	if e.src != srcLookup && e.src != srcLookupStatus || e.global {
+	if e.src != srcLookup && e.src != srcLookupStatus && e.src != srcLookupBody || e.global {
 		return false
 	}
 	l := s.lookup(e.idx)
