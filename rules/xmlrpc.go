@@ -106,6 +106,9 @@ func (sc *xmlScanner) skipMisc() {
 			sc.pos++
 		}
 		rest := sc.b[sc.pos:]
+		if len(rest) < 2 || rest[0] != '<' || rest[1] != '?' && rest[1] != '!' {
+			return
+		}
 		var end []byte
 		switch {
 		case bytes.HasPrefix(rest, []byte("<?")):
