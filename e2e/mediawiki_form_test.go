@@ -188,6 +188,36 @@ func TestMediaWikiEditForm(t *testing.T) {
 		t.Fatalf("undo: got %d, post-edit cookie %q; want 302 with one", st, cookie)
 	}
 
+	// An edit conflict: the form opened, someone else (an anonymous Action API edit, through
+	// hooktap) saves, then the stale form is submitted: 200 with the form again, nothing saved.
+	fields, _ = form.open(q("Form page", ""))
+	other := &mwClient{t: t, base: ht.url, hc: &http.Client{Timeout: 60 * time.Second}}
+	anon := func(text string) {
+		t.Helper()
+		r := other.post(false, map[string]string{"action": "edit", "format": "json", "formatversion": "2", "title": "Form page", "text": text, "token": "+\\"})
+		if r.Get("edit.result").String() != "Success" {
+			t.Fatalf("anonymous edit: %s", r.Raw)
+		}
+	}
+	anon("An anonymous edit.\n[[Category:Alpha]]")
+	if st, cookie := form.submit(sub("Form page"), fields, "A conflicting text.", "conflict", "wpSave"); st != 200 || cookie != "" {
+		t.Fatalf("edit conflict: got %d, post-edit cookie %q; want 200 with none", st, cookie)
+	}
+	// Rollback of the anonymous edit with the history page's link (a GET, no confirmation),
+	// then the same link again: already rolled back, nothing.
+	rb := rollbackLink(t, form, "Form page")
+	for i := 0; i < 2; i++ {
+		resp, err := form.hc.Get(form.base + rb)
+		if err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("rollback %d: got %d, want 200", i, resp.StatusCode)
+		}
+	}
+
 	rec.runJobs()
 	record := rec.events(since)
 	got := rcv.settle(len(record), func(delivery) bool { return true })
@@ -230,4 +260,22 @@ func TestMediaWikiEditForm(t *testing.T) {
 			t.Errorf("%s %s: no recorded revision title|pageid|revid %q", d.event, p.Raw, k)
 		}
 	}
+}
+
+var rollbackHref = regexp.MustCompile(`href="([^"]*action=rollback[^"]*)"`)
+
+// rollbackLink returns the rollback link of title's history page (the top edit's author's).
+func rollbackLink(t *testing.T, f *mwForm, title string) string {
+	t.Helper()
+	resp, err := f.hc.Get(f.base + "/index.php?title=" + url.QueryEscape(title) + "&action=history")
+	if err != nil {
+		t.Fatalf("history: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := rollbackHref.FindSubmatch(b)
+	if m == nil {
+		t.Fatalf("history of %s has no rollback link", title)
+	}
+	return html.UnescapeString(string(m[1]))
 }
