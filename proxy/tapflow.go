@@ -102,7 +102,11 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 	x.Status = resp.StatusCode()
 	st.respPeek.h = &resp.Header
 	x.RespHeader = &st.respPeek
-	if resp.IsBodyStream() {
+	switch {
+	case x.RespUnneeded:
+		// No rule can match whatever the body says (a page view under a rule for
+		// ?action=rollback): the body streams through uncopied, as on the pass-through path.
+	case resp.IsBodyStream():
 		if p, ok := resp.BodyStream().(prefixer); ok && !isEventStream(resp) {
 			// The prefix lives in the body, not in st: fasthttp writes the body to the
 			// client after the handler has returned and st is back in the pool.
@@ -113,7 +117,7 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 				x.RespBody, x.RespTrunc = cut(pre, 0)
 			}
 		}
-	} else {
+	default:
 		x.RespBody, x.RespTrunc = cut(resp.Body(), limit)
 	}
 	if x.BodyTrunc || x.RespTrunc {
@@ -229,3 +233,34 @@ func (f *fetcher) Fetch(dst []byte, pathAndQuery []byte) (int, []byte, error) {
 	}
 	return resp.StatusCode(), append(dst, resp.Body()...), nil
 }
+
+// Post is a lookup that POSTs body (an XML-RPC methodCall: rules.Poster), otherwise as Fetch.
+func (f *fetcher) Post(dst, pathAndQuery, contentType, body []byte) (int, []byte, error) {
+	if f.req == nil {
+		return 0, dst, fmt.Errorf("proxy: lookup %q: exchange is over", pathAndQuery)
+	}
+	r := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(r)
+	defer fasthttp.ReleaseResponse(resp)
+	r.Header.SetMethod(fasthttp.MethodPost)
+	r.SetRequestURIBytes(pathAndQuery)
+	r.Header.SetHostBytes(f.req.Header.Host())
+	r.UseHostHeader = true
+	r.Header.SetContentTypeBytes(contentType)
+	r.SetBody(body)
+	f.peek.h = &f.req.Header
+	if v := f.peek.Peek("Authorization"); v != nil {
+		r.Header.SetBytesV("Authorization", v)
+	}
+	if v := f.peek.Peek("Cookie"); v != nil {
+		r.Header.SetBytesV("Cookie", v)
+	}
+	f.peek.h = nil
+	if err := f.s.lookup.DoTimeout(r, resp, f.timeout); err != nil {
+		return 0, dst, fmt.Errorf("proxy: lookup %q: %w", pathAndQuery, err)
+	}
+	return resp.StatusCode(), append(dst, resp.Body()...), nil
+}
+
+var _ rules.Poster = (*fetcher)(nil)

@@ -70,6 +70,7 @@ type tseg struct {
 	lit   string
 	param string // {param}
 	rest  bool   // {param...}
+	opt   bool   // {param*}: a rest that may be empty (optional.go)
 }
 
 // tmplPart is a piece of a lookup or invalidate template: literal text or a value.
@@ -88,7 +89,8 @@ type clookup struct {
 	// skipMissing: a placeholder with no value means the lookup is not made (per-element
 	// and [classify] lookups), rather than made with the placeholder left empty.
 	skipMissing bool
-	deps        []int // [classify] lookups: the earlier ones its path reads (lists.go)
+	call        *xcall // an xmlrpc lookup's call (xmlrpc.go); nil for a GET
+	deps        []int  // [classify] lookups: the earlier ones its path reads (lists.go)
 }
 
 type cemit struct {
@@ -190,6 +192,9 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 			d.errorf(lp, where, "lookup %q: a [classify] lookup is made after forwarding, when user needs it: it takes no stage or each", l.Name)
 		}
 		cl := clookup{name: l.Name, after: true, cache: l.Cache == nil || *l.Cache, skipMissing: true}
+		if l.XMLRPC != "" || l.Params != nil {
+			d.errorf(lp+sep+"xmlrpc", where, "lookup %q: a [classify] lookup cannot be an xmlrpc lookup", l.Name)
+		}
 		if l.Path == "" {
 			d.errorf(lp, where, "lookup %q: path is required", l.Name)
 		} else if !strings.HasPrefix(l.Path, "/") {
@@ -277,6 +282,9 @@ func (n *tnode) insert(t []tseg, idx int32, mask uint8) {
 	switch {
 	case s.rest:
 		n.rest = append(n.rest, idx)
+		if s.opt {
+			n.end = append(n.end, idx) // the path may end here
+		}
 		return
 	case s.param != "":
 		if n.param == nil {
@@ -426,6 +434,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 			}
 			cl.parts = parts
 		}
+		d.compileXMLRPCLookup(&l, &cl, &lsc, lp, where)
 		cr.lookups = append(cr.lookups, cl)
 	}
 	// Conditions.
@@ -646,6 +655,8 @@ func parseTemplate(s string) ([]tseg, error) {
 		name := g[1 : len(g)-1]
 		rest := strings.HasSuffix(name, "...")
 		name = strings.TrimSuffix(name, "...")
+		opt := optionalRest(&name)
+		rest = rest || opt
 		if !isIdent(name) {
 			return nil, fmt.Errorf("segment %q: a name is letters, digits and _", g)
 		}
@@ -656,7 +667,7 @@ func parseTemplate(s string) ([]tseg, error) {
 			return nil, fmt.Errorf("segment %q: {%s} is bound twice", g, name)
 		}
 		seen[name] = true
-		out = append(out, tseg{param: name, rest: rest})
+		out = append(out, tseg{param: name, rest: rest, opt: opt})
 	}
 	return out, nil
 }

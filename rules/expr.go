@@ -35,7 +35,9 @@ const (
 	srcUser
 	srcBasicUser
 	srcNow
-	srcConcat // parts joined as text: "resp._links.base + resp._links.webui"
+	srcConcat     // parts joined as text: "resp._links.base + resp._links.webui"
+	srcRespCookie // a cookie the response sets (cookie.go)
+	srcFirst      // the first part with a value: "path.title ?? query.title" (first.go)
 	// lists.go:
 	srcQueryAll // every value of a repeated query parameter, a JSON array
 	srcFormAll  // every value of a repeated form field, a JSON array
@@ -70,7 +72,10 @@ type expr struct {
 	text    string // as written, for errors
 	slot    int    // req and resp paths: 1 + the index of the exchange's memo of this value; 0 = none
 	global  bool   // srcLookup*: a [classify] lookup (idx indexes Matcher.userLookups)
-	parts   []expr // srcConcat: the operands
+	parts   []expr // srcConcat, srcFirst: the operands
+	xml     bool   // srcReq, srcResp: read as XML-RPC (the xmlrpc and xmlresp expressions)
+
+	cookie *cookiePattern // srcRespCookie: the cookie name's pattern (cookie.go)
 }
 
 // memoTable numbers the distinct req and resp paths of a Matcher, so that each is looked up
@@ -99,7 +104,7 @@ const (
 
 func (e *expr) stage() stage {
 	switch e.src {
-	case srcConcat:
+	case srcConcat, srcFirst:
 		st := stReq
 		for i := range e.parts {
 			if p := e.parts[i].stage(); p > st {
@@ -107,7 +112,7 @@ func (e *expr) stage() stage {
 			}
 		}
 		return st
-	case srcStatus, srcRespHeader, srcResp, srcUser, srcLocation, srcLocationFrag, srcRespBody:
+	case srcStatus, srcRespHeader, srcResp, srcUser, srcRespCookie, srcLocation, srcLocationFrag, srcRespBody:
 		return stResp
 	case srcLookup, srcLookupStatus, srcLookupBody:
 		return stLookup
@@ -130,6 +135,8 @@ type scope struct {
 	lookupEach []string
 	// user: the lookups are [classify] lookups (expressions of [classify] user).
 	user bool
+	// xparams: the params of an xmlrpc lookup, which alone may read xmlrpc.password.
+	xparams bool
 }
 
 // splitConcat splits s at each " + " outside quotes and brackets; nil when there is none.
@@ -165,6 +172,9 @@ func splitConcat(s string) []string {
 
 // parseExpr compiles an expression string.
 func parseExpr(s string, sc *scope) (expr, error) {
+	if ops := splitFirst(s); ops != nil {
+		return parseFirst(s, ops, sc)
+	}
 	if ops := splitConcat(s); ops != nil {
 		e := expr{text: s, src: srcConcat}
 		for _, op := range ops {
@@ -261,14 +271,25 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			return e, err
 		}
 		e.name = tail
+	case "respcookie":
+		if err := needName("name"); err != nil {
+			return e, err
+		}
+		if err := parseCookieExpr(&e, tail); err != nil {
+			return e, err
+		}
 	case "form":
 		e.src = srcForm
 		if err := needName("field"); err != nil {
 			return e, err
 		}
 		e.name = tail
-	case "req", "resp", "item":
-		e.src = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem}[head]
+	case "req", "resp", "item", "xmlrpc", "xmlresp":
+		e.src = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem, "xmlrpc": srcReq, "xmlresp": srcResp}[head]
+		e.xml = head == "xmlrpc" || head == "xmlresp"
+		if err := checkXMLRPCExpr(&e, head, tail, sc); err != nil {
+			return e, err
+		}
 		if head == "item" && sc != nil && !sc.item {
 			return e, fmt.Errorf("%q: item is only known inside an emit with each", e.text)
 		}
@@ -280,7 +301,7 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			e.proj = parseProjection(tail)
 		}
 		if sc != nil && sc.memo != nil && e.src != srcItem {
-			e.slot = sc.memo.slot(e.src, e.gpath)
+			e.slot = sc.memo.slot(e.memoSource(), e.gpath)
 		}
 	case "lookup":
 		name := tail
@@ -506,6 +527,10 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		}
 		s.concat = buf
 		return value{kind: vText, text: buf}
+	case srcFirst:
+		return s.first(e, x)
+	case srcRespCookie:
+		return s.respCookie(e, x)
 	case srcLit:
 		return value{kind: vText, text: s2b(e.name)}
 	case srcPath:
@@ -552,6 +577,9 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 			if x.RespTrunc {
 				doc = nil
 			}
+		}
+		if e.xml {
+			doc = s.xmlDoc(x, e.src == srcResp)
 		}
 		v := s.jsonAt(doc, e)
 		if e.slot > 0 && e.slot <= len(s.memo) {
