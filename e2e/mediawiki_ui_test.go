@@ -1,0 +1,735 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/tidwall/gjson"
+)
+
+// TestMediaWikiUI drives MediaWiki's own web UI in headless Chromium, as a person clicks through
+// it, through hooktap running packs/mediawiki.toml, and compares the delivered events with the
+// wiki's record (recent changes and logs) as TestMediaWiki does: every write a person makes in
+// the browser must arrive once, and nothing else.
+//
+// MediaWiki redirects after a save to $wgServer, so the backend is installed with $wgServer
+// set to hooktap's address (MW_SERVER), and hooktap listens there: the browser only ever talks
+// to hooktap. The workload is a seeded random sequence (workloadSeed; 40 actions unless
+// -e2e.actions or HOOKTAP_E2E_ACTIONS says otherwise) of the UI paths in
+// ../shared/reference/ui-paths.md: the edit form (create, edit, null edit, preview, show
+// changes, a category added or removed in the wikitext, a new section on a talk page), undo
+// (history, undo link, save), rollback (history, rollback link, after an anonymous edit made in
+// a second browser context), delete (action=delete), undelete (Special:Undelete), move
+// (Special:MovePage, with and without the talk page), upload (Special:Upload: a new file, and a
+// new version through the file page's link or through the warning page) and protect
+// (action=protect). Each action checks in the page that the wiki did what was asked; a failure
+// of the tally names the actions whose events went missing or were extra.
+func TestMediaWikiUI(t *testing.T) {
+	requireE2E(t)
+	t.Parallel()
+	exe := mwChromium(t)
+	start := time.Now()
+	seed, n := workloadSeed(t)
+	if *actionsFlag == 0 && os.Getenv("HOOKTAP_E2E_ACTIONS") == "" {
+		n = 40 // a browser is slower than the API: a few dozen actions cover every path
+		t.Logf("TestMediaWikiUI: %d actions (replay: -args -e2e.seed=%d -e2e.actions=%d)", n, seed, n)
+	}
+	htAddr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	be := startBackend(t, "mediawiki", "MW_SERVER=http://"+htAddr)
+	rcv := newReceiver(t)
+	ht := startHooktap(t, "mediawiki", be.url(), rcv, "-listen", htAddr)
+	runMWUI(t, exe, be, rcv, ht, seed, n)
+	t.Logf("mediawiki-ui: %v in all (backend start, %d browser actions, settle)", time.Since(start).Round(time.Millisecond), n)
+}
+
+// runMWUI runs the browser workload against the wiki be behind ht, and the tally.
+func runMWUI(t *testing.T, exe string, be *backend, rcv *receiver, ht *hooktap, seed uint64, n int) {
+	direct := &mwClient{t: t, base: be.url(), hc: &http.Client{Timeout: 60 * time.Second}}
+	if s := direct.get("action=query&meta=siteinfo").Get("query.general.server").String(); s != ht.url {
+		t.Fatalf("the wiki's $wgServer is %q, want hooktap's %q (backends.sh MW_SERVER)", s, ht.url)
+	}
+	rec := &mwRecord{t: t, direct: direct, be: be, rows: map[int64]gjson.Result{}}
+	rec.scan("")
+	var since int64 // rows made by the installer are not the workload's
+	for id := range rec.rows {
+		since = max(since, id)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(exe),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	defer cancelAlloc()
+	admin := newMWBrowser(t, actx, ht.url, "admin")
+	defer admin.close()
+	anon := newMWBrowser(t, admin.ctx, ht.url, "anonymous", chromedp.WithNewBrowserContext()) // its own cookies
+	defer anon.close()
+	admin.login(be.env["ADMIN_USER"], be.env["ADMIN_PASS"])
+
+	w := &mwUIWorkload{t: t, rng: newRand(seed), admin: admin, anon: anon, rec: rec, dir: t.TempDir(),
+		talk: map[string]bool{}, anonTop: map[string]bool{}, protected: map[string]bool{}, reuploaded: map[string]time.Time{}}
+	var journal []mwUIAction // what each action did, and which record rows it made
+	seen := map[int64]bool{}
+	for id := range rec.rows {
+		seen[id] = true
+	}
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		kind, title := w.step(i)
+		t.Logf("action %d: %s %q (%v)", i, kind, title, time.Since(t0).Round(time.Millisecond))
+		rec.scan("")
+		a := mwUIAction{i: i, kind: kind, title: title}
+		for id, row := range rec.rows {
+			if !seen[id] {
+				seen[id] = true
+				a.rows = append(a.rows, id)
+				if r := row.Get("revid").Int(); r > 0 {
+					w.revAction(r, len(journal))
+				}
+			}
+		}
+		journal = append(journal, a)
+	}
+	rec.runJobs()
+	// Category changes appear once the job queue ran: each belongs to the action that made its
+	// revision.
+	for id, row := range rec.rows {
+		if seen[id] || row.Get("type").String() != "categorize" {
+			continue
+		}
+		seen[id] = true
+		if j, ok := w.revToAction[row.Get("revid").Int()]; ok {
+			journal[j].rows = append(journal[j].rows, id)
+		} else {
+			journal = append(journal, mwUIAction{i: -1, kind: "unattributed category change", rows: []int64{id}})
+		}
+	}
+	counts := map[string]int{}
+	for _, a := range journal {
+		counts[a.kind]++
+	}
+	t.Logf("actions by kind: %v", counts)
+
+	record := rec.events(since)
+	got := rcv.settle(notGap(record, mwGaps, mwKey))
+	checkReceiver(t, rcv)
+	delivered := make([]string, len(got))
+	for i, d := range got {
+		delivered[i] = mwKey(d)
+	}
+	tally(t, "mediawiki-ui", seed, n, delivered, record, mwGaps)
+	if t.Failed() {
+		mwUIReport(t, rec, journal, delivered)
+	}
+}
+
+// mwChromium returns the Chromium binary: HOOKTAP_CHROMIUM, or chromium on the PATH. The e2e
+// tests were asked for (HOOKTAP_E2E=1), so a missing browser fails the test.
+func mwChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("HOOKTAP_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no Chromium: `apt-get install -y chromium`, or point HOOKTAP_CHROMIUM at a Chromium binary")
+	return ""
+}
+
+// mwUIAction is one action of the workload: its kind, the page it acted on, and the recent
+// changes rows it made.
+type mwUIAction struct {
+	i           int
+	kind, title string
+	rows        []int64
+}
+
+// mwUIReport attributes the tally's differences to the actions: for each action in order, the
+// events its rows mean are matched against what was delivered; the events of an action that
+// did not arrive, and what arrived that no action explains, are listed.
+func mwUIReport(t *testing.T, rec *mwRecord, journal []mwUIAction, delivered []string) {
+	t.Helper()
+	left := map[string]int{}
+	for _, k := range delivered {
+		left[k]++
+	}
+	missingBy := map[string][]string{}
+	for _, a := range journal {
+		sub := &mwRecord{t: t, rows: map[int64]gjson.Result{}}
+		for _, id := range a.rows {
+			sub.rows[id] = rec.rows[id]
+		}
+		evs := sub.events(0)
+		sort.Strings(evs)
+		for _, k := range evs {
+			if left[k] > 0 {
+				left[k]--
+				continue
+			}
+			missingBy[a.kind] = append(missingBy[a.kind], fmt.Sprintf("#%d %s", a.i, k))
+		}
+	}
+	kinds := make([]string, 0, len(missingBy))
+	for k := range missingBy {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		t.Logf("UI action %q: %d recorded events not delivered: %q", k, len(missingBy[k]), head(missingBy[k], 10))
+	}
+	var extra []string
+	for k, n := range left {
+		for range n {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	if len(extra) > 0 {
+		t.Logf("delivered events no action's record explains: %q", head(extra, 20))
+	}
+	for _, a := range journal {
+		t.Logf("action #%d %s %q: rows %v", a.i, a.kind, a.title, a.rows)
+	}
+}
+
+// mwBrowser is one browser tab (and, for the anonymous user, its own cookie jar) on the wiki
+// behind hooktap.
+type mwBrowser struct {
+	t      *testing.T
+	name   string
+	base   string
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newMWBrowser(t *testing.T, parent context.Context, base, name string, opts ...chromedp.ContextOption) *mwBrowser {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent, opts...)
+	// The first run starts the browser (or the tab) for the life of ctx: no timeout on it.
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		t.Fatalf("starting the %s browser: %v", name, err)
+	}
+	// Leaving an edit form whose text was changed (after a preview) asks "Leave site?": a
+	// person answers yes.
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	return &mwBrowser{t: t, name: name, base: base, ctx: ctx, cancel: cancel}
+}
+
+func (b *mwBrowser) close() { b.cancel() }
+
+// do runs steps with a deadline.
+func (b *mwBrowser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("%s browser: %s: %v%s", b.name, what, err, b.pageState())
+	}
+}
+
+// load runs steps that start a navigation (a click on a link or a submit button) and waits
+// until the new page has loaded.
+func (b *mwBrowser) load(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, steps...)
+	if err != nil {
+		b.t.Fatalf("%s browser: %s: %v%s", b.name, what, err, b.pageState())
+	}
+	if resp.Status >= 400 {
+		b.t.Fatalf("%s browser: %s: HTTP %d for %s%s", b.name, what, resp.Status, resp.URL, b.pageState())
+	}
+}
+
+// open navigates to path (under the wiki's base URL).
+func (b *mwBrowser) open(path string) {
+	b.t.Helper()
+	b.do("open "+path, chromedp.Navigate(b.base+path))
+}
+
+// click clicks the element (a submit button or a visible link) as a person does, and waits for
+// the page it leads to.
+func (b *mwBrowser) click(sel string) {
+	b.t.Helper()
+	b.load("click "+sel, chromedp.Click(chromedp.CSS(sel)))
+}
+
+// follow follows the link sel, which may sit in a menu that a person opens first (Vector's
+// "More" menu holds Delete, Move and Protect): the link must be on the page.
+func (b *mwBrowser) follow(sel string) {
+	b.t.Helper()
+	b.do("find "+sel, chromedp.WaitReady(chromedp.CSS(sel)))
+	b.load("follow "+sel, chromedp.Evaluate[chromedp.Void](`document.querySelector(`+strconv.Quote(sel)+`).click()`))
+}
+
+// js evaluates a JavaScript expression in the page.
+func mwJS[T any](b *mwBrowser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("%s browser: evaluate %s: %v%s", b.name, expr, err, b.pageState())
+	}
+	return v
+}
+
+// has reports whether the page has an element that matches sel.
+func (b *mwBrowser) has(sel string) bool {
+	b.t.Helper()
+	return mwJS[bool](b, `!!document.querySelector(`+strconv.Quote(sel)+`)`)
+}
+
+// expect fails the test unless the JavaScript condition holds on the page.
+func (b *mwBrowser) expect(what, cond string) {
+	b.t.Helper()
+	if !mwJS[bool](b, cond) {
+		b.t.Fatalf("%s browser: %s: the page does not show it (%s)%s", b.name, what, cond, b.pageState())
+	}
+}
+
+// waitFor waits until the JavaScript condition holds (a module of the page has loaded).
+func (b *mwBrowser) waitFor(cond string) {
+	b.t.Helper()
+	b.do("wait for "+cond, chromedp.Evaluate[chromedp.Void](`new Promise(function (ok) {
+		(function check() { if (`+cond+`) { ok(); } else { setTimeout(check, 20); } })();
+	})`, chromedp.EvalAwaitPromise))
+}
+
+// pageState describes the current page for a failure message.
+func (b *mwBrowser) pageState() string {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.className + "\n" +
+		((document.querySelector("#firstHeading") || {}).innerText || "") + "\n" +
+		((document.querySelector("#mw-content-text") || document.body).innerText || "").slice(0, 1500)`))
+	if err != nil {
+		return fmt.Sprintf(" (page state unknown: %v)", err)
+	}
+	return "\npage: " + s
+}
+
+// setValue sets the value of a form field, firing input and change as typing does.
+func (b *mwBrowser) setValue(sel, v string) {
+	b.t.Helper()
+	b.do("fill "+sel, chromedp.WaitReady(chromedp.CSS(sel)),
+		chromedp.Evaluate[chromedp.Void](`(function (e, v) { e.focus(); e.value = v;
+			e.dispatchEvent(new Event("input", {bubbles: true})); e.dispatchEvent(new Event("change", {bubbles: true})); })(
+			document.querySelector(`+strconv.Quote(sel)+`), `+strconv.Quote(v)+`)`))
+}
+
+func (b *mwBrowser) value(sel string) string {
+	b.t.Helper()
+	return mwJS[string](b, `document.querySelector(`+strconv.Quote(sel)+`).value`)
+}
+
+func mwPath(title string) string { return url.QueryEscape(strings.ReplaceAll(title, " ", "_")) }
+
+// login signs in through Special:UserLogin.
+func (b *mwBrowser) login(user, pass string) {
+	b.t.Helper()
+	b.open("/index.php?title=Special:UserLogin")
+	b.setValue("#wpName1", user)
+	b.setValue("#wpPassword1", pass)
+	b.click("#wpLoginAttempt")
+	b.expect("logged in as "+user, `!!document.querySelector("#pt-logout") && document.querySelector("#pt-userpage").innerText === `+strconv.Quote(user))
+}
+
+// view opens a page as a reader does.
+func (b *mwBrowser) view(title string) {
+	b.t.Helper()
+	b.open("/index.php?title=" + mwPath(title))
+}
+
+// editForm opens the edit form of title through the page's Edit tab (a missing page's link
+// leads there too).
+func (b *mwBrowser) editForm(title string) {
+	b.t.Helper()
+	b.view(title)
+	if b.has("#ca-edit a") {
+		b.follow("#ca-edit a")
+	} else {
+		b.follow("#ca-viewsource a, #ca-ve-edit a")
+	}
+	b.do("edit form of "+title, chromedp.WaitReady(chromedp.CSS("#wpTextbox1")))
+}
+
+// saved checks that a save went through: the page is shown again, with no edit form.
+func (b *mwBrowser) saved(what string) {
+	b.t.Helper()
+	b.expect(what+" saved", `document.body.classList.contains("action-view") && !document.querySelector("#wpTextbox1")`)
+}
+
+// mwUIWorkload is the model of the wiki that the random workload acts on.
+type mwUIWorkload struct {
+	t           *testing.T
+	rng         interface{ IntN(int) int }
+	admin, anon *mwBrowser
+	rec         *mwRecord
+	dir         string
+
+	next                 int
+	live, deleted, files []string
+	talk                 map[string]bool      // pages whose talk page exists
+	anonTop              map[string]bool      // pages whose latest revision is the anonymous user's
+	protected            map[string]bool      // pages protected against edits by everyone but admins
+	reuploaded           map[string]time.Time // when a file last got a new version
+	revToAction          map[int64]int
+}
+
+func (w *mwUIWorkload) revAction(rev int64, j int) {
+	if w.revToAction == nil {
+		w.revToAction = map[int64]int{}
+	}
+	w.revToAction[rev] = j
+}
+
+func (w *mwUIWorkload) uniq(prefix string) string {
+	w.next++
+	return fmt.Sprintf("%s %d", prefix, w.next)
+}
+func (w *mwUIWorkload) pick(xs []string) string { return xs[w.rng.IntN(len(xs))] }
+
+var mwUICats = []string{"Alpha", "Beta", "Gamma", "Two words"}
+
+// text makes a new wikitext with a random set of categories.
+func (w *mwUIWorkload) text() string {
+	s := fmt.Sprintf("Some text %d, typed in a browser.\n", w.rng.IntN(1<<30))
+	for _, c := range mwUICats {
+		if w.rng.IntN(3) == 0 {
+			s += "[[Category:" + c + "]]\n"
+		}
+	}
+	return s
+}
+
+// step runs action i and returns its kind and the page it acted on.
+func (w *mwUIWorkload) step(i int) (kind, title string) {
+	t, a := w.t, w.admin
+	k := w.rng.IntN(100)
+	if len(w.live) < 3 {
+		k = 0
+	}
+	editable := func() []string { // pages the anonymous user may edit
+		var out []string
+		for _, p := range w.live {
+			if !w.protected[p] {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	adminTouched := func(p string) { delete(w.anonTop, p) }
+	switch {
+	case k < 14: // create a page through the edit form
+		title = w.uniq("Page")
+		a.editForm(title)
+		a.setValue("#wpTextbox1", w.text())
+		a.setValue("#wpSummary", "create")
+		a.click("#wpSave")
+		a.saved("create " + title)
+		w.live = append(w.live, title)
+		return "create", title
+	case k < 24: // edit: new text
+		title = w.pick(w.live)
+		a.editForm(title)
+		a.setValue("#wpTextbox1", w.text())
+		a.setValue("#wpSummary", "edit")
+		a.click("#wpSave")
+		a.saved("edit " + title)
+		adminTouched(title)
+		return "edit", title
+	case k < 30: // add a category in the wikitext
+		title = w.pick(w.live)
+		a.editForm(title)
+		cur := a.value("#wpTextbox1")
+		var absent []string
+		for _, c := range append(mwUICats, "Added "+strconv.Itoa(i)) {
+			if !strings.Contains(cur, "[[Category:"+c+"]]") {
+				absent = append(absent, c)
+			}
+		}
+		a.setValue("#wpTextbox1", strings.TrimRight(cur, "\n")+"\n[[Category:"+w.pick(absent)+"]]\n")
+		a.setValue("#wpSummary", "add a category")
+		a.click("#wpSave")
+		a.saved("category added to " + title)
+		adminTouched(title)
+		return "add category", title
+	case k < 35: // remove a category from the wikitext
+		title = w.pick(w.live)
+		a.editForm(title)
+		cur := a.value("#wpTextbox1")
+		var lines, cats []string
+		for _, l := range strings.Split(cur, "\n") {
+			lines = append(lines, l)
+			if strings.HasPrefix(l, "[[Category:") {
+				cats = append(cats, l)
+			}
+		}
+		if len(cats) == 0 { // nothing to remove: the text gets one, to lose it another time
+			a.setValue("#wpTextbox1", cur+"\n[[Category:Beta]]\n")
+			kind = "add category"
+		} else {
+			drop := w.pick(cats)
+			var keep []string
+			for _, l := range lines {
+				if l != drop {
+					keep = append(keep, l)
+				}
+			}
+			a.setValue("#wpTextbox1", strings.Join(keep, "\n"))
+			kind = "remove category"
+		}
+		a.setValue("#wpSummary", kind)
+		a.click("#wpSave")
+		a.saved(kind + " on " + title)
+		adminTouched(title)
+		return kind, title
+	case k < 39: // null edit: save the form unchanged
+		title = w.pick(w.live)
+		a.editForm(title)
+		a.click("#wpSave")
+		a.saved("null edit of " + title)
+		return "null edit", title
+	case k < 42: // preview: nothing saved
+		title = w.pick(w.live)
+		a.editForm(title)
+		a.setValue("#wpTextbox1", w.text())
+		a.click("#wpPreview")
+		a.expect("preview of "+title, `!!document.querySelector("#wikiPreview") && !!document.querySelector("#wpTextbox1")`)
+		return "preview", title
+	case k < 45: // show changes: nothing saved
+		title = w.pick(w.live)
+		a.editForm(title)
+		a.setValue("#wpTextbox1", w.text())
+		a.click("#wpDiff")
+		a.expect("changes of "+title, `!!document.querySelector("#wikiDiff") && !!document.querySelector("#wpTextbox1")`)
+		return "show changes", title
+	case k < 53: // a new section on the talk page (Add topic)
+		page := w.pick(w.live)
+		title = "Talk:" + page
+		a.open("/index.php?title=" + mwPath(title) + "&action=edit&section=new")
+		a.setValue("#wpSummary", fmt.Sprintf("Question %d", i))
+		a.setValue("#wpTextbox1", "A comment from the browser. ~~~~")
+		a.click("#wpSave")
+		a.saved("new section on " + title)
+		w.talk[page] = true
+		return "talk section", title
+	case k < 59: // undo the latest edit: history, undo link, save
+		title = w.pick(w.live)
+		a.view(title)
+		a.follow("#ca-history a")
+		if !a.has(".mw-history-undo a") { // one revision: nothing to undo yet
+			return "undo (no revision to undo)", title
+		}
+		a.follow(".mw-history-undo a")
+		a.do("undo form of "+title, chromedp.WaitReady(chromedp.CSS("#wpTextbox1")))
+		a.click("#wpSave")
+		a.saved("undo on " + title)
+		adminTouched(title)
+		return "undo", title
+	case k < 64, k < 69 && len(w.anonTop) == 0: // an anonymous edit (what rollback reverts)
+		ed := editable()
+		if len(ed) == 0 {
+			return "anonymous edit (no unprotected page)", ""
+		}
+		title = w.pick(ed)
+		w.anon.editForm(title)
+		w.anon.setValue("#wpTextbox1", w.text())
+		w.anon.setValue("#wpSummary", "anonymous edit")
+		w.anon.click("#wpSave")
+		w.anon.saved("anonymous edit of " + title)
+		w.anonTop[title] = true
+		return "anonymous edit", title
+	case k < 69: // rollback of the anonymous edits: history, rollback link
+		var tops []string
+		for p := range w.anonTop {
+			tops = append(tops, p)
+		}
+		sort.Strings(tops)
+		title = w.pick(tops)
+		a.view(title)
+		a.follow("#ca-history a")
+		a.follow(".mw-rollback-link a")
+		a.expect("rollback of "+title, `document.body.innerText.indexOf("Reverted edits by") >= 0`)
+		adminTouched(title)
+		return "rollback", title
+	case k < 75: // delete a page (or a file) through action=delete
+		title = w.pick(w.live)
+		kind = "delete"
+		if len(w.files) > 0 && w.rng.IntN(3) == 0 {
+			name := w.pick(w.files)
+			w.files, title, kind = setMinus(w.files, []string{name}), "File:"+name, "delete file"
+		} else {
+			w.live = setMinus(w.live, []string{title})
+			delete(w.anonTop, title)
+			delete(w.protected, title)
+		}
+		w.rec.runJobs() // a page's rows, category changes included, vanish with it
+		a.view(title)
+		a.follow("#ca-delete a")
+		a.setValue("#wpReason", "cleanup from the browser")
+		a.click("[name=wpConfirmB]")
+		a.expect("delete "+title, `document.body.innerText.indexOf("has been deleted") >= 0`)
+		w.deleted = append(w.deleted, title)
+		return kind, title
+	case k < 79 && len(w.deleted) > 0: // undelete through Special:Undelete
+		title = w.pick(w.deleted)
+		a.open("/index.php?title=Special:Undelete&target=" + mwPath(title))
+		a.setValue("#wpComment", "restore from the browser")
+		a.click("[name=restore]")
+		a.expect("undelete "+title, `document.body.innerText.indexOf("has been undeleted") >= 0`)
+		w.deleted = setMinus(w.deleted, []string{title})
+		if name, ok := strings.CutPrefix(title, "File:"); ok {
+			w.files = append(w.files, name)
+			return "undelete file", title
+		}
+		w.live = append(w.live, title)
+		return "undelete", title
+	case k < 85: // move through Special:MovePage, with or without the talk page
+		from := w.pick(w.live)
+		to := w.uniq("Moved")
+		a.view(from)
+		a.follow("#ca-move a")
+		a.setValue("input[name=wpNewTitleMain]", to)
+		a.setValue("input[name=wpReason]", "rename from the browser")
+		kind = "move"
+		if w.talk[from] {
+			a.do("move form", chromedp.WaitReady(chromedp.CSS("input[name=wpMovetalk]")))
+			if w.rng.IntN(2) == 0 {
+				kind = "move without talk"
+				if mwJS[bool](a, `document.querySelector("input[name=wpMovetalk]").checked`) {
+					a.do("uncheck wpMovetalk", chromedp.Click(chromedp.CSS("input[name=wpMovetalk]")))
+				}
+			} else {
+				kind = "move with talk"
+				if !mwJS[bool](a, `document.querySelector("input[name=wpMovetalk]").checked`) {
+					a.do("check wpMovetalk", chromedp.Click(chromedp.CSS("input[name=wpMovetalk]")))
+				}
+			}
+		}
+		a.click("[name=wpMove]")
+		a.expect("move "+from, `document.body.innerText.indexOf("has been moved to") >= 0`)
+		w.live = append(setMinus(w.live, []string{from}), to)
+		w.talk[to] = kind == "move with talk"
+		delete(w.talk, from)
+		if w.protected[from] {
+			w.protected[to] = true
+			delete(w.protected, from)
+		}
+		delete(w.anonTop, from)
+		return kind, from + " -> " + to
+	case k < 90 || k < 95 && len(w.files) == 0: // upload a new file through Special:Upload
+		name := strings.ReplaceAll(w.uniq("Doc"), " ", "_") + ".txt"
+		path := filepath.Join(w.dir, name)
+		if err := os.WriteFile(path, []byte(fmt.Sprintf("file %s %d\n", name, w.rng.IntN(1<<30))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a.view("Main Page")
+		a.follow("#t-upload a")
+		a.do("choose "+name, chromedp.SetUploadFiles(chromedp.CSS("#wpUploadFile"), []string{path}))
+		a.setValue("#wpDestFile", name)
+		a.setValue("#wpUploadDescription", "uploaded from the browser")
+		a.click("[name=wpUpload]")
+		a.expect("upload "+name, `document.body.classList.contains("ns-6") && document.body.classList.contains("action-view")`)
+		w.files = append(w.files, name)
+		return "upload", "File:" + name
+	case k < 95: // a new version of a file: the file page's link, or Special:Upload and its warning
+		var ready []string
+		for _, f := range w.files {
+			if time.Since(w.reuploaded[f]) > 1500*time.Millisecond { // archive names are by the second
+				ready = append(ready, f)
+			}
+		}
+		if len(ready) == 0 {
+			return "new file version (none ready)", ""
+		}
+		name := w.pick(ready)
+		title = "File:" + name
+		path := filepath.Join(w.dir, fmt.Sprintf("v%d-%s", i, name))
+		if err := os.WriteFile(path, []byte(fmt.Sprintf("file %s version %d\n", name, w.rng.IntN(1<<30))), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a.view(title)
+		kind = "new file version"
+		if w.rng.IntN(2) == 0 {
+			a.follow("#mw-imagepage-reupload-link a")
+		} else {
+			kind = "new file version (warning page)"
+			a.follow("#t-upload a")
+		}
+		a.do("choose "+name, chromedp.SetUploadFiles(chromedp.CSS("#wpUploadFile"), []string{path}))
+		if kind != "new file version" {
+			a.setValue("#wpDestFile", name)
+		}
+		a.setValue("#wpUploadDescription", "new version from the browser")
+		a.click("[name=wpUpload]")
+		if a.has("[name=wpUploadIgnoreWarning]") { // "A file with this name exists already"
+			a.click("[name=wpUploadIgnoreWarning]")
+		}
+		a.expect("new version of "+name, `document.body.classList.contains("ns-6") && document.body.classList.contains("action-view")`)
+		w.reuploaded[name] = time.Now()
+		return kind, title
+	default: // protect or unprotect through action=protect
+		title = w.pick(w.live)
+		a.view(title)
+		if a.has("#ca-unprotect a") {
+			a.follow("#ca-unprotect a")
+		} else {
+			a.follow("#ca-protect a")
+		}
+		a.waitFor(`!!document.querySelector("#mwProtectUnchained")`) // the form's script has run
+		level, kind := "sysop", "protect"
+		if w.protected[title] {
+			level, kind = "", "unprotect"
+		}
+		// Choosing the edit level in the (chained) dropdown sets the move level too.
+		a.do("protection level", chromedp.Evaluate[chromedp.Void](`void OO.ui.infuse(document.getElementById("mwProtect-level-edit")).setValue(`+strconv.Quote(level)+`)`))
+		a.setValue("[name=mwProtect-reason]", kind+" from the browser")
+		a.click("#mw-Protect-submit")
+		a.saved(kind + " " + title)
+		if level != "" {
+			w.protected[title] = true
+		} else {
+			delete(w.protected, title)
+		}
+		adminTouched(title)
+		return kind, title
+	}
+}
