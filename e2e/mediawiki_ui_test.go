@@ -92,41 +92,29 @@ func runMWUI(t *testing.T, exe string, be *backend, rcv *receiver, ht *hooktap, 
 	w := &mwUIWorkload{t: t, rng: newRand(seed), admin: admin, anon: anon, rec: rec, dir: t.TempDir(),
 		talk: map[string]bool{}, anonTop: map[string]bool{}, protected: map[string]bool{}, reuploaded: map[string]time.Time{}}
 	var journal []mwUIAction // what each action did, and which record rows it made
-	seen := map[int64]bool{}
+	seen := map[int64]int{}  // row -> the action after which it was first seen
 	for id := range rec.rows {
-		seen[id] = true
+		seen[id] = -1
 	}
 	for i := 0; i < n; i++ {
 		t0 := time.Now()
 		kind, title := w.step(i)
 		t.Logf("action %d: %s %q (%v)", i, kind, title, time.Since(t0).Round(time.Millisecond))
+		journal = append(journal, mwUIAction{i: i, kind: kind, title: title})
 		rec.scan("")
-		a := mwUIAction{i: i, kind: kind, title: title}
-		for id, row := range rec.rows {
-			if !seen[id] {
-				seen[id] = true
-				a.rows = append(a.rows, id)
-				if r := row.Get("revid").Int(); r > 0 {
-					w.revAction(r, len(journal))
-				}
+		for id := range rec.rows {
+			if _, ok := seen[id]; !ok {
+				seen[id] = i
 			}
 		}
-		journal = append(journal, a)
 	}
 	rec.runJobs()
-	// Category changes appear once the job queue ran: each belongs to the action that made its
-	// revision.
-	for id, row := range rec.rows {
-		if seen[id] || row.Get("type").String() != "categorize" {
-			continue
-		}
-		seen[id] = true
-		if j, ok := w.revToAction[row.Get("revid").Int()]; ok {
-			journal[j].rows = append(journal[j].rows, id)
-		} else {
-			journal = append(journal, mwUIAction{i: -1, kind: "unattributed category change", rows: []int64{id}})
+	for id := range rec.rows {
+		if _, ok := seen[id]; !ok {
+			seen[id] = n
 		}
 	}
+	mwUIAttribute(rec, journal, seen)
 	counts := map[string]int{}
 	for _, a := range journal {
 		counts[a.kind]++
@@ -170,6 +158,58 @@ type mwUIAction struct {
 	rows        []int64
 }
 
+// mwUIAttribute gives each recorded row to the action that made it, for the report: MediaWiki
+// writes some rows after it answered (a log entry's row), and category changes only when the
+// job queue runs, so a row belongs to the latest action up to the one after which it was seen
+// that names its page, and a category change to the action that made its revision.
+func mwUIAttribute(rec *mwRecord, journal []mwUIAction, seen map[int64]int) {
+	norm := func(s string) string { return strings.ReplaceAll(s, "_", " ") }
+	touches := func(a mwUIAction, title string) bool {
+		for _, x := range strings.Split(a.title, " -> ") {
+			if x = norm(x); x == title || "Talk:"+x == title {
+				return true
+			}
+		}
+		return false
+	}
+	revAction := map[int64]int{}
+	var cats []int64
+	ids := make([]int64, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		at := seen[id]
+		if at < 0 {
+			continue
+		}
+		row := rec.rows[id]
+		if row.Get("type").String() == "categorize" {
+			cats = append(cats, id)
+			continue
+		}
+		j := min(at, len(journal)-1)
+		for k := j; k >= 0; k-- {
+			if touches(journal[k], row.Get("title").String()) {
+				j = k
+				break
+			}
+		}
+		journal[j].rows = append(journal[j].rows, id)
+		if r := row.Get("revid").Int(); r > 0 {
+			revAction[r] = j
+		}
+	}
+	for _, id := range cats {
+		if j, ok := revAction[rec.rows[id].Get("revid").Int()]; ok {
+			journal[j].rows = append(journal[j].rows, id)
+		} else {
+			journal[len(journal)-1].rows = append(journal[len(journal)-1].rows, id)
+		}
+	}
+}
+
 // mwUIReport attributes the tally's differences to the actions: for each action in order, the
 // events its rows mean are matched against what was delivered; the events of an action that
 // did not arrive, and what arrived that no action explains, are listed.
@@ -180,6 +220,7 @@ func mwUIReport(t *testing.T, rec *mwRecord, journal []mwUIAction, delivered []s
 		left[k]++
 	}
 	missingBy := map[string][]string{}
+	lines := make([]string, 0, len(journal))
 	for _, a := range journal {
 		sub := &mwRecord{t: t, rows: map[int64]gjson.Result{}}
 		for _, id := range a.rows {
@@ -187,13 +228,16 @@ func mwUIReport(t *testing.T, rec *mwRecord, journal []mwUIAction, delivered []s
 		}
 		evs := sub.events(0)
 		sort.Strings(evs)
+		var missing []string
 		for _, k := range evs {
 			if left[k] > 0 {
 				left[k]--
 				continue
 			}
+			missing = append(missing, k)
 			missingBy[a.kind] = append(missingBy[a.kind], fmt.Sprintf("#%d %s", a.i, k))
 		}
+		lines = append(lines, fmt.Sprintf("#%d %s %q: recorded %q, not delivered %q", a.i, a.kind, a.title, evs, missing))
 	}
 	kinds := make([]string, 0, len(missingBy))
 	for k := range missingBy {
@@ -211,11 +255,9 @@ func mwUIReport(t *testing.T, rec *mwRecord, journal []mwUIAction, delivered []s
 	}
 	sort.Strings(extra)
 	if len(extra) > 0 {
-		t.Logf("delivered events no action's record explains: %q", head(extra, 20))
+		t.Logf("delivered events that no action's record explains: %q", head(extra, 20))
 	}
-	for _, a := range journal {
-		t.Logf("action #%d %s %q: rows %v", a.i, a.kind, a.title, a.rows)
-	}
+	t.Logf("the actions and their events:\n%s", strings.Join(lines, "\n"))
 }
 
 // mwBrowser is one browser tab (and, for the anonymous user, its own cookie jar) on the wiki
@@ -410,14 +452,6 @@ type mwUIWorkload struct {
 	anonTop              map[string]bool      // pages whose latest revision is the anonymous user's
 	protected            map[string]bool      // pages protected against edits by everyone but admins
 	reuploaded           map[string]time.Time // when a file last got a new version
-	revToAction          map[int64]int
-}
-
-func (w *mwUIWorkload) revAction(rev int64, j int) {
-	if w.revToAction == nil {
-		w.revToAction = map[int64]int{}
-	}
-	w.revToAction[rev] = j
 }
 
 func (w *mwUIWorkload) uniq(prefix string) string {
