@@ -33,38 +33,53 @@ var shippedRules []byte
 // demoSecret signs the demo's deliveries; the demo receiver checks both signatures with it.
 const demoSecret = "demo-secret"
 
-// runDemo runs the whole loop on one machine: the sample wiki as upstream, hooktap in front of
-// it with the shipped rules.toml, and a receiver that checks signatures and prints each event.
-func runDemo(args []string, stdout, stderr io.Writer) int {
+// demoFlags are the flags of `hooktap demo`.
+type demoFlags struct {
+	listen, wiki, receiver, admin, queue string
+	verbose                              bool
+}
+
+// parseDemoFlags reads args; when it returns ok false, the demo exits with code.
+func parseDemoFlags(args []string, stderr io.Writer) (f demoFlags, code int, ok bool) {
 	fs := flag.NewFlagSet("hooktap demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:8080", "where hooktap listens (the wiki as users see it)")
-	wikiAddr := fs.String("wiki", "127.0.0.1:8090", "where the sample wiki listens")
-	recvAddr := fs.String("receiver", "127.0.0.1:9000", "where the demo receiver listens")
-	adminAddr := fs.String("admin", "127.0.0.1:8081", `admin API and page, or "off"`)
-	queue := fs.String("queue", "memory", `"memory" or "disk" (embedded JetStream in a temporary directory)`)
-	verbose := fs.Bool("v", false, "log hooktap's own lines too")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "where hooktap listens (the wiki as users see it)")
+	fs.StringVar(&f.wiki, "wiki", "127.0.0.1:8090", "where the sample wiki listens")
+	fs.StringVar(&f.receiver, "receiver", "127.0.0.1:9000", "where the demo receiver listens")
+	fs.StringVar(&f.admin, "admin", "127.0.0.1:8081", `admin API and page, or "off"`)
+	fs.StringVar(&f.queue, "queue", "memory", `"memory" or "disk" (embedded JetStream in a temporary directory)`)
+	fs.BoolVar(&f.verbose, "v", false, "log hooktap's own lines too")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: hooktap demo [flags]\n\nRuns a sample Confluence-like wiki, hooktap in front of it with the default rules,\nand a receiver that verifies signatures and prints every event.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return f, 0, false
 		}
-		return 2
+		return f, 2, false
+	}
+	return f, 0, true
+}
+
+// runDemo runs the whole loop on one machine: the sample wiki as upstream, hooktap in front of
+// it with the shipped rules.toml, and a receiver that checks signatures and prints each event.
+func runDemo(args []string, stdout, stderr io.Writer) int {
+	f, code, ok := parseDemoFlags(args, stderr)
+	if !ok {
+		return code
 	}
 
 	ctx := signalContext()
 
 	level := slog.LevelWarn
-	if *verbose {
+	if f.verbose {
 		level = slog.LevelInfo
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	// The sample wiki.
-	wln, err := listenOrAny(*wikiAddr)
+	wln, err := listenOrAny(f.wiki)
 	if err != nil {
 		fmt.Fprintln(stderr, "demo: wiki listener:", err)
 		return 1
@@ -75,7 +90,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	defer wsrv.Shutdown()
 
 	// The receiver.
-	rln, err := listenOrAny(*recvAddr)
+	rln, err := listenOrAny(f.receiver)
 	if err != nil {
 		fmt.Fprintln(stderr, "demo: receiver listener:", err)
 		return 1
@@ -85,45 +100,19 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	go rsrv.Serve(rln)
 	defer rsrv.Close()
 
-	// hooktap, with the shipped rules pointed at the wiki and one webhook to the receiver. Its
-	// data directory (the disk queue, the admin API's webhooks) is always a new temporary one:
-	// a demo must never read or rewrite the ./data of the directory it happens to run in.
+	// hooktap's data directory (the disk queue, the admin API's webhooks) is always a new
+	// temporary one: a demo must never read or rewrite the ./data of the directory it happens
+	// to run in.
 	data, err := os.MkdirTemp("", "hooktap-demo-")
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
 	}
 	defer os.RemoveAll(data)
-	file, err := rules.ParseWith("rules.toml (built in)", shippedRules, rules.Overrides{
-		Listen:   *listen,
-		Upstream: "http://" + wln.Addr().String(),
-		Admin:    *adminAddr,
-		DataDir:  data,
-		Queue:    *queue,
-		Webhooks: []rules.Webhook{{
-			Name:   "demo receiver",
-			URL:    "http://" + rln.Addr().String() + "/hook",
-			Secret: demoSecret,
-			Events: []string{"*"},
-		}},
-	})
+	file, err := demoRules(f, wln.Addr(), rln.Addr(), data)
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)
 		return 1
-	}
-	// The receiver is local, which the target policy refuses by default: allow exactly its
-	// address.
-	file.Dispatch.AllowTargets = append(file.Dispatch.AllowTargets, rln.Addr().(*net.TCPAddr).AddrPort().Addr().Unmap().String())
-	// A busy demo port falls back to any free one.
-	if ln, err := listenOrAny(file.Proxy.Listen); err == nil {
-		file.Proxy.Listen = ln.Addr().String()
-		ln.Close()
-	}
-	if file.Admin.Listen != "off" {
-		if ln, err := listenOrAny(file.Admin.Listen); err == nil {
-			file.Admin.Listen = ln.Addr().String()
-			ln.Close()
-		}
 	}
 
 	onReady := func(p, a net.Addr) {
@@ -135,6 +124,42 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "\ndemo stopped: %d events received, %d with bad signatures\n", rcv.count(), rcv.badCount())
 	return 0
+}
+
+// demoRules is hooktap's configuration for the demo: the shipped rules pointed at the wiki
+// (upstream), with one webhook to the receiver and data kept under data.
+func demoRules(f demoFlags, upstream, receiver net.Addr, data string) (*rules.File, error) {
+	file, err := rules.ParseWith("rules.toml (built in)", shippedRules, rules.Overrides{
+		Listen:   f.listen,
+		Upstream: "http://" + upstream.String(),
+		Admin:    f.admin,
+		DataDir:  data,
+		Queue:    f.queue,
+		Webhooks: []rules.Webhook{{
+			Name:   "demo receiver",
+			URL:    "http://" + receiver.String() + "/hook",
+			Secret: demoSecret,
+			Events: []string{"*"},
+		}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The receiver is local, which the target policy refuses by default: allow exactly its
+	// address.
+	file.Dispatch.AllowTargets = append(file.Dispatch.AllowTargets, receiver.(*net.TCPAddr).AddrPort().Addr().Unmap().String())
+	// A busy demo port falls back to any free one.
+	if ln, err := listenOrAny(file.Proxy.Listen); err == nil {
+		file.Proxy.Listen = ln.Addr().String()
+		ln.Close()
+	}
+	if file.Admin.Listen != "off" {
+		if ln, err := listenOrAny(file.Admin.Listen); err == nil {
+			file.Admin.Listen = ln.Addr().String()
+			ln.Close()
+		}
+	}
+	return file, nil
 }
 
 // listenOrAny listens on addr, or on any free port of the same host when addr is taken.

@@ -80,9 +80,9 @@ func usage(fs *flag.FlagSet) {
 	fs.PrintDefaults()
 }
 
-func run(args []string) error {
+// flagSet registers the flags that fill s.
+func (s *Settings) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	var s Settings
 	fs.BoolVar(&s.Short, "short", false, "every scenario in a few seconds (CI)")
 	fs.DurationVar(&s.Duration, "duration", 0, "length of one measurement step (default 1s, -short 150ms)")
 	fs.DurationVar(&s.Warmup, "warmup", 0, "warm-up before each step, not recorded (default 300ms, -short 50ms)")
@@ -95,6 +95,12 @@ func run(args []string) error {
 	fs.BoolVar(&s.NoPin, "nopin", false, "do not pin the load generator and the servers to separate CPUs")
 	fs.StringVar(&s.Pack, "pack", "", "rules file loaded by hooktap in the proxy scenario and benchmarked by classify (default rules.toml when present)")
 	fs.Usage = func() { usage(fs) }
+	return fs
+}
+
+func run(args []string) error {
+	var s Settings
+	fs := s.flagSet()
 	var name string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
@@ -105,30 +111,13 @@ func run(args []string) error {
 	if name == "" && fs.NArg() > 0 {
 		name = fs.Arg(0)
 	}
-	if name == "" {
-		usage(fs)
-		return fmt.Errorf("no scenario given")
-	}
-	var chosen []scenario
-	for _, sc := range scenarios {
-		if name == "all" || name == sc.name {
-			chosen = append(chosen, sc)
-		}
-	}
-	if len(chosen) == 0 {
-		usage(fs)
-		return fmt.Errorf("unknown scenario %q", name)
+	chosen, err := choose(fs, name)
+	if err != nil {
+		return err
 	}
 	s.fill()
-	for _, p := range []*string{&s.CPUProfile, &s.MemProfile} {
-		if *p == "" {
-			continue
-		}
-		abs, err := filepath.Abs(*p)
-		if err != nil {
-			return err
-		}
-		*p = abs
+	if err := s.absProfiles(); err != nil {
+		return err
 	}
 	tmp, err := os.MkdirTemp("", "hooktap-bench-")
 	if err != nil {
@@ -142,12 +131,7 @@ func run(args []string) error {
 	if err := pinProcess(s.machine.LoadCPUs); err != nil {
 		return err
 	}
-	fmt.Printf("# hooktap benchmark\n\n")
-	fmt.Printf("- command: `go run ./bench %s`\n", strings.Join(append([]string{name}, args...), " "))
-	fmt.Printf("- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Printf("- machine: %s\n", s.machine)
-	fmt.Printf("- settings: %s\n", s)
-	fmt.Printf("- load average at start: %s (other work on the machine skews every number)\n\n", loadAvg())
+	printHeader(&s, append([]string{name}, args...))
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -161,28 +145,9 @@ func run(args []string) error {
 		if ctx.Err() != nil {
 			break
 		}
-		t0 := time.Now()
-		p.scenario = sc.name
-		stopProf := func() {}
-		if s.CPUProfile != "" && inProcess[sc.name] {
-			if stop, err := startProfile(s.CPUProfile + "." + sc.name); err == nil {
-				stopProf = stop
-			} else {
-				fmt.Fprintln(os.Stderr, "bench:", err)
-			}
-		}
-		res, err := sc.run(ctx, &s, p)
-		stopProf()
-		res.Scenario, res.Seconds = sc.name, time.Since(t0).Seconds()
-		fmt.Printf("## %s\n\n", sc.name)
+		res, err := runScenario(ctx, sc, &s, p)
 		if err != nil {
 			failed++
-			res.Error = err.Error()
-			fmt.Printf("**failed**: %s\n\n", oneLine(err.Error()))
-			fmt.Fprintf(os.Stderr, "bench: %s: %v\n", sc.name, err)
-		}
-		for _, t := range res.Tables {
-			fmt.Println(t.Markdown())
 		}
 		results = append(results, res)
 	}
@@ -201,6 +166,79 @@ func run(args []string) error {
 		return fmt.Errorf("%d scenario(s) failed", failed)
 	}
 	return nil
+}
+
+// choose returns the scenarios that name (a scenario or "all") selects.
+func choose(fs *flag.FlagSet, name string) ([]scenario, error) {
+	if name == "" {
+		usage(fs)
+		return nil, fmt.Errorf("no scenario given")
+	}
+	var chosen []scenario
+	for _, sc := range scenarios {
+		if name == "all" || name == sc.name {
+			chosen = append(chosen, sc)
+		}
+	}
+	if len(chosen) == 0 {
+		usage(fs)
+		return nil, fmt.Errorf("unknown scenario %q", name)
+	}
+	return chosen, nil
+}
+
+// absProfiles makes the profile paths absolute, as the hooktap children run elsewhere.
+func (s *Settings) absProfiles() error {
+	for _, p := range []*string{&s.CPUProfile, &s.MemProfile} {
+		if *p == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	return nil
+}
+
+// printHeader prints the report's title and what it was run with: command is the scenario
+// name and the flags.
+func printHeader(s *Settings, command []string) {
+	fmt.Printf("# hooktap benchmark\n\n")
+	fmt.Printf("- command: `go run ./bench %s`\n", strings.Join(command, " "))
+	fmt.Printf("- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Printf("- machine: %s\n", s.machine)
+	fmt.Printf("- settings: %s\n", s)
+	fmt.Printf("- load average at start: %s (other work on the machine skews every number)\n\n", loadAvg())
+}
+
+// runScenario runs sc (under a CPU profile of this process when asked and sc runs in it)
+// and prints its section of the report; a failure is also in the result's Error.
+func runScenario(ctx context.Context, sc scenario, s *Settings, p *Progress) (Result, error) {
+	t0 := time.Now()
+	p.scenario = sc.name
+	stopProf := func() {}
+	if s.CPUProfile != "" && inProcess[sc.name] {
+		if stop, err := startProfile(s.CPUProfile + "." + sc.name); err == nil {
+			stopProf = stop
+		} else {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+	}
+	res, err := sc.run(ctx, s, p)
+	stopProf()
+	res.Scenario, res.Seconds = sc.name, time.Since(t0).Seconds()
+	fmt.Printf("## %s\n\n", sc.name)
+	if err != nil {
+		res.Error = err.Error()
+		fmt.Printf("**failed**: %s\n\n", oneLine(err.Error()))
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n", sc.name, err)
+	}
+	for _, t := range res.Tables {
+		fmt.Println(t.Markdown())
+	}
+	return res, err
 }
 
 func oneLine(s string) string {

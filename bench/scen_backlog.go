@@ -136,26 +136,44 @@ func backlogOnce(ctx context.Context, s *Settings, p *Progress, queue string) (b
 	}()
 
 	p.Step(time.Duration(s.Events)*20*time.Microsecond, "%s queue · receiver down · accepting %d events", queue, s.Events)
+	if err := acceptBacklog(ctx, d, s.Events, &br); err != nil {
+		return br, err
+	}
+	sleepCtx(ctx, 500*time.Millisecond)
+	if err := drainBacklog(ctx, s, p, queue, addr, &br); err != nil {
+		return br, err
+	}
+	br.HeapPeak = heapPeak()
+	br.RSSPeak = rssPeak()
+	return br, nil
+}
+
+// acceptBacklog enqueues up to events events into d, counting them in br.Accepted and the
+// rate in br.AcceptRate; a full queue is an error.
+func acceptBacklog(ctx context.Context, d *dispatch.Dispatcher, events int, br *backlogRun) error {
 	ev := newStampedEvent()
 	e := rules.Event{Name: "label_added", Time: time.Now().UnixMilli()}
 	t0 := time.Now()
-	for i := 0; i < s.Events && ctx.Err() == nil; i++ {
+	for i := 0; i < events && ctx.Err() == nil; i++ {
 		e.Payload = ev.stamp(time.Now())
 		if err := d.Enqueue(&e); err != nil {
 			if errors.Is(err, dispatch.ErrQueueFull) {
-				return br, fmt.Errorf("queue full after %d events", br.Accepted)
+				return fmt.Errorf("queue full after %d events", br.Accepted)
 			}
-			return br, err
+			return err
 		}
 		br.Accepted++
 	}
 	br.AcceptRate = float64(br.Accepted) / time.Since(t0).Seconds()
-	sleepCtx(ctx, 500*time.Millisecond)
+	return nil
+}
 
-	// The receiver comes up on the address the webhook points at.
+// drainBacklog brings the receiver up on addr, the address the webhook points at, and
+// waits until the backlog is delivered (or a time limit), recording how it went in br.
+func drainBacklog(ctx context.Context, s *Settings, p *Progress, queue, addr string, br *backlogRun) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return br, fmt.Errorf("receiver address taken meanwhile: %w", err)
+		return fmt.Errorf("receiver address taken meanwhile: %w", err)
 	}
 	rc := &receivers{hist: newHist()}
 	rc.serve(ln)
@@ -176,7 +194,5 @@ func backlogOnce(ctx context.Context, s *Settings, p *Progress, queue string) (b
 			br.DrainRate = float64(br.Delivered) / br.DrainSeconds
 		}
 	}
-	br.HeapPeak = heapPeak()
-	br.RSSPeak = rssPeak()
-	return br, nil
+	return nil
 }

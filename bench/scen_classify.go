@@ -116,71 +116,29 @@ func estimateClassify(s *Settings) time.Duration {
 	return 12 * time.Duration(s.Runs) * 1200 * time.Millisecond
 }
 
+// classifyPack is a rules pack and the exchanges benchmarked against it.
+type classifyPack struct {
+	name  string
+	file  *rules.File
+	cases []classifyCase
+	fetch rules.Fetcher
+}
+
 func runClassify(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	res := Result{}
-	type pack struct {
-		name  string
-		file  *rules.File
-		cases []classifyCase
-		fetch rules.Fetcher
-	}
-	var packs []pack
-
-	// The shipped pack, against exchanges taken from the sample wiki.
-	if data, err := os.ReadFile(s.Pack); err == nil {
-		f, err := rules.Parse(s.Pack, data)
-		if err != nil {
-			return res, fmt.Errorf("parsing %s: %w", s.Pack, err)
-		}
-		w := wiki.New()
-		fe := &memoFetcher{w: w, memo: map[string]memoAnswer{}}
-		pm, err := rules.Compile(f)
-		if err != nil {
-			return res, fmt.Errorf("compiling %s: %w", s.Pack, err)
-		}
-		primer := rules.NewClassifier(pm, f.Classify, &countSink{}, nil)
-		mk := func(name, method, path string, body []byte) classifyCase {
-			pth, q, _ := strings.Cut(path, "?")
-			x := rules.Exchange{Method: []byte(method), Path: []byte(pth), Query: []byte(q),
-				Header: hdrs{{"Authorization", adminAuth}, {"Content-Type", "application/json"}}, Body: body,
-				Upstream: fe, RemoteAddr: []byte("127.0.0.1")}
-			// Record the before-forwarding lookups against the wiki as it is before the
-			// write, so that every replay sees the write as new.
-			if primer.Wants(x.Method, x.Path) {
-				px := x
-				primer.Before(&px)
-				_ = primer.After(&px)
-			}
-			x.Status, x.RespHeader, x.RespBody = wikiDo(w, method, path, body)
-			return classifyCase{name: name, x: x}
-		}
-		page := mk("write: POST page create", "POST", "/rest/api/content",
-			[]byte(`{"type":"page","title":"Bench page","space":{"key":"DS"},"body":{"storage":{"value":"<p>hi</p>","representation":"storage"}}}`))
-		id := gjson.GetBytes(page.x.RespBody, "id").String()
-		label := mk("write: POST label add", "POST", "/rest/api/content/"+id+"/label", []byte(`[{"prefix":"global","name":"bench"}]`))
-		comment := mk("write: POST comment", "POST", "/rest/api/content",
-			[]byte(`{"type":"comment","container":{"id":"`+id+`","type":"page"},"body":{"storage":{"value":"<p>bench comment</p>","representation":"storage"}}}`))
-		read := mk("read: GET page", "GET", "/rest/api/content/"+id+"?expand=body.storage", nil)
-		packs = append(packs, pack{name: filepath.Base(s.Pack) + fmt.Sprintf(" (shipped, %d rules)", len(f.Rules)), file: f,
-			cases: []classifyCase{read, page, comment, label}, fetch: fe})
-	}
-
-	// A 1000-rule synthetic pack.
-	f, err := rules.Parse("synthetic.toml", []byte(syntheticPack(1000, "http://127.0.0.1:1", "")))
+	var packs []classifyPack
+	shipped, err := shippedClassifyPack(s)
 	if err != nil {
-		return res, fmt.Errorf("synthetic pack: %w", err)
+		return res, err
 	}
-	syn := func(name, method, path string, body []byte) classifyCase {
-		return classifyCase{name: name, x: rules.Exchange{Method: []byte(method), Path: []byte(path),
-			Header: hdrs{{"Content-Type", "application/json"}}, Body: body, Status: 200,
-			RespHeader: hdrs{{"Content-Type", "application/json"}}, RespBody: []byte(`{"id":42,"title":"Bench","t":1700000000000000000}`),
-			RemoteAddr: []byte("127.0.0.1")}}
+	if shipped != nil {
+		packs = append(packs, *shipped)
 	}
-	packs = append(packs, pack{name: "synthetic (1000 rules)", file: f, cases: []classifyCase{
-		syn("read: GET, no rule wants it", "GET", "/api/v3/things998/42/sub4", nil),
-		syn("write: no rule wants it", "POST", "/api/v3/nothing/42", []byte(`{"type":"page","name":"x"}`)),
-		syn("write: matches 1 rule", "POST", "/api/v3/things498/42/sub1", []byte(`{"type":"page","name":"bench"}`)),
-	}})
+	syn, err := syntheticClassifyPack()
+	if err != nil {
+		return res, err
+	}
+	packs = append(packs, syn)
 
 	tab := Table{
 		Title:   "Classifier cost per exchange (testing.Benchmark, Wants + Before + After as the proxy calls them)",
@@ -196,29 +154,7 @@ func runClassify(ctx context.Context, s *Settings, p *Progress) (Result, error) 
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
-			var ns, allocs, bytes Spread
-			var evPerOp float64
-			for r := 0; r < s.Runs; r++ {
-				p.Step(time.Second, "run %d/%d · %s · %s", r+1, s.Runs, pk.name, c.name)
-				sink := &countSink{}
-				cls := rules.NewClassifier(m, pk.file.Classify, sink, nil)
-				x := c.x
-				br := benchmark(s, func(b *testing.B) {
-					b.ReportAllocs()
-					for b.Loop() {
-						if !cls.Wants(x.Method, x.Path) {
-							continue
-						}
-						ex := x
-						cls.Before(&ex)
-						_ = cls.After(&ex)
-					}
-				})
-				ns = append(ns, float64(br.NsPerOp()))
-				allocs = append(allocs, float64(br.AllocsPerOp()))
-				bytes = append(bytes, float64(br.AllocedBytesPerOp()))
-				evPerOp = float64(sink.n.Load()) / float64(br.N)
-			}
+			ns, allocs, bytes, evPerOp := benchClassifyCase(s, p, pk, m, c)
 			tab.Rows = append(tab.Rows, []string{pk.name, c.name, ns.Fmt(fmtFloat), allocs.Fmt(fmtFloat), bytes.Fmt(fmtFloat), fmt.Sprintf("%.2f", evPerOp)})
 			raw = append(raw, map[string]any{"pack": pk.name, "case": c.name, "ns_per_op": ns, "allocs_per_op": allocs, "bytes_per_op": bytes, "events_per_op": evPerOp})
 		}
@@ -231,6 +167,97 @@ func runClassify(ctx context.Context, s *Settings, p *Progress) (Result, error) 
 	res.Tables = []Table{tab}
 	res.Raw = raw
 	return res, nil
+}
+
+// shippedClassifyPack is the shipped pack (s.Pack) against exchanges taken from the sample
+// wiki, or nil when the file cannot be read.
+func shippedClassifyPack(s *Settings) (*classifyPack, error) {
+	data, err := os.ReadFile(s.Pack)
+	if err != nil {
+		return nil, nil
+	}
+	f, err := rules.Parse(s.Pack, data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", s.Pack, err)
+	}
+	w := wiki.New()
+	fe := &memoFetcher{w: w, memo: map[string]memoAnswer{}}
+	pm, err := rules.Compile(f)
+	if err != nil {
+		return nil, fmt.Errorf("compiling %s: %w", s.Pack, err)
+	}
+	primer := rules.NewClassifier(pm, f.Classify, &countSink{}, nil)
+	mk := func(name, method, path string, body []byte) classifyCase {
+		pth, q, _ := strings.Cut(path, "?")
+		x := rules.Exchange{Method: []byte(method), Path: []byte(pth), Query: []byte(q),
+			Header: hdrs{{"Authorization", adminAuth}, {"Content-Type", "application/json"}}, Body: body,
+			Upstream: fe, RemoteAddr: []byte("127.0.0.1")}
+		// Record the before-forwarding lookups against the wiki as it is before the
+		// write, so that every replay sees the write as new.
+		if primer.Wants(x.Method, x.Path) {
+			px := x
+			primer.Before(&px)
+			_ = primer.After(&px)
+		}
+		x.Status, x.RespHeader, x.RespBody = wikiDo(w, method, path, body)
+		return classifyCase{name: name, x: x}
+	}
+	page := mk("write: POST page create", "POST", "/rest/api/content",
+		[]byte(`{"type":"page","title":"Bench page","space":{"key":"DS"},"body":{"storage":{"value":"<p>hi</p>","representation":"storage"}}}`))
+	id := gjson.GetBytes(page.x.RespBody, "id").String()
+	label := mk("write: POST label add", "POST", "/rest/api/content/"+id+"/label", []byte(`[{"prefix":"global","name":"bench"}]`))
+	comment := mk("write: POST comment", "POST", "/rest/api/content",
+		[]byte(`{"type":"comment","container":{"id":"`+id+`","type":"page"},"body":{"storage":{"value":"<p>bench comment</p>","representation":"storage"}}}`))
+	read := mk("read: GET page", "GET", "/rest/api/content/"+id+"?expand=body.storage", nil)
+	return &classifyPack{name: filepath.Base(s.Pack) + fmt.Sprintf(" (shipped, %d rules)", len(f.Rules)), file: f,
+		cases: []classifyCase{read, page, comment, label}, fetch: fe}, nil
+}
+
+// syntheticClassifyPack is a 1000-rule synthetic pack against a read, a write no rule wants
+// and a write one rule wants.
+func syntheticClassifyPack() (classifyPack, error) {
+	f, err := rules.Parse("synthetic.toml", []byte(syntheticPack(1000, "http://127.0.0.1:1", "")))
+	if err != nil {
+		return classifyPack{}, fmt.Errorf("synthetic pack: %w", err)
+	}
+	syn := func(name, method, path string, body []byte) classifyCase {
+		return classifyCase{name: name, x: rules.Exchange{Method: []byte(method), Path: []byte(path),
+			Header: hdrs{{"Content-Type", "application/json"}}, Body: body, Status: 200,
+			RespHeader: hdrs{{"Content-Type", "application/json"}}, RespBody: []byte(`{"id":42,"title":"Bench","t":1700000000000000000}`),
+			RemoteAddr: []byte("127.0.0.1")}}
+	}
+	return classifyPack{name: "synthetic (1000 rules)", file: f, cases: []classifyCase{
+		syn("read: GET, no rule wants it", "GET", "/api/v3/things998/42/sub4", nil),
+		syn("write: no rule wants it", "POST", "/api/v3/nothing/42", []byte(`{"type":"page","name":"x"}`)),
+		syn("write: matches 1 rule", "POST", "/api/v3/things498/42/sub1", []byte(`{"type":"page","name":"bench"}`)),
+	}}, nil
+}
+
+// benchClassifyCase benchmarks c against pk (compiled as m) s.Runs times, as the proxy calls
+// the classifier: Wants, then Before and After when it wants the exchange.
+func benchClassifyCase(s *Settings, p *Progress, pk classifyPack, m *rules.Matcher, c classifyCase) (ns, allocs, bytes Spread, evPerOp float64) {
+	for r := 0; r < s.Runs; r++ {
+		p.Step(time.Second, "run %d/%d · %s · %s", r+1, s.Runs, pk.name, c.name)
+		sink := &countSink{}
+		cls := rules.NewClassifier(m, pk.file.Classify, sink, nil)
+		x := c.x
+		br := benchmark(s, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !cls.Wants(x.Method, x.Path) {
+					continue
+				}
+				ex := x
+				cls.Before(&ex)
+				_ = cls.After(&ex)
+			}
+		})
+		ns = append(ns, float64(br.NsPerOp()))
+		allocs = append(allocs, float64(br.AllocsPerOp()))
+		bytes = append(bytes, float64(br.AllocedBytesPerOp()))
+		evPerOp = float64(sink.n.Load()) / float64(br.N)
+	}
+	return ns, allocs, bytes, evPerOp
 }
 
 // benchmark runs f through testing.Benchmark, for 1 s per measurement (50 ms under -short).

@@ -164,6 +164,23 @@ func runDispatch(ctx context.Context, s *Settings, p *Progress) (Result, error) 
 	return res, nil
 }
 
+// dispatchBench is one repetition of the dispatch scenario for one queue kind and fan-out.
+type dispatchBench struct {
+	s     *Settings
+	p     *Progress
+	queue string
+	n     int // receivers
+	run   int
+	rc    *receivers
+}
+
+// step announces the step what of b.
+func (b *dispatchBench) step(what string) {
+	b.p.Step(b.s.Duration+b.s.Warmup, "run %d/%d · %s queue · %d receivers · %s", b.run+1, b.s.Runs, b.queue, b.n, what)
+}
+
+// dispatchOnce measures the queue kind queue with n receivers: the receivers' own ceiling,
+// then the dispatcher's deliveries/s at saturation and its latency at half that rate.
 func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n, run int) (dispatchRun, error) {
 	var dr dispatchRun
 	rc, err := startReceivers(n)
@@ -171,19 +188,8 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 		return dr, err
 	}
 	defer rc.stop()
-	body := newStampedEvent().stamp(time.Now())
-	targets := make([]Target, n)
-	for i, a := range rc.addrs {
-		targets[i] = Target{Addr: a, Req: Request{Method: "POST", Path: "/hook", Body: body,
-			Header: [][2]string{{"Content-Type", "application/json; charset=utf-8"}, {"X-Event-Key", "label_added"}}}}
-	}
-	conns := min(64*n, 500)
-	p.Step(s.Duration+s.Warmup, "run %d/%d · %s queue · %d receivers · ceiling (%d conns)", run+1, s.Runs, queue, n, conns)
-	st := ClosedLoop(ctx, targets, conns, s.Warmup, s.Duration)
-	dr.Ceiling = st.Achieved
-	if st.Requests > 0 && st.SelfCPUUS > 0 {
-		dr.CeilCPUPerReq = st.SelfCPUUS / float64(st.Requests)
-	}
+	b := &dispatchBench{s: s, p: p, queue: queue, n: n, run: run, rc: rc}
+	dr.Ceiling, dr.CeilCPUPerReq = b.ceiling(ctx)
 	rc.reset()
 
 	d, err := newDispatcher(queue, filepath.Join(s.tmp, fmt.Sprintf("dispatch-%s-%d-%d", queue, n, run)), rc.addrs, nil)
@@ -198,8 +204,52 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 		<-runErr
 	}()
 
-	// Throughput: saturate.
-	p.Step(s.Duration+s.Warmup, "run %d/%d · %s queue · %d receivers · deliveries", run+1, s.Runs, queue, n)
+	acc, err := b.saturate(ctx, d, runErr, &dr)
+	if err != nil {
+		return dr, err
+	}
+	// Let what the saturation run left in the queue drain before timing latency.
+	waitDelivered(ctx, rc, acc*int64(n), 30*time.Second)
+	acc2 := b.latency(ctx, d, &dr)
+	waitDelivered(ctx, rc, (acc+acc2)*int64(n), 30*time.Second)
+	rc.rec.Store(false)
+	dr.Latency = rc.latency()
+	if ds, err := d.Stats(ctx); err == nil {
+		for _, h := range ds.Hooks {
+			dr.Failed += h.Failed
+		}
+		for _, v := range ds.Drops {
+			dr.Drops += v
+		}
+	}
+	return dr, nil
+}
+
+// ceiling is the receivers' own ceiling: this harness's load generator POSTing the same
+// payload at them, closed loop; and this process's CPU µs per request meanwhile (0 when
+// unread).
+func (b *dispatchBench) ceiling(ctx context.Context) (rps, cpuPerReq float64) {
+	body := newStampedEvent().stamp(time.Now())
+	targets := make([]Target, b.n)
+	for i, a := range b.rc.addrs {
+		targets[i] = Target{Addr: a, Req: Request{Method: "POST", Path: "/hook", Body: body,
+			Header: [][2]string{{"Content-Type", "application/json; charset=utf-8"}, {"X-Event-Key", "label_added"}}}}
+	}
+	conns := min(64*b.n, 500)
+	b.step(fmt.Sprintf("ceiling (%d conns)", conns))
+	st := ClosedLoop(ctx, targets, conns, b.s.Warmup, b.s.Duration)
+	if st.Requests > 0 && st.SelfCPUUS > 0 {
+		cpuPerReq = st.SelfCPUUS / float64(st.Requests)
+	}
+	return st.Achieved, cpuPerReq
+}
+
+// saturate measures d's deliveries/s, allocations and CPU per delivery with a producer
+// enqueueing as fast as d delivers, into dr, and returns how many events it accepted.
+// runErr is where d's Run reports.
+func (b *dispatchBench) saturate(ctx context.Context, d *dispatch.Dispatcher, runErr <-chan error, dr *dispatchRun) (int64, error) {
+	s, rc, n := b.s, b.rc, b.n
+	b.step("deliveries")
 	stop := make(chan struct{})
 	prodDone := make(chan int64, 1)
 	// Enough ready deliveries to keep every in-flight slot busy (64 per webhook, 500 in
@@ -221,24 +271,29 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 	if g1 == g0 {
 		select {
 		case err := <-runErr:
-			return dr, fmt.Errorf("dispatcher stopped: %v", err)
+			return acc, fmt.Errorf("dispatcher stopped: %v", err)
 		default:
 		}
-		return dr, errors.New("no delivery arrived in the measured window")
+		return acc, errors.New("no delivery arrived in the measured window")
 	}
 	dels := float64(g1 - g0)
 	dr.Delivered = dels / el.Seconds()
 	dr.AllocsPerDel = float64(m1.Mallocs-m0.Mallocs) / dels
 	dr.BytesPerDel = float64(m1.TotalAlloc-m0.TotalAlloc) / dels
 	dr.CPUPerDel = (c1 - c0) / dels
-	// Let what the saturation run left in the queue drain before timing latency.
-	waitDelivered(ctx, rc, acc*int64(n), 30*time.Second)
+	return acc, nil
+}
 
-	// Latency: half the measured rate.
+// latency records enqueue-to-receiver latency with events produced at half the measured
+// delivery rate (dr.Delivered) and returns how many events it accepted; the receivers keep
+// recording until the caller stops them.
+func (b *dispatchBench) latency(ctx context.Context, d *dispatch.Dispatcher, dr *dispatchRun) int64 {
+	s, rc, n := b.s, b.rc, b.n
 	rate := max(dr.Delivered/2/float64(n), 1)
 	dr.LatencyOffered = rate
-	p.Step(s.Duration+s.Warmup, "run %d/%d · %s queue · %d receivers · latency at %s events", run+1, s.Runs, queue, n, fmtRate(rate))
-	stop = make(chan struct{})
+	b.step("latency at " + fmtRate(rate) + " events")
+	stop := make(chan struct{})
+	prodDone := make(chan int64, 1)
 	go func() { prodDone <- produce(d, stop, rate, rc, n, 0) }()
 	sleepCtx(ctx, s.Warmup)
 	rc.mu.Lock()
@@ -247,19 +302,7 @@ func dispatchOnce(ctx context.Context, s *Settings, p *Progress, queue string, n
 	rc.rec.Store(true)
 	sleepCtx(ctx, s.Duration)
 	close(stop)
-	acc2 := <-prodDone
-	waitDelivered(ctx, rc, (acc+acc2)*int64(n), 30*time.Second)
-	rc.rec.Store(false)
-	dr.Latency = rc.latency()
-	if ds, err := d.Stats(ctx); err == nil {
-		for _, h := range ds.Hooks {
-			dr.Failed += h.Failed
-		}
-		for _, v := range ds.Drops {
-			dr.Drops += v
-		}
-	}
-	return dr, nil
+	return <-prodDone
 }
 
 // waitDelivered waits until the receivers have got want requests in all, or up to limit.

@@ -41,6 +41,19 @@ func estimateProxy(s *Settings) time.Duration {
 	return time.Duration(steps)*(s.Duration+s.Warmup+100*time.Millisecond) + 5*time.Second
 }
 
+// proxyRun is one run of the proxy scenario: its servers and what the steps measured.
+type proxyRun struct {
+	s       *Settings
+	up      *Proc
+	targets []*proxyTarget
+	reqs    []Request
+
+	maxRPS     map[string][]Spread   // [target][request] over runs
+	open       map[string][][][]Step // [target][request][fraction] -> steps over runs
+	closedErrs map[string]int64      // [target]
+	closedCPU  map[string]cpuSteps   // [target]
+}
+
 func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	res := Result{}
 	up, err := startRole(s.tmp, "upstream", s.machine.ServerCPUs)
@@ -48,11 +61,38 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 		return res, err
 	}
 	defer up.Stop()
-	upAddr := up.Addrs["up"]
-
-	pack, err := proxyPack(s, upAddr)
+	pr := &proxyRun{s: s, up: up, reqs: []Request{passGET, passPOST}}
+	pr.targets, err = startProxyTargets(s, up.Addrs["up"])
+	defer func() {
+		for _, t := range pr.targets {
+			if t.proc != nil {
+				t.proc.Stop()
+			}
+		}
+	}()
 	if err != nil {
 		return res, err
+	}
+	if err := pr.closedLoop(ctx, p); err != nil {
+		return res, err
+	}
+	if err := pr.openLoop(ctx, p); err != nil {
+		return res, err
+	}
+	lat, charts := pr.latencyTable()
+	res.Tables = []Table{pr.throughputTable(), proxyCPUTable(s, pr.targets, pr.reqs, pr.closedCPU), lat}
+	res.Charts = charts
+	res.Raw = map[string]any{"closed_loop_rps": pr.maxRPS, "closed_loop": pr.closedCPU, "open_loop": pr.open, "fractions": loadFractions}
+	return res, pr.noteHooktapProcess(&res.Tables[0])
+}
+
+// startProxyTargets starts the servers the proxy scenario compares in front of the upstream
+// at upAddr: none (direct), hooktap, httputil.ReverseProxy, nginx and HAProxy (the last two
+// absent when not installed). On error it returns those started so far.
+func startProxyTargets(s *Settings, upAddr string) ([]*proxyTarget, error) {
+	pack, err := proxyPack(s, upAddr)
+	if err != nil {
+		return nil, err
 	}
 	targets := []*proxyTarget{{name: "direct", addr: upAddr}}
 	var hookArgs []string
@@ -62,81 +102,90 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	}
 	ht, err := startRole(s.tmp, "hooktap", s.machine.ServerCPUs, hookArgs...)
 	if err != nil {
-		return res, err
+		return targets, err
 	}
 	targets = append(targets, &proxyTarget{name: "hooktap", addr: ht.Addrs["proxy"], proc: ht})
 	rp, err := startRole(s.tmp, "revproxy", s.machine.ServerCPUs, "-upstream", upAddr)
 	if err != nil {
-		return res, err
+		return targets, err
 	}
 	targets = append(targets, &proxyTarget{name: "httputil.ReverseProxy", addr: rp.Addrs["proxy"], proc: rp})
 	targets = append(targets, startNginx(s, upAddr), startHAProxy(s, upAddr))
-	defer func() {
-		for _, t := range targets {
-			if t.proc != nil {
-				t.proc.Stop()
-			}
-		}
-	}()
+	return targets, nil
+}
 
-	reqs := []Request{passGET, passPOST}
-	// max[target][request] over runs
-	maxRPS := map[string][]Spread{}
-	open := map[string][][]([]Step){} // [target][request][fraction] -> steps over runs
-	for _, t := range targets {
-		maxRPS[t.name] = make([]Spread, len(reqs))
-		open[t.name] = make([][][]Step, len(reqs))
-		for i := range reqs {
-			open[t.name][i] = make([][]Step, len(loadFractions))
-		}
-	}
-	closedErrs := map[string]int64{}
-	closedCPU := map[string]cpuSteps{}
-	for _, t := range targets {
-		closedCPU[t.name] = make(cpuSteps, len(reqs))
+// closedLoop measures every target's maximum throughput and CPU per request, closed loop,
+// for each request kind, s.Runs times.
+func (pr *proxyRun) closedLoop(ctx context.Context, p *Progress) error {
+	s := pr.s
+	pr.maxRPS = map[string][]Spread{}
+	pr.closedErrs = map[string]int64{}
+	pr.closedCPU = map[string]cpuSteps{}
+	for _, t := range pr.targets {
+		pr.maxRPS[t.name] = make([]Spread, len(pr.reqs))
+		pr.closedCPU[t.name] = make(cpuSteps, len(pr.reqs))
 	}
 	for r := 0; r < s.Runs; r++ {
-		for _, t := range targets {
+		for _, t := range pr.targets {
 			if t.absent != "" {
 				continue
 			}
-			for i, rq := range reqs {
+			for i, rq := range pr.reqs {
 				if ctx.Err() != nil {
-					return res, ctx.Err()
+					return ctx.Err()
 				}
 				p.Step(s.Duration+s.Warmup, "run %d/%d · %s %s · closed loop, %d conns", r+1, s.Runs, t.name, rq.Method, s.Conns)
-				st := ClosedLoop(ctx, []Target{{Addr: t.addr, Req: rq}}, s.Conns, s.Warmup, s.Duration, proxyCPUProcs(t, up)...)
-				maxRPS[t.name][i] = append(maxRPS[t.name][i], st.Achieved)
-				closedCPU[t.name][i] = append(closedCPU[t.name][i], st)
-				closedErrs[t.name] += st.Errors
+				st := ClosedLoop(ctx, []Target{{Addr: t.addr, Req: rq}}, s.Conns, s.Warmup, s.Duration, proxyCPUProcs(t, pr.up)...)
+				pr.maxRPS[t.name][i] = append(pr.maxRPS[t.name][i], st.Achieved)
+				pr.closedCPU[t.name][i] = append(pr.closedCPU[t.name][i], st)
+				pr.closedErrs[t.name] += st.Errors
 			}
 		}
 	}
+	return nil
+}
+
+// openLoop measures every target's latency, open loop, at each fraction of the direct
+// maximum that closedLoop found, for each request kind, s.Runs times.
+func (pr *proxyRun) openLoop(ctx context.Context, p *Progress) error {
+	s := pr.s
+	pr.open = map[string][][][]Step{}
+	for _, t := range pr.targets {
+		pr.open[t.name] = make([][][]Step, len(pr.reqs))
+		for i := range pr.reqs {
+			pr.open[t.name][i] = make([][]Step, len(loadFractions))
+		}
+	}
 	for r := 0; r < s.Runs; r++ {
-		for _, t := range targets {
+		for _, t := range pr.targets {
 			if t.absent != "" {
 				continue
 			}
-			for i, rq := range reqs {
+			for i, rq := range pr.reqs {
 				for k, f := range loadFractions {
 					if ctx.Err() != nil {
-						return res, ctx.Err()
+						return ctx.Err()
 					}
-					rate := maxRPS["direct"][i].Median() * f
+					rate := pr.maxRPS["direct"][i].Median() * f
 					p.Step(s.Duration+s.Warmup, "run %d/%d · %s %s · open loop %.0f%% = %s", r+1, s.Runs, t.name, rq.Method, f*100, fmtRate(rate))
 					st := OpenLoop(ctx, []Target{{Addr: t.addr, Req: rq}}, s.Conns, rate, s.Warmup, s.Duration)
-					open[t.name][i][k] = append(open[t.name][i][k], st)
+					pr.open[t.name][i][k] = append(pr.open[t.name][i][k], st)
 				}
 			}
 		}
 	}
+	return nil
+}
 
-	// Tables.
+// throughputTable is the closed-loop throughput of every target, as ratios to direct and
+// to hooktap.
+func (pr *proxyRun) throughputTable() Table {
+	s, maxRPS := pr.s, pr.maxRPS
 	through := Table{
 		Title:   fmt.Sprintf("Pass-through throughput, closed loop (%d connections, %d×%s)", s.Conns, s.Runs, s.Duration),
 		Columns: []string{"server", "GET ÷ direct", "POST ÷ direct", "hooktap ÷ this (GET / POST)", "GET req/s", "POST req/s", "errors"},
 	}
-	for _, t := range targets {
+	for _, t := range pr.targets {
 		if t.absent != "" {
 			through.Rows = append(through.Rows, []string{t.name, "absent", "absent", "absent", "absent", "absent", t.absent})
 			continue
@@ -145,21 +194,27 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 		row := []string{t.name,
 			ratios(m[0], maxRPS["direct"][0]).Fmt(fmtRatio), ratios(m[1], maxRPS["direct"][1]).Fmt(fmtRatio),
 			ratios(maxRPS["hooktap"][0], m[0]).Fmt(fmtRatio) + " / " + ratios(maxRPS["hooktap"][1], m[1]).Fmt(fmtRatio),
-			m[0].Fmt(fmtRate), m[1].Fmt(fmtRate), fmt.Sprint(closedErrs[t.name])}
+			m[0].Fmt(fmtRate), m[1].Fmt(fmtRate), fmt.Sprint(pr.closedErrs[t.name])}
 		through.Rows = append(through.Rows, row)
 	}
 	through.Notes = append(through.Notes, "Medians over the repetitions, (min–max) in brackets; ratios are paired run by run. "+
 		"\"hooktap ÷ this\" above 1 means hooktap served more requests per second than that server.")
+	return through
+}
 
+// latencyTable is the open-loop latency of every target at each offered load, with one
+// chart per request kind.
+func (pr *proxyRun) latencyTable() (Table, []Chart) {
+	s, open := pr.s, pr.open
 	lat := Table{
 		Title:   fmt.Sprintf("Pass-through latency, open loop at fixed rates (%% of direct maximum), from the intended send time (%d×%s)", s.Runs, s.Duration),
 		Columns: []string{"server", "request", "offered", "p99 ÷ direct", "p50", "p99", "p99.9", "achieved", "errors"},
 	}
 	var charts []Chart
 	var lagMax float64
-	for i, rq := range reqs {
+	for i, rq := range pr.reqs {
 		ch := Chart{Title: fmt.Sprintf("%s pass-through: latency by offered load (%s)", rq.Method, s.machine.CPUModel)}
-		for _, t := range targets {
+		for _, t := range pr.targets {
 			if t.absent != "" {
 				lat.Rows = append(lat.Rows, []string{t.name, rq.Method, "—", "absent", "absent", "absent", "absent", "absent", t.absent})
 				continue
@@ -193,29 +248,30 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	if s.machine.Shared {
 		lat.Notes = append(lat.Notes, "The load generator shares the CPUs with the servers (too few CPUs to split), so every number includes its cost.")
 	}
-	res.Tables = []Table{through, proxyCPUTable(s, targets, reqs, closedCPU), lat}
-	res.Charts = charts
-	res.Raw = map[string]any{"closed_loop_rps": maxRPS, "closed_loop": closedCPU, "open_loop": open, "fractions": loadFractions}
+	return lat, charts
+}
 
-	// Per-process numbers of the hooktap child.
-	for _, t := range targets {
+// noteHooktapProcess stops the hooktap child and adds its per-process numbers (and where
+// its CPU profile went) to tb's notes.
+func (pr *proxyRun) noteHooktapProcess(tb *Table) error {
+	for _, t := range pr.targets {
 		if t.proc == nil || t.name != "hooktap" {
 			continue
 		}
 		st, err := t.proc.Stop()
 		t.proc = nil
 		if err != nil {
-			return res, err
+			return err
 		}
 		if st != nil {
-			res.Tables[0].Notes = append(res.Tables[0].Notes, fmt.Sprintf("hooktap process: peak RSS %s, peak heap %s, %d GCs, %.1f CPU seconds over the scenario.",
+			tb.Notes = append(tb.Notes, fmt.Sprintf("hooktap process: peak RSS %s, peak heap %s, %d GCs, %.1f CPU seconds over the scenario.",
 				fmtBytes(float64(st.RSSPeak)), fmtBytes(float64(st.HeapPeak)), st.NumGC, st.CPUTime))
 		}
-		if s.CPUProfile != "" {
-			res.Tables[0].Notes = append(res.Tables[0].Notes, "CPU profile of the hooktap process: "+s.CPUProfile+" (go tool pprof -top)")
+		if pr.s.CPUProfile != "" {
+			tb.Notes = append(tb.Notes, "CPU profile of the hooktap process: "+pr.s.CPUProfile+" (go tool pprof -top)")
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // proxyPack returns the rules file hooktap loads in the proxy scenario: the shipped pack

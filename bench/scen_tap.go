@@ -206,12 +206,52 @@ func wikiPage(addr string) (string, error) {
 	return id, nil
 }
 
+// k50 is the index of 50 % in tapFractions.
+const k50 = 1
+
 func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi int, recv string) ([]Table, error) {
-	vars := g.vars
-	for i, v := range vars {
+	defer func() {
+		for _, v := range g.vars {
+			if v.proc != nil {
+				v.proc.Stop()
+			}
+		}
+	}()
+	if err := g.start(s, gi); err != nil {
+		return nil, err
+	}
+	if g.vars[0].absent != "" {
+		return nil, fmt.Errorf("hooktap without rules did not start: %s", g.vars[0].absent)
+	}
+	if err := g.closedLoop(ctx, s, p, recv); err != nil {
+		return nil, err
+	}
+	if err := g.openLoop(ctx, s, p, recv); err != nil {
+		return nil, err
+	}
+	through := g.throughputTable()
+	cpuTab := tapCPUTable(g, s)
+	for _, v := range g.vars {
+		if v.proc == nil {
+			continue
+		}
+		st, err := v.proc.Stop()
+		v.proc = nil
+		if err == nil && st != nil {
+			through.Notes = append(through.Notes, fmt.Sprintf("%s: peak RSS %s, peak heap %s, %.1f CPU s.", v.name, fmtBytes(float64(st.RSSPeak)), fmtBytes(float64(st.HeapPeak)), st.CPUTime))
+		}
+	}
+	return []Table{through, cpuTab}, nil
+}
+
+// start starts a hooktap child for every variant of g (group number gi), with its rules file
+// and, for the variants with rules, the profiles asked for; a variant that does not start is
+// marked absent. An error (writing a rules file) leaves those started so far running.
+func (g *tapGroup) start(s *Settings, gi int) error {
+	for i, v := range g.vars {
 		cfg := filepath.Join(s.tmp, fmt.Sprintf("tap-%d-%d.toml", gi, i))
 		if err := os.WriteFile(cfg, []byte(v.config), 0o644); err != nil {
-			return nil, err
+			return err
 		}
 		args := []string{"-config", cfg, "-queue", v.queue, "-data", filepath.Join(s.tmp, fmt.Sprintf("tap-data-%d-%d", gi, i))}
 		if upstream := upstreamComment(v.config); upstream != "" {
@@ -238,27 +278,23 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 		v.open = make([][]Step, len(tapFractions))
 		v.e2e = make([][]*HistSummary, len(tapFractions))
 	}
-	defer func() {
-		for _, v := range vars {
-			if v.proc != nil {
-				v.proc.Stop()
-			}
-		}
-	}()
-	if vars[0].absent != "" {
-		return nil, fmt.Errorf("hooktap without rules did not start: %s", vars[0].absent)
-	}
+	return nil
+}
+
+// closedLoop measures every variant's maximum write throughput and CPU per write, closed
+// loop, s.Runs times; with rules, the receiver (at recv) drains after each step.
+func (g *tapGroup) closedLoop(ctx context.Context, s *Settings, p *Progress, recv string) error {
 	for r := 0; r < s.Runs; r++ {
-		for _, v := range vars {
+		for _, v := range g.vars {
 			if v.absent != "" {
 				continue
 			}
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return ctx.Err()
 			}
 			p.Step(s.Duration+s.Warmup, "run %d/%d · %s · closed loop, %d conns", r+1, s.Runs, v.name, s.Conns)
 			if _, err := getRecv(recv, "/reset"); err != nil {
-				return nil, err
+				return err
 			}
 			st := ClosedLoop(ctx, []Target{{Addr: v.addr, Req: g.write}}, s.Conns, s.Warmup, s.Duration, v.proc)
 			v.closed = append(v.closed, st.Achieved)
@@ -267,119 +303,137 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 			}
 			if v.rules {
 				if _, err := drainRecv(ctx, recv); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 	}
-	base := vars[0].closed.Median()
-	const k50 = 1 // tapFractions[k50] is 50 %
+	return nil
+}
+
+// openLoop measures every variant's latency, open loop at each fraction of the no-rules
+// maximum, s.Runs times.
+func (g *tapGroup) openLoop(ctx context.Context, s *Settings, p *Progress, recv string) error {
+	base := g.vars[0].closed.Median()
 	for r := 0; r < s.Runs; r++ {
-		for _, v := range vars {
+		for _, v := range g.vars {
 			if v.absent != "" {
 				continue
 			}
 			for k, f := range tapFractions {
 				if ctx.Err() != nil {
-					return nil, ctx.Err()
+					return ctx.Err()
 				}
 				rate := base * f
 				p.Step(s.Duration+s.Warmup, "run %d/%d · %s · open loop %.0f%% = %s", r+1, s.Runs, v.name, f*100, fmtRate(rate))
-				if _, err := getRecv(recv, "/reset"); err != nil {
-					return nil, err
-				}
-				cpu := newCPUSampler([]*Proc{v.proc})
-				st := OpenLoop(ctx, []Target{{Addr: v.addr, Req: g.write}}, s.Conns, rate, s.Warmup, s.Duration)
-				v.open[k] = append(v.open[k], st)
-				var rs recvStats
-				if v.rules {
-					var err error
-					if rs, err = drainRecv(ctx, recv); err != nil {
-						return nil, err
-					}
-				}
-				cpu.finish()
-				if us, ok := cpu.us(0); ok && k == k50 {
-					if st.Sent > 0 {
-						v.cpuWrite50 = append(v.cpuWrite50, us/float64(st.Sent))
-					}
-					if rs.Received > 0 {
-						v.cpuEvent50 = append(v.cpuEvent50, us/float64(rs.Received))
-					}
-				}
-				if v.rules {
-					v.e2e[k] = append(v.e2e[k], rs.Latency)
-					// Every write of the step (warm-up included) should be one delivery.
-					v.delivered += rs.Received
-					v.writes += st.Sent
+				if err := g.openStep(ctx, s, v, k, rate, recv); err != nil {
+					return err
 				}
 			}
 		}
 	}
+	return nil
+}
 
+// openStep is one open-loop step of v at rate (tapFractions[k] of the no-rules maximum):
+// its latencies; with rules, its deliveries and end-to-end latency once the receiver at recv
+// has drained; at 50 %, the CPU per write and per event over the whole step.
+func (g *tapGroup) openStep(ctx context.Context, s *Settings, v *tapVariant, k int, rate float64, recv string) error {
+	if _, err := getRecv(recv, "/reset"); err != nil {
+		return err
+	}
+	cpu := newCPUSampler([]*Proc{v.proc})
+	st := OpenLoop(ctx, []Target{{Addr: v.addr, Req: g.write}}, s.Conns, rate, s.Warmup, s.Duration)
+	v.open[k] = append(v.open[k], st)
+	var rs recvStats
+	if v.rules {
+		var err error
+		if rs, err = drainRecv(ctx, recv); err != nil {
+			return err
+		}
+	}
+	cpu.finish()
+	if us, ok := cpu.us(0); ok && k == k50 {
+		if st.Sent > 0 {
+			v.cpuWrite50 = append(v.cpuWrite50, us/float64(st.Sent))
+		}
+		if rs.Received > 0 {
+			v.cpuEvent50 = append(v.cpuEvent50, us/float64(rs.Received))
+		}
+	}
+	if v.rules {
+		v.e2e[k] = append(v.e2e[k], rs.Latency)
+		// Every write of the step (warm-up included) should be one delivery.
+		v.delivered += rs.Received
+		v.writes += st.Sent
+	}
+	return nil
+}
+
+// throughputTable is every variant's throughput and latency, against the no-rules variant.
+func (g *tapGroup) throughputTable() Table {
 	through := Table{
 		Title:   g.title,
 		Columns: []string{"hooktap", "throughput ÷ no rules", "writes/s", "added p50 @50%", "added p99 @50%", "p50 / p99 @25%", "p50 / p99 @50%", "upstream answer → receiver p50 / p99 @50%", "deliveries ÷ writes"},
 	}
-	for _, v := range vars {
+	for _, v := range g.vars {
 		if v.absent != "" {
 			through.Rows = append(through.Rows, []string{v.name, "absent", "absent", "absent", "absent", "absent", "absent", "absent", v.absent})
 			continue
 		}
-		b50, b99 := lat2(vars[0].open[k50])
-		v50, v99 := lat2(v.open[k50])
-		q50, q99 := lat2(v.open[0])
-		added := func(a, b Spread) Spread {
-			out := Spread{}
-			for i := 0; i < min(len(a), len(b)); i++ {
-				out = append(out, a[i]-b[i])
-			}
-			return out
-		}
-		e2e, dl := "—", "—"
-		if v.rules {
-			var e50, e99 Spread
-			for _, h := range v.e2e[k50] {
-				if h != nil && h.Count > 0 {
-					e50, e99 = append(e50, h.P50), append(e99, h.P99)
-				}
-			}
-			if len(e50) > 0 {
-				e2e = e50.Fmt(fmtUS) + " / " + e99.Fmt(fmtUS)
-			}
-			if v.writes > 0 {
-				dl = fmt.Sprintf("%.3f", float64(v.delivered)/float64(v.writes*int64(max(g.perWrite, 1))))
-			}
-		}
-		addedFmt := func(d Spread) string {
-			return d.Fmt(func(x float64) string {
-				if x < 0 {
-					return "−" + fmtUS(-x)
-				}
-				return "+" + fmtUS(x)
-			})
-		}
-		through.Rows = append(through.Rows, []string{v.name, ratios(v.closed, vars[0].closed).Fmt(fmtRatio), v.closed.Fmt(fmtRate),
-			addedFmt(added(v50, b50)), addedFmt(added(v99, b99)),
-			q50.Fmt(fmtUS) + " / " + q99.Fmt(fmtUS), v50.Fmt(fmtUS) + " / " + v99.Fmt(fmtUS), e2e, dl})
+		through.Rows = append(through.Rows, g.throughputRow(v))
 	}
 	through.Notes = append(through.Notes,
 		"Throughput is closed-loop; latencies are open-loop at 25% and 50% of the no-rules maximum, from the intended send time; "+
 			"\"added\" is the tapped latency minus the no-rules latency of the same repetition. "+
 			"End-to-end latency runs from the upstream's answer (a time stamped in its body, copied into the payload by the rule) to the receiver's request.")
 	through.Notes = append(through.Notes, g.notes...)
-	cpuTab := tapCPUTable(g, s)
-	for _, v := range vars {
-		if v.proc == nil {
-			continue
+	return through
+}
+
+// throughputRow is v's row of the throughput table.
+func (g *tapGroup) throughputRow(v *tapVariant) []string {
+	vars := g.vars
+	b50, b99 := lat2(vars[0].open[k50])
+	v50, v99 := lat2(v.open[k50])
+	q50, q99 := lat2(v.open[0])
+	e2e, dl := "—", "—"
+	if v.rules {
+		var e50, e99 Spread
+		for _, h := range v.e2e[k50] {
+			if h != nil && h.Count > 0 {
+				e50, e99 = append(e50, h.P50), append(e99, h.P99)
+			}
 		}
-		st, err := v.proc.Stop()
-		v.proc = nil
-		if err == nil && st != nil {
-			through.Notes = append(through.Notes, fmt.Sprintf("%s: peak RSS %s, peak heap %s, %.1f CPU s.", v.name, fmtBytes(float64(st.RSSPeak)), fmtBytes(float64(st.HeapPeak)), st.CPUTime))
+		if len(e50) > 0 {
+			e2e = e50.Fmt(fmtUS) + " / " + e99.Fmt(fmtUS)
+		}
+		if v.writes > 0 {
+			dl = fmt.Sprintf("%.3f", float64(v.delivered)/float64(v.writes*int64(max(g.perWrite, 1))))
 		}
 	}
-	return []Table{through, cpuTab}, nil
+	return []string{v.name, ratios(v.closed, vars[0].closed).Fmt(fmtRatio), v.closed.Fmt(fmtRate),
+		fmtAdded(added(v50, b50)), fmtAdded(added(v99, b99)),
+		q50.Fmt(fmtUS) + " / " + q99.Fmt(fmtUS), v50.Fmt(fmtUS) + " / " + v99.Fmt(fmtUS), e2e, dl}
+}
+
+// added is a − b, repetition by repetition.
+func added(a, b Spread) Spread {
+	out := Spread{}
+	for i := 0; i < min(len(a), len(b)); i++ {
+		out = append(out, a[i]-b[i])
+	}
+	return out
+}
+
+// fmtAdded formats a latency difference with its sign.
+func fmtAdded(d Spread) string {
+	return d.Fmt(func(x float64) string {
+		if x < 0 {
+			return "−" + fmtUS(-x)
+		}
+		return "+" + fmtUS(x)
+	})
 }
 
 // tapCPUTable is the hooktap process's CPU time per write and per delivered event.

@@ -158,63 +158,72 @@ func startHeapSampler() func() uint64 {
 
 func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
+// staticUpstream is the static upstream: a fixed body for reads, and for writes
+// {"id":<n>,"t":<now in ns>}, the time the receiver measures the whole path from.
+type staticUpstream struct {
+	posts atomic.Int64 // writes answered
+}
+
+func (u *staticUpstream) handle(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.SetContentType("application/json")
+	if ctx.IsGet() || ctx.IsHead() {
+		ctx.Response.SetBodyRaw(getBody)
+		return
+	}
+	n := u.posts.Add(1)
+	b := ctx.Response.BodyWriter()
+	buf := make([]byte, 0, 64)
+	buf = append(buf, `{"id":`...)
+	buf = strconv.AppendInt(buf, n, 10)
+	buf = append(buf, `,"t":`...)
+	buf = strconv.AppendInt(buf, time.Now().UnixNano(), 10)
+	buf = append(buf, '}')
+	_, _ = b.Write(buf)
+}
+
+// latencyReceiver is the webhook receiver that records each delivery's end-to-end latency
+// from the "t" in its payload; GET /stats reports, GET /reset starts again.
+type latencyReceiver struct {
+	mu       sync.Mutex // guards lat, and makes /stats and /reset consistent
+	lat      *hdrhistogram.Histogram
+	got, bad atomic.Int64 // deliveries; those without a "t"
+}
+
+func (rc *latencyReceiver) handle(ctx *fasthttp.RequestCtx) {
+	now := time.Now().UnixNano()
+	if ctx.IsGet() {
+		// GET /stats: what was received since the last GET /reset.
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if string(ctx.Path()) == "/reset" {
+			rc.got.Store(0)
+			rc.bad.Store(0)
+			rc.lat.Reset()
+			return
+		}
+		b, _ := json.Marshal(map[string]any{"received": rc.got.Load(), "without_t": rc.bad.Load(), "latency": summarize(rc.lat)})
+		ctx.SetBody(b)
+		return
+	}
+	rc.got.Add(1)
+	if t := gjson.GetBytes(ctx.PostBody(), "t").Int(); t > 0 {
+		rc.mu.Lock()
+		_ = rc.lat.RecordValue(max(1, (now-t)/1000))
+		rc.mu.Unlock()
+	} else {
+		rc.bad.Add(1)
+	}
+	ctx.SetStatusCode(204)
+}
+
 // serveUpstream runs the static upstream ("up"), a receiver ("recv") that records the
 // end-to-end latency of each delivery from the "t" the upstream stamped in its answer, and,
 // with withWiki, the sample wiki ("wiki"), the realistic upstream.
 func serveUpstream(withWiki bool) (func() map[string]any, *hdrhistogram.Histogram, error) {
-	var posts atomic.Int64
-	up := &fasthttp.Server{
-		Name:               "bench-upstream",
-		MaxRequestBodySize: 64 << 20,
-		Handler: func(ctx *fasthttp.RequestCtx) {
-			ctx.Response.Header.SetContentType("application/json")
-			if ctx.IsGet() || ctx.IsHead() {
-				ctx.Response.SetBodyRaw(getBody)
-				return
-			}
-			n := posts.Add(1)
-			b := ctx.Response.BodyWriter()
-			buf := make([]byte, 0, 64)
-			buf = append(buf, `{"id":`...)
-			buf = strconv.AppendInt(buf, n, 10)
-			buf = append(buf, `,"t":`...)
-			buf = strconv.AppendInt(buf, time.Now().UnixNano(), 10)
-			buf = append(buf, '}')
-			_, _ = b.Write(buf)
-		},
-	}
-	var mu sync.Mutex
-	lat := newHist()
-	var got, bad atomic.Int64
-	recv := &fasthttp.Server{
-		Name: "bench-receiver",
-		Handler: func(ctx *fasthttp.RequestCtx) {
-			now := time.Now().UnixNano()
-			if ctx.IsGet() {
-				// GET /stats: what was received since the last GET /reset.
-				mu.Lock()
-				defer mu.Unlock()
-				if string(ctx.Path()) == "/reset" {
-					got.Store(0)
-					bad.Store(0)
-					lat.Reset()
-					return
-				}
-				b, _ := json.Marshal(map[string]any{"received": got.Load(), "without_t": bad.Load(), "latency": summarize(lat)})
-				ctx.SetBody(b)
-				return
-			}
-			got.Add(1)
-			if t := gjson.GetBytes(ctx.PostBody(), "t").Int(); t > 0 {
-				mu.Lock()
-				_ = lat.RecordValue(max(1, (now-t)/1000))
-				mu.Unlock()
-			} else {
-				bad.Add(1)
-			}
-			ctx.SetStatusCode(204)
-		},
-	}
+	upstream := &staticUpstream{}
+	up := &fasthttp.Server{Name: "bench-upstream", MaxRequestBodySize: 64 << 20, Handler: upstream.handle}
+	rc := &latencyReceiver{lat: newHist()}
+	recv := &fasthttp.Server{Name: "bench-receiver", Handler: rc.handle}
 	var servers []interface{ Shutdown() error }
 	for _, s := range []struct {
 		name string
@@ -242,8 +251,8 @@ func serveUpstream(withWiki bool) (func() map[string]any, *hdrhistogram.Histogra
 		for _, s := range servers {
 			_ = s.Shutdown()
 		}
-		return map[string]any{"received": got.Load(), "received_without_t": bad.Load(), "posts": posts.Load()}
-	}, lat, nil
+		return map[string]any{"received": rc.got.Load(), "received_without_t": rc.bad.Load(), "posts": upstream.posts.Load()}
+	}, rc.lat, nil
 }
 
 // serveRevProxy runs Go's httputil.ReverseProxy, tuned as a user would for a single

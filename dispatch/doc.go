@@ -13,7 +13,7 @@
 //
 // Each attempt is a POST of the payload bytes ("full" webhooks get the full shape) with
 // Content-Type: application/json; charset=utf-8, X-Event-Key, a new UUID v4 X-Request-Id,
-// User-Agent: hooktap/<Version>, the Standard Webhooks headers webhook-id (the event's [ID],
+// User-Agent: hooktap/<version> (see [WithVersion]), the Standard Webhooks headers webhook-id (the event's [ID],
 // the same on every attempt and redelivery) and webhook-timestamp, and, with a secret,
 // X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)> and webhook-signature:
 // v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>. Redirects are not followed. A 2xx is
@@ -72,7 +72,7 @@
 // exceed that it drops the oldest dead letter of the webhook with the most (dead_evicted),
 // so a receiver that rejects everything for days never makes Enqueue fail. A deactivated
 // or gone webhook keeps its dead letters; a deleted one's are discarded (dead_deleted),
-// since nothing could list or redeliver them any more (see [DeadPurger]).
+// since nothing could list or redeliver them any more (see [DeadLetterStore]).
 // The memory queue loses what it holds when the process exits; a durable queue keeps it,
 // and deliveries in flight at a crash come back with the same webhook-id (at least once).
 //

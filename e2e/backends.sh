@@ -16,6 +16,10 @@
 #   MW_PORT, TW_PORT, WP_PORT   ports (defaults 18480, 18481, 18482)
 #   MW_SERVER          MediaWiki's $wgServer (default http://127.0.0.1:$MW_PORT): the address
 #                      in its redirects and links; a browser test sets it to hooktap's address
+#   WP_HOST            the loopback address WordPress listens on and is called by (default
+#                      127.0.0.1); its Host names Debian's config file,
+#                      /etc/wordpress/config-<WP_HOST>.php, which is machine-wide: two
+#                      WordPress backends at once need two addresses (127.0.0.2, ...)
 #   WP_PERMALINKS      "pretty" (default: /%postname%/, REST under /wp-json/) or "plain" (a
 #                      fresh install's default: REST only as /?rest_route=...)
 #
@@ -36,13 +40,17 @@ MW_BOTPASS=0123456789abcdef0123456789abcdef
 TW_USER=alice TW_PASS=secret123
 WP_PASS=AdminPass-12345
 WP_PERMALINKS=${WP_PERMALINKS:-pretty}
+WP_HOST=${WP_HOST:-127.0.0.1}
 
 log() { echo "backends.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
 # bg_group PIDFILE CMD... starts CMD in a new session (its own process group); PIDFILE gets
 # its pid, which is also the group id. Output goes to PIDFILE.log.
-bg_group() { local pf=$1; shift; setsid sh -c 'echo $$ > "$0"; exec "$@"' "$pf" "$@" >"$pf.log" 2>&1 </dev/null & }
+# Descriptors above 2 are closed in it: a caller's "flock LOCK backends.sh start" would
+# otherwise leave LOCK held by the server for as long as it runs (flock -o is the caller's
+# way; this one holds whoever calls).
+bg_group() { local pf=$1; shift; setsid sh -c 'for fd in 3 4 5 6 7 8 9; do eval "exec $fd>&-"; done; echo $$ > "$0"; exec "$@"' "$pf" "$@" >"$pf.log" 2>&1 </dev/null & }
 
 # wait_pidfile PIDFILE waits for bg_group to have written PIDFILE.
 wait_pidfile() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.05; done; die "no pid in $1"; }
@@ -182,7 +190,7 @@ start_wordpress() {
 	cp -a /var/lib/wordpress/wp-content "$d/wp-content"
 	mkdir -p "$d/wp-content/uploads"; chmod -R a+rwX "$d/wp-content"
 	# Debian's wp-config.php loads /etc/wordpress/config-<Host header without port>.php.
-	cat > /etc/wordpress/config-127.0.0.1.php <<PHP
+	cat > /etc/wordpress/config-$WP_HOST.php <<PHP
 <?php
 define('DB_NAME','wordpress'); define('DB_USER','wp'); define('DB_PASSWORD','wp');
 define('DB_HOST','localhost:$sock'); define('DB_CHARSET','utf8mb4'); define('DB_COLLATE','');
@@ -190,11 +198,11 @@ foreach (['AUTH_KEY','SECURE_AUTH_KEY','LOGGED_IN_KEY','NONCE_KEY','AUTH_SALT','
 define('WP_CONTENT_DIR', '$d/wp-content');
 define('WP_ENVIRONMENT_TYPE', 'local');   // application passwords over plain http
 define('DISABLE_WP_CRON', true);
-define('WP_HOME', 'http://127.0.0.1:$WP_PORT'); define('WP_SITEURL', 'http://127.0.0.1:$WP_PORT');
+define('WP_HOME', 'http://$WP_HOST:$WP_PORT'); define('WP_SITEURL', 'http://$WP_HOST:$WP_PORT');
 PHP
 	cat > "$d/install.php" <<'PHP'
 <?php
-$_SERVER['HTTP_HOST'] = '127.0.0.1'; $_SERVER['REQUEST_URI'] = '/';
+$_SERVER['HTTP_HOST'] = getenv('WP_HOST'); $_SERVER['REQUEST_URI'] = '/';
 define('WP_INSTALLING', true);
 require '/usr/share/wordpress/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
@@ -204,14 +212,15 @@ if ($argv[3] === 'pretty') update_option('permalink_structure', '/%postname%/');
 file_put_contents($argv[1], $pw);
 PHP
 	case $WP_PERMALINKS in pretty|plain) ;; *) die "WP_PERMALINKS=$WP_PERMALINKS: want pretty or plain" ;; esac
-	php "$d/install.php" "$d/app-password" "$WP_PASS" "$WP_PERMALINKS" >>"$d/install.log" 2>&1 || true   # prints a harmless "sendmail: not found"
+	case $WP_HOST in 127.[0-9]*.[0-9]*.[0-9]*) ;; *) die "WP_HOST=$WP_HOST: want a 127.x.y.z loopback address" ;; esac
+	WP_HOST=$WP_HOST php "$d/install.php" "$d/app-password" "$WP_PASS" "$WP_PERMALINKS" >>"$d/install.log" 2>&1 || true   # prints a harmless "sendmail: not found"
 	[ -s "$d/app-password" ] || { cat "$d/install.log" >&2; die "wordpress install failed"; }
-	PHP_CLI_SERVER_WORKERS=4 bg_group "$d/php.pgid" php -S "127.0.0.1:$WP_PORT" -t /usr/share/wordpress
+	PHP_CLI_SERVER_WORKERS=4 bg_group "$d/php.pgid" php -S "$WP_HOST:$WP_PORT" -t /usr/share/wordpress
 	wait_pidfile "$d/php.pgid"
-	wait_http "http://127.0.0.1:$WP_PORT/?rest_route=/"
-	envfile wordpress "URL=http://127.0.0.1:$WP_PORT" "USER=admin" "PASS=$(cat "$d/app-password")" \
+	wait_http "http://$WP_HOST:$WP_PORT/?rest_route=/"
+	envfile wordpress "URL=http://$WP_HOST:$WP_PORT" "USER=admin" "PASS=$(cat "$d/app-password")" \
 		"ADMIN_PASS=$WP_PASS" "SOCKET=$sock" "PERMALINKS=$WP_PERMALINKS" "PGID=$(cat "$d/php.pgid")"
-	log "wordpress on 127.0.0.1:$WP_PORT"
+	log "wordpress on $WP_HOST:$WP_PORT"
 }
 
 stop_wordpress() {
@@ -219,7 +228,7 @@ stop_wordpress() {
 	kill_group "$d/php.pgid"
 	if [ -S "$d/run/mysqld.sock" ]; then mariadb-admin --socket="$d/run/mysqld.sock" shutdown >/dev/null 2>&1 || true; fi
 	kill_group "$d/mysqld.pgid"
-	rm -f "$DIR/wordpress.env" /etc/wordpress/config-127.0.0.1.php
+	rm -f "$DIR/wordpress.env" /etc/wordpress/config-$WP_HOST.php
 }
 
 usage() { die "usage: backends.sh start|stop|install [mediawiki|tiddlywiki|wordpress|all]"; }

@@ -83,9 +83,9 @@ func runMWUI(t *testing.T, exe string, be *backend, rcv *receiver, ht *hooktap, 
 		chromedp.UserDataDir(t.TempDir()),
 	)
 	defer cancelAlloc()
-	admin := newMWBrowser(t, actx, ht.url, "admin")
+	admin := newMWChrome(t, actx, ht.url, "admin")
 	defer admin.close()
-	anon := newMWBrowser(t, admin.ctx, ht.url, "anonymous", chromedp.WithNewBrowserContext()) // its own cookies
+	anon := newMWChrome(t, admin.ctx, ht.url, "anonymous", chromedp.WithNewBrowserContext()) // its own cookies
 	defer anon.close()
 	admin.login(be.env["ADMIN_USER"], be.env["ADMIN_PASS"])
 
@@ -260,9 +260,9 @@ func mwUIReport(t *testing.T, rec *mwRecord, journal []mwUIAction, delivered []s
 	t.Logf("the actions and their events:\n%s", strings.Join(lines, "\n"))
 }
 
-// mwBrowser is one browser tab (and, for the anonymous user, its own cookie jar) on the wiki
+// mwChrome is one browser tab (and, for the anonymous user, its own cookie jar) on the wiki
 // behind hooktap.
-type mwBrowser struct {
+type mwChrome struct {
 	t      *testing.T
 	name   string
 	base   string
@@ -270,7 +270,7 @@ type mwBrowser struct {
 	cancel context.CancelFunc
 }
 
-func newMWBrowser(t *testing.T, parent context.Context, base, name string, opts ...chromedp.ContextOption) *mwBrowser {
+func newMWChrome(t *testing.T, parent context.Context, base, name string, opts ...chromedp.ContextOption) *mwChrome {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(parent, opts...)
 	// The first run starts the browser (or the tab) for the life of ctx: no timeout on it.
@@ -289,13 +289,13 @@ func newMWBrowser(t *testing.T, parent context.Context, base, name string, opts 
 			chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
 		}
 	}()
-	return &mwBrowser{t: t, name: name, base: base, ctx: ctx, cancel: cancel}
+	return &mwChrome{t: t, name: name, base: base, ctx: ctx, cancel: cancel}
 }
 
-func (b *mwBrowser) close() { b.cancel() }
+func (b *mwChrome) close() { b.cancel() }
 
 // do runs steps with a deadline.
-func (b *mwBrowser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+func (b *mwChrome) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
@@ -306,7 +306,7 @@ func (b *mwBrowser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 
 // load runs steps that start a navigation (a click on a link or a submit button) and waits
 // until the new page has loaded.
-func (b *mwBrowser) load(what string, steps ...chromedp.Action[chromedp.Void]) {
+func (b *mwChrome) load(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
@@ -320,28 +320,28 @@ func (b *mwBrowser) load(what string, steps ...chromedp.Action[chromedp.Void]) {
 }
 
 // open navigates to path (under the wiki's base URL).
-func (b *mwBrowser) open(path string) {
+func (b *mwChrome) open(path string) {
 	b.t.Helper()
 	b.do("open "+path, chromedp.Navigate(b.base+path))
 }
 
 // click clicks the element (a submit button or a visible link) as a person does, and waits for
 // the page it leads to.
-func (b *mwBrowser) click(sel string) {
+func (b *mwChrome) click(sel string) {
 	b.t.Helper()
 	b.load("click "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
 // follow follows the link sel, which may sit in a menu that a person opens first (Vector's
 // "More" menu holds Delete, Move and Protect): the link must be on the page.
-func (b *mwBrowser) follow(sel string) {
+func (b *mwChrome) follow(sel string) {
 	b.t.Helper()
 	b.do("find "+sel, chromedp.WaitReady(chromedp.CSS(sel)))
 	b.load("follow "+sel, chromedp.Evaluate[chromedp.Void](`document.querySelector(`+strconv.Quote(sel)+`).click()`))
 }
 
 // js evaluates a JavaScript expression in the page.
-func mwJS[T any](b *mwBrowser, expr string) T {
+func mwJS[T any](b *mwChrome, expr string) T {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
 	defer cancel()
@@ -353,13 +353,13 @@ func mwJS[T any](b *mwBrowser, expr string) T {
 }
 
 // has reports whether the page has an element that matches sel.
-func (b *mwBrowser) has(sel string) bool {
+func (b *mwChrome) has(sel string) bool {
 	b.t.Helper()
 	return mwJS[bool](b, `!!document.querySelector(`+strconv.Quote(sel)+`)`)
 }
 
 // expect fails the test unless the JavaScript condition holds on the page.
-func (b *mwBrowser) expect(what, cond string) {
+func (b *mwChrome) expect(what, cond string) {
 	b.t.Helper()
 	if !mwJS[bool](b, cond) {
 		b.t.Fatalf("%s browser: %s: the page does not show it (%s)%s", b.name, what, cond, b.pageState())
@@ -367,7 +367,7 @@ func (b *mwBrowser) expect(what, cond string) {
 }
 
 // waitFor waits until the JavaScript condition holds (a module of the page has loaded).
-func (b *mwBrowser) waitFor(cond string) {
+func (b *mwChrome) waitFor(cond string) {
 	b.t.Helper()
 	b.do("wait for "+cond, chromedp.Evaluate[chromedp.Void](`new Promise(function (ok) {
 		(function check() { if (`+cond+`) { ok(); } else { setTimeout(check, 20); } })();
@@ -375,7 +375,7 @@ func (b *mwBrowser) waitFor(cond string) {
 }
 
 // pageState describes the current page for a failure message.
-func (b *mwBrowser) pageState() string {
+func (b *mwChrome) pageState() string {
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + "\n" + document.body.className + "\n" +
@@ -388,7 +388,7 @@ func (b *mwBrowser) pageState() string {
 }
 
 // setValue sets the value of a form field, firing input and change as typing does.
-func (b *mwBrowser) setValue(sel, v string) {
+func (b *mwChrome) setValue(sel, v string) {
 	b.t.Helper()
 	b.do("fill "+sel, chromedp.WaitReady(chromedp.CSS(sel)),
 		chromedp.Evaluate[chromedp.Void](`(function (e, v) { e.focus(); e.value = v;
@@ -396,7 +396,7 @@ func (b *mwBrowser) setValue(sel, v string) {
 			document.querySelector(`+strconv.Quote(sel)+`), `+strconv.Quote(v)+`)`))
 }
 
-func (b *mwBrowser) value(sel string) string {
+func (b *mwChrome) value(sel string) string {
 	b.t.Helper()
 	return mwJS[string](b, `document.querySelector(`+strconv.Quote(sel)+`).value`)
 }
@@ -404,7 +404,7 @@ func (b *mwBrowser) value(sel string) string {
 func mwPath(title string) string { return url.QueryEscape(strings.ReplaceAll(title, " ", "_")) }
 
 // login signs in through Special:UserLogin.
-func (b *mwBrowser) login(user, pass string) {
+func (b *mwChrome) login(user, pass string) {
 	b.t.Helper()
 	b.open("/index.php?title=Special:UserLogin")
 	b.setValue("#wpName1", user)
@@ -414,14 +414,14 @@ func (b *mwBrowser) login(user, pass string) {
 }
 
 // view opens a page as a reader does.
-func (b *mwBrowser) view(title string) {
+func (b *mwChrome) view(title string) {
 	b.t.Helper()
 	b.open("/index.php?title=" + mwPath(title))
 }
 
 // editForm opens the edit form of title through the page's Edit tab (a missing page's link
 // leads there too).
-func (b *mwBrowser) editForm(title string) {
+func (b *mwChrome) editForm(title string) {
 	b.t.Helper()
 	b.view(title)
 	if b.has("#ca-edit a") {
@@ -433,7 +433,7 @@ func (b *mwBrowser) editForm(title string) {
 }
 
 // saved checks that a save went through: the page is shown again, with no edit form.
-func (b *mwBrowser) saved(what string) {
+func (b *mwChrome) saved(what string) {
 	b.t.Helper()
 	b.expect(what+" saved", `document.body.classList.contains("action-view") && !document.querySelector("#wpTextbox1")`)
 }
@@ -442,7 +442,7 @@ func (b *mwBrowser) saved(what string) {
 type mwUIWorkload struct {
 	t           *testing.T
 	rng         interface{ IntN(int) int }
-	admin, anon *mwBrowser
+	admin, anon *mwChrome
 	rec         *mwRecord
 	dir         string
 

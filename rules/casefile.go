@@ -27,6 +27,9 @@ import (
 //	upstream GET /path?q => 200 {"json":1}     (a lookup answer, kept for later exchanges)
 //	upstream GET /path => error                (the lookup fails)
 //	upstream GET /path => after=3s 200 {}      (the answer takes 3s on the case's clock)
+//	upstream POST /xmlrpc.php wp.getPost [1,"admin","***",5] => 200 <methodResponse>...
+//	                                           (an xmlrpc lookup's answer, by method and params,
+//	                                           the password as "***"; output lines name it so)
 //	sink refuse                                (the sink refuses this exchange's events)
 //	truncated request                          (Body was cut at the tap limit; or response)
 //	METHOD /path?query
@@ -97,6 +100,19 @@ func (h CaseHeaders) Peek(name string) []byte {
 	return nil
 }
 
+// PeekN returns the n-th header named name, from the first; nil past the last.
+func (h CaseHeaders) PeekN(name string, n int) []byte {
+	for i := range h {
+		if strings.EqualFold(h[i][0], name) {
+			if n == 0 {
+				return []byte(h[i][1])
+			}
+			n--
+		}
+	}
+	return nil
+}
+
 // ParseCase parses a case file. Its errors carry name:line.
 func ParseCase(name string, data []byte) (*Case, error) {
 	text := string(data)
@@ -153,8 +169,9 @@ func parseCaseExchange(chunk string) (*CaseExchange, error) {
 	var trunc []string
 	for n < len(lines) {
 		l := lines[n]
-		if strings.HasPrefix(l, "upstream GET ") {
-			target, ans, ok := strings.Cut(strings.TrimPrefix(l, "upstream GET "), " => ")
+		if strings.HasPrefix(l, "upstream GET ") || strings.HasPrefix(l, "upstream POST ") {
+			// A POST's target is "POST /path method [params]" (an xmlrpc lookup: xmlrpc.go).
+			target, ans, ok := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(l, "upstream GET "), "upstream "), " => ")
 			if !ok {
 				return nil, bad(fmt.Sprintf("bad upstream line %q (want upstream GET /path => STATUS BODY)", l))
 			}

@@ -70,6 +70,7 @@ type tseg struct {
 	lit   string
 	param string // {param}
 	rest  bool   // {param...}
+	opt   bool   // {param*}: a rest that may be empty (optional.go)
 }
 
 // tmplPart is a piece of a lookup or invalidate template: literal text or a value.
@@ -88,6 +89,8 @@ type clookup struct {
 	// skipMissing: a placeholder with no value means the lookup is not made (per-element
 	// and [classify] lookups), rather than made with the placeholder left empty.
 	skipMissing bool
+	call        *xcall // an xmlrpc lookup's call (xmlrpc.go); nil for a GET
+	deps        []int  // [classify] lookups: the earlier ones its path reads (lists.go)
 }
 
 type cemit struct {
@@ -189,16 +192,22 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 			d.errorf(lp, where, "lookup %q: a [classify] lookup is made after forwarding, when user needs it: it takes no stage or each", l.Name)
 		}
 		cl := clookup{name: l.Name, after: true, cache: l.Cache == nil || *l.Cache, skipMissing: true}
+		if l.XMLRPC != "" || l.Params != nil {
+			d.errorf(lp+sep+"xmlrpc", where, "lookup %q: a [classify] lookup cannot be an xmlrpc lookup", l.Name)
+		}
 		if l.Path == "" {
 			d.errorf(lp, where, "lookup %q: path is required", l.Name)
 		} else if !strings.HasPrefix(l.Path, "/") {
 			d.errorf(lp+sep+"path", where, "lookup %q: path %q must start with /", l.Name, l.Path)
 		} else {
-			parts, err := parseURLTemplate(l.Path, &scope{memo: d.memo})
+			parts, err := parseURLTemplate(l.Path, &scope{memo: d.memo, user: true, lookups: usc.lookups[:len(usc.lookups)-1]})
 			if err == nil {
 				for _, pt := range parts {
 					if pt.e != nil && pt.e.src == srcUser {
 						err = fmt.Errorf("%s: a user lookup cannot read user", pt.e.text)
+					}
+					if pt.e != nil {
+						cl.deps = lookupRefs(pt.e, cl.deps)
 					}
 				}
 			}
@@ -273,6 +282,9 @@ func (n *tnode) insert(t []tseg, idx int32, mask uint8) {
 	switch {
 	case s.rest:
 		n.rest = append(n.rest, idx)
+		if s.opt {
+			n.end = append(n.end, idx) // the path may end here
+		}
 		return
 	case s.param != "":
 		if n.param == nil {
@@ -395,15 +407,17 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 			switch {
 			case err != nil:
 				d.errorf(lp+sep+"each", where, "lookup %q: each: %v", l.Name, err)
-			case e.src != srcReq && e.src != srcResp || !eachFilters(e.filters):
+			case (e.src != srcReq && e.src != srcResp || !eachFilters(e.filters)) && (e.src == srcLookup || e.src == srcItem || !listSource(&e)):
 				d.errorf(lp+sep+"each", where, "lookup %q: each %q: must read a JSON array of req or resp, with no filter but a last |titlelist", l.Name, l.Each)
-			case e.src == srcResp && !cl.after:
+			case e.stage() == stResp && !cl.after:
 				d.errorf(lp+sep+"each", where, "lookup %q: each %q is not known before forwarding (stage = \"after\"?)", l.Name, l.Each)
 			default:
 				cl.each, cl.skipMissing = &e, true
 			}
 			lsc.item, lsc.each = true, strings.TrimSpace(l.Each)
 		}
+		// A lookup's path may read the lookups before it (lists.go).
+		lsc.lookups, lsc.lookupEach = sc.lookups[:i], sc.lookupEach[:i]
 		if l.Path == "" {
 			d.errorf(lp, where, "lookup %q: path is required", l.Name)
 		} else if !strings.HasPrefix(l.Path, "/") {
@@ -414,12 +428,13 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 				d.errorf(lp+sep+"path", where, "lookup %q: path %q: %v", l.Name, l.Path, err)
 			}
 			for _, pt := range parts {
-				if pt.e != nil && !cl.after && pt.e.stage() != stReq && pt.e.stage() != stItem {
+				if pt.e != nil && !cl.after && pt.e.stage() != stReq && pt.e.stage() != stItem && !beforeLookups(pt.e, cr.lookups) {
 					d.errorf(lp+sep+"path", where, "lookup %q: %s is not known before forwarding (stage = \"after\"?)", l.Name, pt.e.text)
 				}
 			}
 			cl.parts = parts
 		}
+		d.compileXMLRPCLookup(&l, &cl, &lsc, lp, where)
 		cr.lookups = append(cr.lookups, cl)
 	}
 	// Conditions.
@@ -492,9 +507,9 @@ func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, boo
 		switch {
 		case err != nil:
 			d.errorf(ep+sep+"each", where, "each: %v", err)
-		case e.src != srcReq && e.src != srcResp && e.src != srcLookup && e.src != srcItem:
+		case e.src != srcReq && e.src != srcResp && e.src != srcLookup && e.src != srcItem && !listSource(&e):
 			d.errorf(ep+sep+"each", where, "each %q: must read a JSON array (req, resp or lookup)", em.Each)
-		case !eachFilters(e.filters):
+		case !eachFilters(e.filters) && !listSource(&e):
 			d.errorf(ep+sep+"each", where, "each %q: takes no filter but a last |titlelist", em.Each)
 		default:
 			ce.each = &e
@@ -640,6 +655,8 @@ func parseTemplate(s string) ([]tseg, error) {
 		name := g[1 : len(g)-1]
 		rest := strings.HasSuffix(name, "...")
 		name = strings.TrimSuffix(name, "...")
+		opt := optionalRest(&name)
+		rest = rest || opt
 		if !isIdent(name) {
 			return nil, fmt.Errorf("segment %q: a name is letters, digits and _", g)
 		}
@@ -650,7 +667,7 @@ func parseTemplate(s string) ([]tseg, error) {
 			return nil, fmt.Errorf("segment %q: {%s} is bound twice", g, name)
 		}
 		seen[name] = true
-		out = append(out, tseg{param: name, rest: rest})
+		out = append(out, tseg{param: name, rest: rest, opt: opt})
 	}
 	return out, nil
 }

@@ -140,7 +140,7 @@ func (t *tracer) emitted(s *state, ev int) {
 }
 
 func (t *tracer) lookup(s *state, l *clookup, rule string, res *lookRes) {
-	lt := LookupTrace{Name: l.name, Target: string(s.url), Status: res.status, Body: clip(string(res.body), 512), Failed: res.failed}
+	lt := LookupTrace{Name: l.name, Target: s.lookupTarget(l), Status: res.status, Body: clip(string(res.body), 512), Failed: res.failed}
 	lt.NotMade = !res.failed && res.status == 0
 	if st := s.env.stats; st != nil {
 		h := st.cacheHits.Load()
@@ -298,7 +298,9 @@ func readsSecret(e *expr) bool {
 	switch e.src {
 	case srcHeader, srcRespHeader:
 		return SecretHeader(e.name)
-	case srcConcat:
+	case srcRespCookie:
+		return e.cookie.part == cookieValue // a cookie's value may be a session
+	case srcConcat, srcFirst:
 		for i := range e.parts {
 			if readsSecret(&e.parts[i]) {
 				return true

@@ -35,7 +35,16 @@ const (
 	srcUser
 	srcBasicUser
 	srcNow
-	srcConcat // parts joined as text: "resp._links.base + resp._links.webui"
+	srcConcat     // parts joined as text: "resp._links.base + resp._links.webui"
+	srcRespCookie // a cookie the response sets (cookie.go)
+	srcFirst      // the first part with a value: "path.title ?? query.title" (first.go)
+	// lists.go:
+	srcQueryAll // every value of a repeated query parameter, a JSON array
+	srcFormAll  // every value of a repeated form field, a JSON array
+	srcLocation // a query parameter of the response's Location header
+	srcLocationFrag
+	srcLookupBody // a lookup's answer as text
+	srcRespBody   // the response body as text
 )
 
 // filter transforms a value before it is compared or written.
@@ -48,6 +57,7 @@ const (
 	fLower
 	fMs
 	fTitleList // TiddlyWiki's title list ("a [[two words]] b") as a JSON array of strings
+	fSplit     // a comma-separated list as a JSON array of strings (lists.go)
 )
 
 // expr is a compiled expression.
@@ -62,7 +72,10 @@ type expr struct {
 	text    string // as written, for errors
 	slot    int    // req and resp paths: 1 + the index of the exchange's memo of this value; 0 = none
 	global  bool   // srcLookup*: a [classify] lookup (idx indexes Matcher.userLookups)
-	parts   []expr // srcConcat: the operands
+	parts   []expr // srcConcat, srcFirst: the operands
+	xml     bool   // srcReq, srcResp: read as XML-RPC (the xmlrpc and xmlresp expressions)
+
+	cookie *cookiePattern // srcRespCookie: the cookie name's pattern (cookie.go)
 }
 
 // memoTable numbers the distinct req and resp paths of a Matcher, so that each is looked up
@@ -91,7 +104,7 @@ const (
 
 func (e *expr) stage() stage {
 	switch e.src {
-	case srcConcat:
+	case srcConcat, srcFirst:
 		st := stReq
 		for i := range e.parts {
 			if p := e.parts[i].stage(); p > st {
@@ -99,9 +112,9 @@ func (e *expr) stage() stage {
 			}
 		}
 		return st
-	case srcStatus, srcRespHeader, srcResp, srcUser:
+	case srcStatus, srcRespHeader, srcResp, srcUser, srcRespCookie, srcLocation, srcLocationFrag, srcRespBody:
 		return stResp
-	case srcLookup, srcLookupStatus:
+	case srcLookup, srcLookupStatus, srcLookupBody:
 		return stLookup
 	case srcItem:
 		return stItem
@@ -122,6 +135,8 @@ type scope struct {
 	lookupEach []string
 	// user: the lookups are [classify] lookups (expressions of [classify] user).
 	user bool
+	// xparams: the params of an xmlrpc lookup, which alone may read xmlrpc.password.
+	xparams bool
 }
 
 // splitConcat splits s at each " + " outside quotes and brackets; nil when there is none.
@@ -157,6 +172,9 @@ func splitConcat(s string) []string {
 
 // parseExpr compiles an expression string.
 func parseExpr(s string, sc *scope) (expr, error) {
+	if ops := splitFirst(s); ops != nil {
+		return parseFirst(s, ops, sc)
+	}
 	if ops := splitConcat(s); ops != nil {
 		e := expr{text: s, src: srcConcat}
 		for _, op := range ops {
@@ -192,6 +210,8 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			f = fMs
 		case "titlelist":
 			f = fTitleList
+		case "split":
+			f = fSplit
 		default:
 			if isLower(s[i+1:]) {
 				return e, fmt.Errorf("unknown filter %q in %q (want num, str, bool, lower, ms or titlelist)", "|"+s[i+1:], e.text)
@@ -251,14 +271,25 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			return e, err
 		}
 		e.name = tail
+	case "respcookie":
+		if err := needName("name"); err != nil {
+			return e, err
+		}
+		if err := parseCookieExpr(&e, tail); err != nil {
+			return e, err
+		}
 	case "form":
 		e.src = srcForm
 		if err := needName("field"); err != nil {
 			return e, err
 		}
 		e.name = tail
-	case "req", "resp", "item":
-		e.src = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem}[head]
+	case "req", "resp", "item", "xmlrpc", "xmlresp":
+		e.src = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem, "xmlrpc": srcReq, "xmlresp": srcResp}[head]
+		e.xml = head == "xmlrpc" || head == "xmlresp"
+		if err := checkXMLRPCExpr(&e, head, tail, sc); err != nil {
+			return e, err
+		}
 		if head == "item" && sc != nil && !sc.item {
 			return e, fmt.Errorf("%q: item is only known inside an emit with each", e.text)
 		}
@@ -270,7 +301,7 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			e.proj = parseProjection(tail)
 		}
 		if sc != nil && sc.memo != nil && e.src != srcItem {
-			e.slot = sc.memo.slot(e.src, e.gpath)
+			e.slot = sc.memo.slot(e.memoSource(), e.gpath)
 		}
 	case "lookup":
 		name := tail
@@ -282,10 +313,14 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			}
 			e.proj = parseProjection(e.gpath)
 		} else if j := strings.IndexByte(tail, '#'); j >= 0 {
-			if tail[j:] != "#status" {
-				return e, fmt.Errorf("%q: after lookup.<name> only #status or a JSON path may follow", e.text)
+			switch tail[j:] {
+			case "#status":
+				name, e.src = tail[:j], srcLookupStatus
+			case "#body":
+				name, e.src = tail[:j], srcLookupBody
+			default:
+				return e, fmt.Errorf("%q: after lookup.<name> only #status, #body or a JSON path may follow", e.text)
 			}
-			name, e.src = tail[:j], srcLookupStatus
 		}
 		if name == "" {
 			return e, fmt.Errorf("%q: lookup.<name> needs a name", e.text)
@@ -308,6 +343,10 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			if e.idx < len(sc.lookupEach) && sc.lookupEach[e.idx] != "" && (!sc.item || sc.each != sc.lookupEach[e.idx]) {
 				return e, fmt.Errorf("%q: lookup %q is made per element of %q: only an emit with each = %q reads it", e.text, name, sc.lookupEach[e.idx], sc.lookupEach[e.idx])
 			}
+		}
+	case "queryall", "formall", "location", "location#fragment", "respbody":
+		if err := parseListExpr(&e, head, tail, dotted); err != nil {
+			return e, err
 		}
 	case "status", "method", "user", "now":
 		if dotted {
@@ -488,6 +527,10 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		}
 		s.concat = buf
 		return value{kind: vText, text: buf}
+	case srcFirst:
+		return s.first(e, x)
+	case srcRespCookie:
+		return s.respCookie(e, x)
 	case srcLit:
 		return value{kind: vText, text: s2b(e.name)}
 	case srcPath:
@@ -535,6 +578,9 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 				doc = nil
 			}
 		}
+		if e.xml {
+			doc = s.xmlDoc(x, e.src == srcResp)
+		}
 		v := s.jsonAt(doc, e)
 		if e.slot > 0 && e.slot <= len(s.memo) {
 			s.memo[e.slot-1] = memoVal{v: v, gen: s.gen}
@@ -554,6 +600,8 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 			return value{}
 		}
 		return s.jsonAt(l.body, e)
+	case srcQueryAll, srcFormAll, srcLocation, srcLocationFrag, srcLookupBody, srcRespBody:
+		return s.evalList(e, x)
 	case srcLookupStatus:
 		st := 0
 		if l := s.lookupOf(e, x); l != nil {
@@ -638,6 +686,8 @@ func (s *state) applyFilter(f filter, v value) value {
 		return value{kind: vNum, text: s.scratch2}
 	case fTitleList:
 		return s.titleList(v)
+	case fSplit:
+		return s.splitList(v)
 	}
 	return v
 }

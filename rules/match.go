@@ -72,6 +72,8 @@ type state struct {
 	memo []memoVal
 	gen  uint32
 
+	xml xmlState // the exchange's XML-RPC documents (xmlrpc.go)
+
 	// tr records why each candidate rule matched or not; set only by Explain (explain.go),
 	// nil on the proxy's path.
 	tr *tracer
@@ -104,7 +106,7 @@ func (s *state) release() {
 	s.m, s.env = nil, nil
 	s.path = nil // may alias the exchange's
 	s.item = gjson.Result{}
-	for _, b := range []*[]byte{&s.pathBuf, &s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.concat, &s.lists, &s.buf} {
+	for _, b := range []*[]byte{&s.pathBuf, &s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.concat, &s.lists, &s.buf, &s.xml.req, &s.xml.resp, &s.xml.call, &s.xml.raw} {
 		if cap(*b) > maxKeep {
 			*b = nil
 		}
@@ -178,11 +180,7 @@ func (s *state) lookupOf(e *expr, x *Exchange) *lookRes {
 	if e.idx < 0 || e.idx >= len(s.ulooks) {
 		return nil
 	}
-	l := &s.ulooks[e.idx]
-	if !l.done {
-		s.fetch(&s.m.userLookups[e.idx], "[classify]", l, x, 0)
-	}
-	return l
+	return s.userLookup(e.idx, x)
 }
 
 // Wants reports whether a request with this method and raw path could match a rule. It is
@@ -475,7 +473,7 @@ func (s *state) conds(cs []cond, x *Exchange) bool {
 
 // lookupFailed reports whether e reads a rule's lookup that failed or was not made.
 func (s *state) lookupFailed(e *expr) bool {
-	if e.src != srcLookup && e.src != srcLookupStatus || e.global {
+	if e.src != srcLookup && e.src != srcLookupStatus && e.src != srcLookupBody || e.global {
 		return false
 	}
 	l := s.lookup(e.idx)
@@ -716,6 +714,9 @@ func (s *state) fetchOne(l *clookup, rule string, res *lookRes, x *Exchange, dea
 	if !all && l.skipMissing {
 		return // not made: its values are missing, and it did not fail
 	}
+	if l.call != nil && !s.prepareCall(l, x) {
+		return // a param with no value: not made either
+	}
 	path, query := s.url, []byte(nil)
 	if q := bytes.IndexByte(path, '?'); q >= 0 {
 		path, query = path[:q], path[q+1:]
@@ -750,7 +751,14 @@ func (s *state) fetchOne(l *clookup, rule string, res *lookRes, x *Exchange, dea
 		gen = s.env.cache.gen(path) // before asking: a drop from now on voids the answer
 	}
 	begin := len(s.lbuf)
-	status, body, err := x.Upstream.Fetch(s.lbuf, s.url)
+	var status int
+	var body []byte
+	var err error
+	if l.call != nil {
+		status, body, err = s.postCall(l, x)
+	} else {
+		status, body, err = x.Upstream.Fetch(s.lbuf, s.url)
+	}
 	late := s.env.now().UnixNano() > deadline
 	if err != nil || status == 0 || late {
 		res.failed = true

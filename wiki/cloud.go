@@ -48,45 +48,55 @@ func (w *Wiki) v2JSON(c *content) map[string]any {
 	return out
 }
 
+// v2Kinds maps a v2 collection to the content type it holds.
+var v2Kinds = map[string]string{"pages": "page", "blogposts": "blogpost", "footer-comments": "comment",
+	"inline-comments": "comment", "attachments": "attachment"}
+
 // cloudLocked routes /wiki/api/v2/<seg...>.
 func (w *Wiki) cloudLocked(r *req, seg []string) {
 	m := r.method()
-	kinds := map[string]string{"pages": "page", "blogposts": "blogpost", "footer-comments": "comment",
-		"inline-comments": "comment", "attachments": "attachment"}
-	typ, ok := kinds[seg[0]]
-	if seg[0] == "spaces" && len(seg) == 2 && m == "GET" {
-		for _, s := range w.spaces {
-			if ids(s.id) == seg[1] {
-				r.json(200, map[string]any{"id": ids(s.id), "key": s.key, "name": s.name, "type": "global",
-					"status": "current", "authorId": s.creator, "createdAt": iso(s.created),
-					"homepageId": ids(s.homepage)})
-				return
-			}
-		}
-		r.fail(404, "No space with id "+seg[1])
-		return
-	}
-	if !ok || len(seg) > 2 {
+	typ, ok := v2Kinds[seg[0]]
+	switch {
+	case seg[0] == "spaces" && len(seg) == 2 && m == "GET":
+		w.v2SpaceLocked(r, seg[1])
+	case !ok || len(seg) > 2:
 		r.fail(404, "null for uri: "+string(r.ctx.Path()))
-		return
-	}
-	if len(seg) == 1 {
+	case len(seg) == 1:
 		if m != "POST" || typ == "attachment" {
 			r.badMethod()
 			return
 		}
 		w.v2CreateLocked(r, typ, seg[0] == "inline-comments")
-		return
+	default:
+		w.v2ItemLocked(r, typ, seg[1])
 	}
-	c := w.findLocked(seg[1], "any")
+}
+
+// v2SpaceLocked serves GET /wiki/api/v2/spaces/{id}.
+func (w *Wiki) v2SpaceLocked(r *req, id string) {
+	for _, s := range w.spaces {
+		if ids(s.id) == id {
+			r.json(200, map[string]any{"id": ids(s.id), "key": s.key, "name": s.name, "type": "global",
+				"status": "current", "authorId": s.creator, "createdAt": iso(s.created),
+				"homepageId": ids(s.homepage)})
+			return
+		}
+	}
+	r.fail(404, "No space with id "+id)
+}
+
+// v2ItemLocked serves GET, PUT and DELETE on /wiki/api/v2/<collection>/{id}, whose content
+// must be of type typ.
+func (w *Wiki) v2ItemLocked(r *req, typ, id string) {
+	c := w.findLocked(id, "any")
 	if c == nil || c.typ != typ || c.status == "draft" {
-		notFound(r, seg[1])
+		notFound(r, id)
 		return
 	}
-	switch m {
+	switch r.method() {
 	case "GET":
 		if st := r.query("status"); st != "" && !contains(strings.Split(st, ","), c.status) {
-			notFound(r, seg[1])
+			notFound(r, id)
 			return
 		}
 		r.json(200, w.v2JSON(c))
@@ -95,65 +105,77 @@ func (w *Wiki) cloudLocked(r *req, seg []string) {
 			r.badMethod()
 			return
 		}
-		var in struct {
-			Status  string                  `json:"status"`
-			Title   string                  `json:"title"`
-			Body    *struct{ Value string } `json:"body"`
-			Version *struct {
-				Number int `json:"number"`
-			} `json:"version"`
-		}
-		if !r.decode(&in) {
-			return
-		}
-		if in.Version == nil || in.Version.Number != c.version+1 {
-			r.fail(409, "Version must be incremented on update. Current version is: "+itoa(c.version))
-			return
-		}
-		switch {
-		case c.status == "trashed" && in.Status == "current":
-			c.status = "current"
-		case c.status == "trashed":
-			r.fail(400, "Cannot update trashed content: restore it first by setting status to current")
-			return
-		case in.Status != "" && in.Status != "current":
-			r.fail(400, "Cannot change status of content from current to "+in.Status)
-			return
-		default:
-			if in.Title != "" && in.Title != c.title {
-				if typ != "comment" && w.titleTakenLocked(typ, c.space, in.Title, c.id) {
-					r.fail(400, "A "+typ+" with this title already exists in this space")
-					return
-				}
-				c.title = in.Title
-			}
-			if in.Body != nil {
-				c.body = in.Body.Value
-			}
-		}
-		c.version++
-		c.modifier, c.modified = r.user.key, w.now()
-		w.indexTitleLocked(c)
-		r.json(200, w.v2JSON(c))
+		w.v2UpdateLocked(r, c)
 	case "DELETE":
-		if r.query("purge") == "true" {
-			if c.status != "trashed" {
-				r.fail(400, "Only trashed content can be purged")
-				return
-			}
-			w.purgeLocked(c)
-			r.noContent()
-			return
-		}
-		if c.status != "current" {
-			notFound(r, seg[1])
-			return
-		}
-		w.trashLocked(r.user, c)
-		r.noContent()
+		w.v2DeleteLocked(r, c, id)
 	default:
 		r.badMethod()
 	}
+}
+
+// v2UpdateLocked serves PUT on a v2 content item: a new title or body with the next version
+// number, or restoring trashed content (status current).
+func (w *Wiki) v2UpdateLocked(r *req, c *content) {
+	var in struct {
+		Status  string                  `json:"status"`
+		Title   string                  `json:"title"`
+		Body    *struct{ Value string } `json:"body"`
+		Version *struct {
+			Number int `json:"number"`
+		} `json:"version"`
+	}
+	if !r.decode(&in) {
+		return
+	}
+	if in.Version == nil || in.Version.Number != c.version+1 {
+		r.fail(409, "Version must be incremented on update. Current version is: "+itoa(c.version))
+		return
+	}
+	switch {
+	case c.status == "trashed" && in.Status == "current":
+		c.status = "current"
+	case c.status == "trashed":
+		r.fail(400, "Cannot update trashed content: restore it first by setting status to current")
+		return
+	case in.Status != "" && in.Status != "current":
+		r.fail(400, "Cannot change status of content from current to "+in.Status)
+		return
+	default:
+		if in.Title != "" && in.Title != c.title {
+			if c.typ != "comment" && w.titleTakenLocked(c.typ, c.space, in.Title, c.id) {
+				r.fail(400, "A "+c.typ+" with this title already exists in this space")
+				return
+			}
+			c.title = in.Title
+		}
+		if in.Body != nil {
+			c.body = in.Body.Value
+		}
+	}
+	c.version++
+	c.modifier, c.modified = r.user.key, w.now()
+	w.indexTitleLocked(c)
+	r.json(200, w.v2JSON(c))
+}
+
+// v2DeleteLocked serves DELETE on a v2 content item (asked for as id): current content goes to
+// the trash, trashed content is purged with ?purge=true.
+func (w *Wiki) v2DeleteLocked(r *req, c *content, id string) {
+	if r.query("purge") == "true" {
+		if c.status != "trashed" {
+			r.fail(400, "Only trashed content can be purged")
+			return
+		}
+		w.purgeLocked(c)
+		r.noContent()
+		return
+	}
+	if c.status != "current" {
+		notFound(r, id)
+		return
+	}
+	w.trashLocked(r.user, c)
+	r.noContent()
 }
 
 func (w *Wiki) v2CreateLocked(r *req, typ string, inline bool) {

@@ -65,16 +65,7 @@ func (w *Wiki) spaceRouteLocked(r *req, seg []string) {
 	if len(seg) == 0 {
 		switch m {
 		case "GET":
-			list := make([]*space, 0, len(w.spaces))
-			for _, s := range w.spaces {
-				list = append(list, s)
-			}
-			sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
-			res := []any{}
-			for _, s := range list {
-				res = append(res, w.spaceJSON(r.base, s))
-			}
-			r.json(200, map[string]any{"results": res, "start": 0, "limit": 25, "size": len(res)})
+			w.listSpacesLocked(r)
 		case "POST":
 			w.createSpaceReqLocked(r)
 		default:
@@ -92,50 +83,9 @@ func (w *Wiki) spaceRouteLocked(r *req, seg []string) {
 		case "GET":
 			r.json(200, w.spaceJSON(r.base, s))
 		case "PUT":
-			var in struct {
-				Name        string `json:"name"`
-				Description *struct {
-					Plain struct {
-						Value string `json:"value"`
-					} `json:"plain"`
-				} `json:"description"`
-				Homepage *struct {
-					ID string `json:"id"`
-				} `json:"homepage"`
-			}
-			if !r.decode(&in) {
-				return
-			}
-			if in.Homepage != nil {
-				h := w.findLocked(in.Homepage.ID, "")
-				if h == nil || h.space != s.key || h.typ != "page" {
-					r.fail(400, "Homepage must be a page of the space")
-					return
-				}
-				s.homepage = h.id
-			}
-			if in.Name != "" {
-				s.name = in.Name
-			}
-			if in.Description != nil {
-				s.description = in.Description.Plain.Value
-			}
-			s.modifier, s.modified = r.user.key, w.now()
-			r.json(200, w.spaceJSON(r.base, s))
+			w.updateSpaceLocked(r, s)
 		case "DELETE":
-			if !r.user.isAdmin() {
-				r.fail(403, "User "+r.user.name+" does not have permission to delete space "+s.key)
-				return
-			}
-			for id, c := range w.contents {
-				if c.space == s.key {
-					delete(w.contents, id)
-				}
-			}
-			delete(w.spaces, s.key)
-			w.nextTask++
-			r.json(202, map[string]any{"id": ids(w.nextTask),
-				"links": map[string]any{"status": r.base + "/rest/api/longtask/" + ids(w.nextTask)}})
+			w.deleteSpaceLocked(r, s)
 		default:
 			r.badMethod()
 		}
@@ -149,34 +99,105 @@ func (w *Wiki) spaceRouteLocked(r *req, seg []string) {
 			r.fail(404, "null for uri: "+string(r.ctx.Path()))
 			return
 		}
-		switch m {
-		case "GET":
-			if s.theme == "" {
-				r.fail(404, "No theme is set for space "+s.key)
-				return
-			}
-			r.json(200, themeJSON(s.theme))
-		case "PUT":
-			var in struct {
-				ThemeKey string `json:"themeKey"`
-			}
-			if !r.decode(&in) {
-				return
-			}
-			if _, ok := themes[in.ThemeKey]; !ok {
-				r.fail(400, "No theme with key "+in.ThemeKey)
-				return
-			}
-			s.theme = in.ThemeKey
-			r.json(200, themeJSON(s.theme))
-		case "DELETE":
-			s.theme = ""
-			r.noContent()
-		default:
-			r.badMethod()
-		}
+		w.spaceThemeLocked(r, s)
 	default:
 		r.fail(404, "null for uri: "+string(r.ctx.Path()))
+	}
+}
+
+// listSpacesLocked serves GET /rest/api/space: every space, by id.
+func (w *Wiki) listSpacesLocked(r *req) {
+	list := make([]*space, 0, len(w.spaces))
+	for _, s := range w.spaces {
+		list = append(list, s)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
+	res := []any{}
+	for _, s := range list {
+		res = append(res, w.spaceJSON(r.base, s))
+	}
+	r.json(200, map[string]any{"results": res, "start": 0, "limit": 25, "size": len(res)})
+}
+
+// updateSpaceLocked serves PUT /rest/api/space/{key}: a new name, description or home page.
+func (w *Wiki) updateSpaceLocked(r *req, s *space) {
+	var in struct {
+		Name        string `json:"name"`
+		Description *struct {
+			Plain struct {
+				Value string `json:"value"`
+			} `json:"plain"`
+		} `json:"description"`
+		Homepage *struct {
+			ID string `json:"id"`
+		} `json:"homepage"`
+	}
+	if !r.decode(&in) {
+		return
+	}
+	if in.Homepage != nil {
+		h := w.findLocked(in.Homepage.ID, "")
+		if h == nil || h.space != s.key || h.typ != "page" {
+			r.fail(400, "Homepage must be a page of the space")
+			return
+		}
+		s.homepage = h.id
+	}
+	if in.Name != "" {
+		s.name = in.Name
+	}
+	if in.Description != nil {
+		s.description = in.Description.Plain.Value
+	}
+	s.modifier, s.modified = r.user.key, w.now()
+	r.json(200, w.spaceJSON(r.base, s))
+}
+
+// deleteSpaceLocked serves DELETE /rest/api/space/{key} (administrators only): the space
+// and its content go at once, and the answer is a finished long task.
+func (w *Wiki) deleteSpaceLocked(r *req, s *space) {
+	if !r.user.isAdmin() {
+		r.fail(403, "User "+r.user.name+" does not have permission to delete space "+s.key)
+		return
+	}
+	for id, c := range w.contents {
+		if c.space == s.key {
+			delete(w.contents, id)
+		}
+	}
+	delete(w.spaces, s.key)
+	w.nextTask++
+	r.json(202, map[string]any{"id": ids(w.nextTask),
+		"links": map[string]any{"status": r.base + "/rest/api/longtask/" + ids(w.nextTask)}})
+}
+
+// spaceThemeLocked serves GET, PUT and DELETE /rest/api/space/{key}/theme.
+func (w *Wiki) spaceThemeLocked(r *req, s *space) {
+	switch r.method() {
+	case "GET":
+		if s.theme == "" {
+			r.fail(404, "No theme is set for space "+s.key)
+			return
+		}
+		r.json(200, themeJSON(s.theme))
+	case "PUT":
+		var in struct {
+			ThemeKey string `json:"themeKey"`
+		}
+		if !r.decode(&in) {
+			return
+		}
+		if _, ok := themes[in.ThemeKey]; !ok {
+			r.fail(400, "No theme with key "+in.ThemeKey)
+			return
+		}
+		s.theme = in.ThemeKey
+		r.json(200, themeJSON(s.theme))
+	case "DELETE":
+		s.theme = ""
+		r.noContent()
+	default:
+		r.badMethod()
 	}
 }
 

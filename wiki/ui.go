@@ -22,76 +22,96 @@ func (w *Wiki) uiLocked(r *req, path string) {
 	case "/pages/children/reorder.action":
 		w.reorderLocked(r)
 	case "/spaces/doupdatespacelogo.action":
-		s := w.spaces[r.query("key")]
-		if s == nil {
-			r.fail(404, "No space with key : "+r.query("key"))
-			return
-		}
-		name, size, mediaType, _, ok := r.upload()
-		if !ok {
-			return
-		}
-		if !strings.HasPrefix(mediaType, "image/") {
-			r.fail(400, "The space logo must be an image")
-			return
-		}
-		home := w.contents[s.homepage]
-		if home == nil {
-			r.fail(400, "The space has no home page to hold its logo")
-			return
-		}
-		a := w.newAttachmentLocked(r.user, home, name, mediaType, "space logo", size)
-		s.logo = a.id
-		s.modifier, s.modified = r.user.key, w.now()
-		r.json(200, map[string]any{"space": map[string]any{"id": s.id, "key": s.key}, "logo": w.contentJSON(r.base, a)})
-	case "/spaces/doenabletheme.action", "/admin/doenabletheme.action":
-		key := string(r.ctx.FormValue("themeKey"))
-		if _, ok := themes[key]; !ok {
-			r.fail(400, "No theme with key "+key)
-			return
-		}
-		if path == "/admin/doenabletheme.action" {
-			if !r.user.isAdmin() {
-				r.fail(403, "Only administrators can change the site theme")
-				return
-			}
-			old := w.theme
-			w.theme = key
-			r.json(200, map[string]any{"spaceKey": "", "oldThemeKey": old, "newThemeKey": key})
-			return
-		}
-		s := w.spaces[r.query("key")]
-		if s == nil {
-			r.fail(404, "No space with key : "+r.query("key"))
-			return
-		}
-		old := s.theme
-		if old == "" {
-			old = w.theme
-		}
-		s.theme = key
-		r.json(200, map[string]any{"spaceKey": s.key, "oldThemeKey": old, "newThemeKey": key})
-	case "/users/follow.action", "/users/unfollow.action":
-		u := w.users[r.query("username")]
-		if u == nil {
-			r.fail(404, "No user found with username: "+r.query("username"))
-			return
-		}
-		if u == r.user {
-			r.fail(400, "You cannot follow yourself")
-			return
-		}
-		follow := path == "/users/follow.action"
-		pair := [2]string{r.user.key, u.key}
-		if follow {
-			w.follows[pair] = true
-		} else {
-			delete(w.follows, pair)
-		}
-		r.json(200, map[string]any{"following": follow})
+		w.spaceLogoLocked(r)
+	case "/spaces/doenabletheme.action":
+		w.enableThemeLocked(r, false)
+	case "/admin/doenabletheme.action":
+		w.enableThemeLocked(r, true)
+	case "/users/follow.action":
+		w.followLocked(r, true)
+	case "/users/unfollow.action":
+		w.followLocked(r, false)
 	default:
 		r.fail(404, "No action at "+path)
 	}
+}
+
+// spaceLogoLocked sets the logo of space ?key= to the uploaded image, which becomes an
+// attachment of the space's home page.
+func (w *Wiki) spaceLogoLocked(r *req) {
+	s := w.spaces[r.query("key")]
+	if s == nil {
+		r.fail(404, "No space with key : "+r.query("key"))
+		return
+	}
+	name, size, mediaType, _, ok := r.upload()
+	if !ok {
+		return
+	}
+	if !strings.HasPrefix(mediaType, "image/") {
+		r.fail(400, "The space logo must be an image")
+		return
+	}
+	home := w.contents[s.homepage]
+	if home == nil {
+		r.fail(400, "The space has no home page to hold its logo")
+		return
+	}
+	a := w.newAttachmentLocked(r.user, home, name, mediaType, "space logo", size)
+	s.logo = a.id
+	s.modifier, s.modified = r.user.key, w.now()
+	r.json(200, map[string]any{"space": map[string]any{"id": s.id, "key": s.key}, "logo": w.contentJSON(r.base, a)})
+}
+
+// enableThemeLocked sets the theme themeKey= of the site (site: administrators only) or of
+// space ?key=.
+func (w *Wiki) enableThemeLocked(r *req, site bool) {
+	key := string(r.ctx.FormValue("themeKey"))
+	if _, ok := themes[key]; !ok {
+		r.fail(400, "No theme with key "+key)
+		return
+	}
+	if site {
+		if !r.user.isAdmin() {
+			r.fail(403, "Only administrators can change the site theme")
+			return
+		}
+		old := w.theme
+		w.theme = key
+		r.json(200, map[string]any{"spaceKey": "", "oldThemeKey": old, "newThemeKey": key})
+		return
+	}
+	s := w.spaces[r.query("key")]
+	if s == nil {
+		r.fail(404, "No space with key : "+r.query("key"))
+		return
+	}
+	old := s.theme
+	if old == "" {
+		old = w.theme
+	}
+	s.theme = key
+	r.json(200, map[string]any{"spaceKey": s.key, "oldThemeKey": old, "newThemeKey": key})
+}
+
+// followLocked makes the caller follow (or, without follow, stop following) user ?username=.
+func (w *Wiki) followLocked(r *req, follow bool) {
+	u := w.users[r.query("username")]
+	if u == nil {
+		r.fail(404, "No user found with username: "+r.query("username"))
+		return
+	}
+	if u == r.user {
+		r.fail(400, "You cannot follow yourself")
+		return
+	}
+	pair := [2]string{r.user.key, u.key}
+	if follow {
+		w.follows[pair] = true
+	} else {
+		delete(w.follows, pair)
+	}
+	r.json(200, map[string]any{"following": follow})
 }
 
 // reorderLocked sorts a page's children alphabetically (Space Tools > Reorder pages).
