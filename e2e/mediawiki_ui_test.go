@@ -90,7 +90,8 @@ func runMWUI(t *testing.T, exe string, be *backend, rcv *receiver, ht *hooktap, 
 	admin.login(be.env["ADMIN_USER"], be.env["ADMIN_PASS"])
 
 	w := &mwUIWorkload{t: t, rng: newRand(seed), admin: admin, anon: anon, rec: rec, dir: t.TempDir(),
-		talk: map[string]bool{}, anonTop: map[string]bool{}, protected: map[string]bool{}, reuploaded: map[string]time.Time{}}
+		done: map[string]int{}, revs: map[string]int{}, talk: map[string]bool{}, anonTop: map[string]bool{},
+		protected: map[string]bool{}, reuploaded: map[string]time.Time{}}
 	var journal []mwUIAction // what each action did, and which record rows it made
 	seen := map[int64]int{}  // row -> the action after which it was first seen
 	for id := range rec.rows {
@@ -115,6 +116,10 @@ func runMWUI(t *testing.T, exe string, be *backend, rcv *receiver, ht *hooktap, 
 		}
 	}
 	mwUIAttribute(rec, journal, seen)
+	if un := w.uncovered(); len(un) > 0 {
+		// Too few actions for every path (or a path that could never run): say which.
+		t.Logf("UI actions that did not run in these %d actions: %q", n, un)
+	}
 	counts := map[string]int{}
 	for _, a := range journal {
 		counts[a.kind]++
@@ -447,7 +452,9 @@ type mwUIWorkload struct {
 	dir         string
 
 	next                 int
+	done                 map[string]int // actions done, by kind
 	live, deleted, files []string
+	revs                 map[string]int       // revisions of each live page (for undo)
 	talk                 map[string]bool      // pages whose talk page exists
 	anonTop              map[string]bool      // pages whose latest revision is the anonymous user's
 	protected            map[string]bool      // pages protected against edits by everyone but admins
@@ -473,297 +480,430 @@ func (w *mwUIWorkload) text() string {
 	return s
 }
 
-// step runs action i and returns its kind and the page it acted on.
-func (w *mwUIWorkload) step(i int) (kind, title string) {
-	t, a := w.t, w.admin
-	k := w.rng.IntN(100)
-	if len(w.live) < 3 {
-		k = 0
-	}
-	editable := func() []string { // pages the anonymous user may edit
+// mwUIKind is one kind of UI action: how often it is drawn, the pages it may act on now (nil:
+// it cannot run now; for kinds that need no page, any non-nil slice), and what it does to one
+// of them.
+type mwUIKind struct {
+	name   string
+	weight int
+	pages  func() []string
+	run    func(i int, title string) (kind, did string)
+}
+
+// kinds lists the workload's UI actions.
+func (w *mwUIWorkload) kinds() []mwUIKind {
+	always := func() []string { return []string{""} }
+	live := func() []string { return w.live }
+	filter := func(xs []string, keep func(string) bool) []string {
 		var out []string
-		for _, p := range w.live {
-			if !w.protected[p] {
-				out = append(out, p)
+		for _, x := range xs {
+			if keep(x) {
+				out = append(out, x)
 			}
 		}
 		return out
 	}
-	adminTouched := func(p string) { delete(w.anonTop, p) }
-	switch {
-	case k < 14: // create a page through the edit form
-		title = w.uniq("Page")
-		a.editForm(title)
-		a.setValue("#wpTextbox1", w.text())
-		a.setValue("#wpSummary", "create")
-		a.click("#wpSave")
-		a.saved("create " + title)
-		w.live = append(w.live, title)
-		return "create", title
-	case k < 24: // edit: new text
-		title = w.pick(w.live)
-		a.editForm(title)
-		a.setValue("#wpTextbox1", w.text())
-		a.setValue("#wpSummary", "edit")
-		a.click("#wpSave")
-		a.saved("edit " + title)
-		adminTouched(title)
-		return "edit", title
-	case k < 30: // add a category in the wikitext
-		title = w.pick(w.live)
-		a.editForm(title)
-		cur := a.value("#wpTextbox1")
-		var absent []string
-		for _, c := range append(mwUICats, "Added "+strconv.Itoa(i)) {
-			if !strings.Contains(cur, "[[Category:"+c+"]]") {
-				absent = append(absent, c)
-			}
-		}
-		a.setValue("#wpTextbox1", strings.TrimRight(cur, "\n")+"\n[[Category:"+w.pick(absent)+"]]\n")
-		a.setValue("#wpSummary", "add a category")
-		a.click("#wpSave")
-		a.saved("category added to " + title)
-		adminTouched(title)
-		return "add category", title
-	case k < 35: // remove a category from the wikitext
-		title = w.pick(w.live)
-		a.editForm(title)
-		cur := a.value("#wpTextbox1")
-		var lines, cats []string
-		for _, l := range strings.Split(cur, "\n") {
-			lines = append(lines, l)
-			if strings.HasPrefix(l, "[[Category:") {
-				cats = append(cats, l)
-			}
-		}
-		if len(cats) == 0 { // nothing to remove: the text gets one, to lose it another time
-			a.setValue("#wpTextbox1", cur+"\n[[Category:Beta]]\n")
-			kind = "add category"
-		} else {
-			drop := w.pick(cats)
-			var keep []string
-			for _, l := range lines {
-				if l != drop {
-					keep = append(keep, l)
-				}
-			}
-			a.setValue("#wpTextbox1", strings.Join(keep, "\n"))
-			kind = "remove category"
-		}
-		a.setValue("#wpSummary", kind)
-		a.click("#wpSave")
-		a.saved(kind + " on " + title)
-		adminTouched(title)
-		return kind, title
-	case k < 39: // null edit: save the form unchanged
-		title = w.pick(w.live)
-		a.editForm(title)
-		a.click("#wpSave")
-		a.saved("null edit of " + title)
-		return "null edit", title
-	case k < 42: // preview: nothing saved
-		title = w.pick(w.live)
-		a.editForm(title)
-		a.setValue("#wpTextbox1", w.text())
-		a.click("#wpPreview")
-		a.expect("preview of "+title, `!!document.querySelector("#wikiPreview") && !!document.querySelector("#wpTextbox1")`)
-		return "preview", title
-	case k < 45: // show changes: nothing saved
-		title = w.pick(w.live)
-		a.editForm(title)
-		a.setValue("#wpTextbox1", w.text())
-		a.click("#wpDiff")
-		a.expect("changes of "+title, `!!document.querySelector("#wikiDiff") && !!document.querySelector("#wpTextbox1")`)
-		return "show changes", title
-	case k < 53: // a new section on the talk page (Add topic)
-		page := w.pick(w.live)
-		title = "Talk:" + page
-		a.open("/index.php?title=" + mwPath(title) + "&action=edit&section=new")
-		a.setValue("#wpSummary", fmt.Sprintf("Question %d", i))
-		a.setValue("#wpTextbox1", "A comment from the browser. ~~~~")
-		a.click("#wpSave")
-		a.saved("new section on " + title)
-		w.talk[page] = true
-		return "talk section", title
-	case k < 59: // undo the latest edit: history, undo link, save
-		title = w.pick(w.live)
-		a.view(title)
-		a.follow("#ca-history a")
-		if !a.has(".mw-history-undo a") { // one revision: nothing to undo yet
-			return "undo (no revision to undo)", title
-		}
-		a.follow(".mw-history-undo a")
-		a.do("undo form of "+title, chromedp.WaitReady(chromedp.CSS("#wpTextbox1")))
-		a.click("#wpSave")
-		a.saved("undo on " + title)
-		adminTouched(title)
-		return "undo", title
-	case k < 64, k < 69 && len(w.anonTop) == 0: // an anonymous edit (what rollback reverts)
-		ed := editable()
-		if len(ed) == 0 {
-			return "anonymous edit (no unprotected page)", ""
-		}
-		title = w.pick(ed)
-		w.anon.editForm(title)
-		w.anon.setValue("#wpTextbox1", w.text())
-		w.anon.setValue("#wpSummary", "anonymous edit")
-		w.anon.click("#wpSave")
-		w.anon.saved("anonymous edit of " + title)
-		w.anonTop[title] = true
-		return "anonymous edit", title
-	case k < 69: // rollback of the anonymous edits: history, rollback link
-		var tops []string
-		for p := range w.anonTop {
-			tops = append(tops, p)
-		}
-		sort.Strings(tops)
-		title = w.pick(tops)
-		a.view(title)
-		a.follow("#ca-history a")
-		a.follow(".mw-rollback-link a")
-		a.expect("rollback of "+title, `document.body.innerText.indexOf("Reverted edits by") >= 0`)
-		adminTouched(title)
-		return "rollback", title
-	case k < 75: // delete a page (or a file) through action=delete
-		title = w.pick(w.live)
-		kind = "delete"
-		if len(w.files) > 0 && w.rng.IntN(3) == 0 {
-			name := w.pick(w.files)
-			w.files, title, kind = setMinus(w.files, []string{name}), "File:"+name, "delete file"
-		} else {
-			w.live = setMinus(w.live, []string{title})
-			delete(w.anonTop, title)
-			delete(w.protected, title)
-		}
-		w.rec.runJobs() // a page's rows, category changes included, vanish with it
-		a.view(title)
-		a.follow("#ca-delete a")
-		a.setValue("#wpReason", "cleanup from the browser")
-		a.click("[name=wpConfirmB]")
-		a.expect("delete "+title, `document.body.innerText.indexOf("has been deleted") >= 0`)
-		w.deleted = append(w.deleted, title)
-		return kind, title
-	case k < 79 && len(w.deleted) > 0: // undelete through Special:Undelete
-		title = w.pick(w.deleted)
-		a.open("/index.php?title=Special:Undelete&target=" + mwPath(title))
-		a.setValue("#wpComment", "restore from the browser")
-		a.click("[name=restore]")
-		a.expect("undelete "+title, `document.body.innerText.indexOf("has been undeleted") >= 0`)
-		w.deleted = setMinus(w.deleted, []string{title})
-		if name, ok := strings.CutPrefix(title, "File:"); ok {
-			w.files = append(w.files, name)
-			return "undelete file", title
-		}
-		w.live = append(w.live, title)
-		return "undelete", title
-	case k < 85: // move through Special:MovePage, with or without the talk page
-		from := w.pick(w.live)
-		to := w.uniq("Moved")
-		a.view(from)
-		a.follow("#ca-move a")
-		a.setValue("input[name=wpNewTitleMain]", to)
-		a.setValue("input[name=wpReason]", "rename from the browser")
-		kind = "move"
-		if w.talk[from] {
-			a.do("move form", chromedp.WaitReady(chromedp.CSS("input[name=wpMovetalk]")))
-			if w.rng.IntN(2) == 0 {
-				kind = "move without talk"
-				if mwJS[bool](a, `document.querySelector("input[name=wpMovetalk]").checked`) {
-					a.do("uncheck wpMovetalk", chromedp.Click(chromedp.CSS("input[name=wpMovetalk]")))
-				}
-			} else {
-				kind = "move with talk"
-				if !mwJS[bool](a, `document.querySelector("input[name=wpMovetalk]").checked`) {
-					a.do("check wpMovetalk", chromedp.Click(chromedp.CSS("input[name=wpMovetalk]")))
-				}
-			}
-		}
-		a.click("[name=wpMove]")
-		a.expect("move "+from, `document.body.innerText.indexOf("has been moved to") >= 0`)
-		w.live = append(setMinus(w.live, []string{from}), to)
-		w.talk[to] = kind == "move with talk"
-		delete(w.talk, from)
-		if w.protected[from] {
-			w.protected[to] = true
-			delete(w.protected, from)
-		}
-		delete(w.anonTop, from)
-		return kind, from + " -> " + to
-	case k < 90 || k < 95 && len(w.files) == 0: // upload a new file through Special:Upload
-		name := strings.ReplaceAll(w.uniq("Doc"), " ", "_") + ".txt"
-		path := filepath.Join(w.dir, name)
-		if err := os.WriteFile(path, []byte(fmt.Sprintf("file %s %d\n", name, w.rng.IntN(1<<30))), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		a.view("Main Page")
-		a.follow("#t-upload a")
-		a.do("choose "+name, chromedp.SetUploadFiles(chromedp.CSS("#wpUploadFile"), []string{path}))
-		a.setValue("#wpDestFile", name)
-		a.setValue("#wpUploadDescription", "uploaded from the browser")
-		a.click("[name=wpUpload]")
-		a.expect("upload "+name, `document.body.classList.contains("ns-6") && document.body.classList.contains("action-view")`)
-		w.files = append(w.files, name)
-		return "upload", "File:" + name
-	case k < 95: // a new version of a file: the file page's link, or Special:Upload and its warning
-		var ready []string
-		for _, f := range w.files {
-			if time.Since(w.reuploaded[f]) > 1500*time.Millisecond { // archive names are by the second
-				ready = append(ready, f)
-			}
-		}
-		if len(ready) == 0 {
-			return "new file version (none ready)", ""
-		}
-		name := w.pick(ready)
-		title = "File:" + name
-		path := filepath.Join(w.dir, fmt.Sprintf("v%d-%s", i, name))
-		if err := os.WriteFile(path, []byte(fmt.Sprintf("file %s version %d\n", name, w.rng.IntN(1<<30))), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		a.view(title)
-		kind = "new file version"
-		if w.rng.IntN(2) == 0 {
-			a.follow("#mw-imagepage-reupload-link a")
-		} else {
-			kind = "new file version (warning page)"
-			a.follow("#t-upload a")
-		}
-		a.do("choose "+name, chromedp.SetUploadFiles(chromedp.CSS("#wpUploadFile"), []string{path}))
-		if kind != "new file version" {
-			a.setValue("#wpDestFile", name)
-		}
-		a.setValue("#wpUploadDescription", "new version from the browser")
-		a.click("[name=wpUpload]")
-		if a.has("[name=wpUploadIgnoreWarning]") { // "A file with this name exists already"
-			a.click("[name=wpUploadIgnoreWarning]")
-		}
-		a.expect("new version of "+name, `document.body.classList.contains("ns-6") && document.body.classList.contains("action-view")`)
-		w.reuploaded[name] = time.Now()
-		return kind, title
-	default: // protect or unprotect through action=protect
-		title = w.pick(w.live)
-		a.view(title)
-		if a.has("#ca-unprotect a") {
-			a.follow("#ca-unprotect a")
-		} else {
-			a.follow("#ca-protect a")
-		}
-		a.waitFor(`!!document.querySelector("#mwProtectUnchained")`) // the form's script has run
-		level, kind := "sysop", "protect"
-		if w.protected[title] {
-			level, kind = "", "unprotect"
-		}
-		// Choosing the edit level in the (chained) dropdown sets the move level too.
-		a.do("protection level", chromedp.Evaluate[chromedp.Void](`void OO.ui.infuse(document.getElementById("mwProtect-level-edit")).setValue(`+strconv.Quote(level)+`)`))
-		a.setValue("[name=mwProtect-reason]", kind+" from the browser")
-		a.click("#mw-Protect-submit")
-		a.saved(kind + " " + title)
-		if level != "" {
-			w.protected[title] = true
-		} else {
-			delete(w.protected, title)
-		}
-		adminTouched(title)
-		return kind, title
+	return []mwUIKind{
+		{"create", 12, always, w.create},
+		{"edit", 9, live, w.edit},
+		{"add category", 6, live, w.addCategory},
+		{"remove category", 5, live, w.removeCategory},
+		{"null edit", 4, live, w.nullEdit},
+		{"preview", 3, live, w.preview},
+		{"show changes", 3, live, w.showChanges},
+		{"talk section", 7, live, w.talkSection},
+		{"undo", 6, func() []string { return filter(w.live, func(p string) bool { return w.revs[p] > 1 }) }, w.undo},
+		{"anonymous edit", 5, func() []string { return filter(w.live, func(p string) bool { return !w.protected[p] }) }, w.anonEdit},
+		{"rollback", 5, func() []string { return filter(w.live, func(p string) bool { return w.anonTop[p] }) }, w.rollback},
+		{"delete", 5, live, w.delete},
+		{"delete file", 2, func() []string { return w.files }, w.deleteFile},
+		{"undelete", 3, func() []string {
+			return filter(w.deleted, func(p string) bool { return !strings.HasPrefix(p, "File:") })
+		}, w.undelete},
+		{"undelete file", 2, func() []string {
+			return filter(w.deleted, func(p string) bool { return strings.HasPrefix(p, "File:") })
+		}, w.undelete},
+		{"move", 3, func() []string { return filter(w.live, func(p string) bool { return !w.talk[p] }) }, w.move(false)},
+		{"move with talk", 2, func() []string { return filter(w.live, func(p string) bool { return w.talk[p] }) }, w.move(true)},
+		{"move without talk", 2, func() []string { return filter(w.live, func(p string) bool { return w.talk[p] }) }, w.move(false)},
+		{"upload", 5, always, w.upload},
+		{"new file version", 3, w.readyFiles, w.newVersion(false)},
+		{"new file version (warning page)", 2, w.readyFiles, w.newVersion(true)},
+		{"protect", 3, func() []string { return filter(w.live, func(p string) bool { return !w.protected[p] }) }, w.protect},
+		{"unprotect", 2, func() []string { return filter(w.live, func(p string) bool { return w.protected[p] }) }, w.protect},
 	}
+}
+
+// step runs action i and returns its kind and what it acted on. Until every kind has run once,
+// two draws in three go to a kind not done yet that can run now, so that a few dozen actions
+// take every UI path; the others are drawn by weight.
+func (w *mwUIWorkload) step(i int) (kind, title string) {
+	if len(w.live) < 3 {
+		return w.create(i, "")
+	}
+	var ready, undone []mwUIKind
+	total := 0
+	for _, k := range w.kinds() {
+		if len(k.pages()) == 0 {
+			continue
+		}
+		ready = append(ready, k)
+		total += k.weight
+		if w.done[k.name] == 0 {
+			undone = append(undone, k)
+		}
+	}
+	var k mwUIKind
+	if len(undone) > 0 && w.rng.IntN(3) < 2 {
+		k = undone[w.rng.IntN(len(undone))]
+	} else {
+		r := w.rng.IntN(total)
+		for _, c := range ready {
+			if r -= c.weight; r < 0 {
+				k = c
+				break
+			}
+		}
+	}
+	kind, title = k.run(i, w.pick(k.pages()))
+	w.done[kind]++
+	return kind, title
+}
+
+// uncovered returns the kinds that never ran.
+func (w *mwUIWorkload) uncovered() []string {
+	var out []string
+	for _, k := range w.kinds() {
+		if w.done[k.name] == 0 {
+			out = append(out, k.name)
+		}
+	}
+	return out
+}
+
+// adminTouched notes that the admin made the latest revision of title.
+func (w *mwUIWorkload) adminTouched(title string) {
+	delete(w.anonTop, title)
+	w.revs[title]++
+}
+
+// save fills the edit form that is open and saves it.
+func (w *mwUIWorkload) save(b *mwChrome, what, text, summary string) {
+	b.setValue("#wpTextbox1", text)
+	b.setValue("#wpSummary", summary)
+	b.click("#wpSave")
+	b.saved(what)
+}
+
+func (w *mwUIWorkload) create(i int, _ string) (string, string) {
+	title := w.uniq("Page")
+	w.admin.editForm(title)
+	w.save(w.admin, "create "+title, w.text(), "create")
+	w.live = append(w.live, title)
+	w.revs[title] = 1
+	return "create", title
+}
+
+func (w *mwUIWorkload) edit(i int, title string) (string, string) {
+	w.admin.editForm(title)
+	w.save(w.admin, "edit "+title, w.text(), "edit")
+	w.adminTouched(title)
+	return "edit", title
+}
+
+// addCategory adds a category the page's wikitext lacks.
+func (w *mwUIWorkload) addCategory(i int, title string) (string, string) {
+	a := w.admin
+	a.editForm(title)
+	cur := a.value("#wpTextbox1")
+	var absent []string
+	for _, c := range append(mwUICats, "Added "+strconv.Itoa(i)) {
+		if !strings.Contains(cur, "[[Category:"+c+"]]") {
+			absent = append(absent, c)
+		}
+	}
+	w.save(a, "category added to "+title, strings.TrimRight(cur, "\n")+"\n[[Category:"+w.pick(absent)+"]]\n", "add a category")
+	w.adminTouched(title)
+	return "add category", title
+}
+
+// removeCategory removes one category line from the page's wikitext; a page with none gets
+// one instead ("add category"), to lose it another time.
+func (w *mwUIWorkload) removeCategory(i int, title string) (string, string) {
+	a := w.admin
+	a.editForm(title)
+	cur := a.value("#wpTextbox1")
+	var cats []string
+	for _, l := range strings.Split(cur, "\n") {
+		if strings.HasPrefix(l, "[[Category:") {
+			cats = append(cats, l)
+		}
+	}
+	kind, text := "add category", strings.TrimRight(cur, "\n")+"\n[[Category:Beta]]\n"
+	if len(cats) > 0 {
+		drop := w.pick(cats)
+		var keep []string
+		for _, l := range strings.Split(cur, "\n") {
+			if l != drop {
+				keep = append(keep, l)
+			}
+		}
+		kind, text = "remove category", strings.Join(keep, "\n")
+	}
+	w.save(a, kind+" on "+title, text, kind)
+	w.adminTouched(title)
+	return kind, title
+}
+
+// nullEdit saves the form unchanged: no revision.
+func (w *mwUIWorkload) nullEdit(i int, title string) (string, string) {
+	w.admin.editForm(title)
+	w.admin.click("#wpSave")
+	w.admin.saved("null edit of " + title)
+	return "null edit", title
+}
+
+// preview shows a preview of a changed text: nothing saved.
+func (w *mwUIWorkload) preview(i int, title string) (string, string) {
+	a := w.admin
+	a.editForm(title)
+	a.setValue("#wpTextbox1", w.text())
+	a.click("#wpPreview")
+	a.expect("preview of "+title, `!!document.querySelector("#wikiPreview") && !!document.querySelector("#wpTextbox1")`)
+	return "preview", title
+}
+
+// showChanges shows the diff of a changed text: nothing saved.
+func (w *mwUIWorkload) showChanges(i int, title string) (string, string) {
+	a := w.admin
+	a.editForm(title)
+	a.setValue("#wpTextbox1", w.text())
+	a.click("#wpDiff")
+	a.expect("changes of "+title, `!!document.querySelector("#wikiDiff") && !!document.querySelector("#wpTextbox1")`)
+	return "show changes", title
+}
+
+// talkSection adds a topic to the page's talk page (its "Add topic" link; a new talk page
+// starts that way too).
+func (w *mwUIWorkload) talkSection(i int, page string) (string, string) {
+	a := w.admin
+	title := "Talk:" + page
+	a.open("/index.php?title=" + mwPath(title) + "&action=edit&section=new")
+	w.save(a, "new section on "+title, "A comment from the browser. ~~~~", fmt.Sprintf("Question %d", i))
+	w.talk[page] = true
+	return "talk section", title
+}
+
+// undo undoes the latest revision: history, undo link, save. When that revision changed
+// nothing (a move's or a protection's null revision), the save is a null edit.
+func (w *mwUIWorkload) undo(i int, title string) (string, string) {
+	a := w.admin
+	a.view(title)
+	a.follow("#ca-history a")
+	a.follow(".mw-history-undo a")
+	a.do("undo form of "+title, chromedp.WaitReady(chromedp.CSS("#wpTextbox1")))
+	a.click("#wpSave")
+	a.saved("undo on " + title)
+	w.adminTouched(title)
+	return "undo", title
+}
+
+// anonEdit edits as a reader who is not logged in (what rollback reverts).
+func (w *mwUIWorkload) anonEdit(i int, title string) (string, string) {
+	w.anon.editForm(title)
+	w.save(w.anon, "anonymous edit of "+title, w.text(), "anonymous edit")
+	w.anonTop[title] = true
+	w.revs[title]++
+	return "anonymous edit", title
+}
+
+// rollback reverts the anonymous edits: history, rollback link (a GET with a token).
+func (w *mwUIWorkload) rollback(i int, title string) (string, string) {
+	a := w.admin
+	a.view(title)
+	a.follow("#ca-history a")
+	a.follow(".mw-rollback-link a")
+	a.expect("rollback of "+title, `document.body.innerText.indexOf("Reverted edits by") >= 0`)
+	w.adminTouched(title)
+	return "rollback", title
+}
+
+func (w *mwUIWorkload) delete(i int, title string) (string, string) {
+	w.live = setMinus(w.live, []string{title})
+	delete(w.anonTop, title)
+	delete(w.protected, title)
+	delete(w.revs, title)
+	w.deletePage(title)
+	return "delete", title
+}
+
+func (w *mwUIWorkload) deleteFile(i int, name string) (string, string) {
+	w.files = setMinus(w.files, []string{name})
+	w.deletePage("File:" + name)
+	return "delete file", "File:" + name
+}
+
+// deletePage deletes through the page's Delete link (action=delete; a file page's form deletes
+// the file).
+func (w *mwUIWorkload) deletePage(title string) {
+	a := w.admin
+	w.rec.runJobs() // a page's rows, category changes included, vanish with it
+	a.view(title)
+	a.follow("#ca-delete a")
+	a.setValue("#wpReason", "cleanup from the browser")
+	a.click("[name=wpConfirmB]")
+	a.expect("delete "+title, `document.body.innerText.indexOf("has been deleted") >= 0`)
+	w.deleted = append(w.deleted, title)
+}
+
+// undelete restores every revision (and file version) through Special:Undelete.
+func (w *mwUIWorkload) undelete(i int, title string) (string, string) {
+	a := w.admin
+	a.open("/index.php?title=Special:Undelete&target=" + mwPath(title))
+	a.setValue("#wpComment", "restore from the browser")
+	a.click("[name=restore]")
+	a.expect("undelete "+title, `document.body.innerText.indexOf("has been undeleted") >= 0`)
+	w.deleted = setMinus(w.deleted, []string{title})
+	if name, ok := strings.CutPrefix(title, "File:"); ok {
+		w.files = append(w.files, name)
+		return "undelete file", title
+	}
+	w.live = append(w.live, title)
+	w.revs[title] = 2 // at least: the restored ones and the null revision
+	return "undelete", title
+}
+
+// move renames a page through its Move link (Special:MovePage), leaving a redirect; when the
+// page has a talk page, the form's "Move associated talk page" box is ticked or not (withTalk).
+func (w *mwUIWorkload) move(withTalk bool) func(int, string) (string, string) {
+	return func(i int, from string) (string, string) { return w.moveOne(from, withTalk) }
+}
+
+func (w *mwUIWorkload) moveOne(from string, withTalk bool) (string, string) {
+	a := w.admin
+	to := w.uniq("Moved")
+	a.view(from)
+	a.follow("#ca-move a")
+	a.setValue("input[name=wpNewTitleMain]", to)
+	a.setValue("input[name=wpReason]", "rename from the browser")
+	kind := "move"
+	if w.talk[from] {
+		a.do("move form", chromedp.WaitReady(chromedp.CSS("input[name=wpMovetalk]")))
+		kind = map[bool]string{true: "move with talk", false: "move without talk"}[withTalk]
+		if mwJS[bool](a, `document.querySelector("input[name=wpMovetalk]").checked`) != withTalk {
+			a.do("tick wpMovetalk", chromedp.Click(chromedp.CSS("input[name=wpMovetalk]")))
+		}
+	}
+	a.click("[name=wpMove]")
+	a.expect("move "+from, `document.body.innerText.indexOf("has been moved to") >= 0`)
+	w.live = append(setMinus(w.live, []string{from}), to)
+	w.talk[to] = kind == "move with talk"
+	delete(w.talk, from)
+	if w.protected[from] {
+		w.protected[to] = true
+		delete(w.protected, from)
+	}
+	delete(w.anonTop, from)
+	w.revs[to] = w.revs[from] + 1
+	delete(w.revs, from)
+	return kind, from + " -> " + to
+}
+
+// upload uploads a new file through the sidebar's "Upload file" (Special:Upload).
+func (w *mwUIWorkload) upload(i int, _ string) (string, string) {
+	a := w.admin
+	name := strings.ReplaceAll(w.uniq("Doc"), " ", "_") + ".txt"
+	path := filepath.Join(w.dir, name)
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("file %s %d\n", name, w.rng.IntN(1<<30))), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	a.view("Main Page")
+	a.follow("#t-upload a")
+	a.do("choose "+name, chromedp.SetUploadFiles(chromedp.CSS("#wpUploadFile"), []string{path}))
+	a.setValue("#wpDestFile", name)
+	a.setValue("#wpUploadDescription", "uploaded from the browser")
+	a.click("[name=wpUpload]")
+	a.expect("upload "+name, `document.body.classList.contains("ns-6") && document.body.classList.contains("action-view")`)
+	w.files = append(w.files, name)
+	return "upload", "File:" + name
+}
+
+// readyFiles are the files that may get a new version now: MediaWiki names an archived
+// version by the second, so a second new version within the same second fails.
+func (w *mwUIWorkload) readyFiles() []string {
+	var ready []string
+	for _, f := range w.files {
+		if time.Since(w.reuploaded[f]) > 1500*time.Millisecond {
+			ready = append(ready, f)
+		}
+	}
+	return ready
+}
+
+// newVersion uploads a new version of a file: through the file page's "Upload a new version
+// of this file" link, or through Special:Upload with the file's name, past its warning page
+// ("A file with this name exists already": "Ignore warning and save file anyway") when the
+// form shows one (viaWarning).
+func (w *mwUIWorkload) newVersion(viaWarning bool) func(int, string) (string, string) {
+	return func(i int, name string) (string, string) { return w.newVersionOne(i, name, viaWarning) }
+}
+
+func (w *mwUIWorkload) newVersionOne(i int, name string, viaWarning bool) (string, string) {
+	a := w.admin
+	title := "File:" + name
+	path := filepath.Join(w.dir, fmt.Sprintf("v%d-%s", i, name))
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("file %s version %d\n", name, w.rng.IntN(1<<30))), 0o600); err != nil {
+		w.t.Fatal(err)
+	}
+	a.view(title)
+	kind := "new file version"
+	if viaWarning {
+		kind = "new file version (warning page)"
+		a.follow("#t-upload a")
+	} else {
+		a.follow("#mw-imagepage-reupload-link a")
+	}
+	a.do("choose "+name, chromedp.SetUploadFiles(chromedp.CSS("#wpUploadFile"), []string{path}))
+	if kind != "new file version" {
+		a.setValue("#wpDestFile", name)
+	}
+	a.setValue("#wpUploadDescription", "new version from the browser")
+	a.click("[name=wpUpload]")
+	if a.has("[name=wpUploadIgnoreWarning]") {
+		a.click("[name=wpUploadIgnoreWarning]")
+	} else if kind != "new file version" {
+		kind = "new file version (no warning page)"
+	}
+	a.expect("new version of "+name, `document.body.classList.contains("ns-6") && document.body.classList.contains("action-view")`)
+	w.reuploaded[name] = time.Now()
+	return kind, title
+}
+
+// protect protects an unprotected page (edit and move: administrators only, no expiry), or
+// lifts a page's protection, through its Protect / Change protection link (action=protect).
+func (w *mwUIWorkload) protect(i int, title string) (string, string) {
+	a := w.admin
+	a.view(title)
+	if a.has("#ca-unprotect a") {
+		a.follow("#ca-unprotect a")
+	} else {
+		a.follow("#ca-protect a")
+	}
+	a.waitFor(`!!document.querySelector("#mwProtectUnchained")`) // the form's script has run
+	level, kind := "sysop", "protect"
+	if w.protected[title] {
+		level, kind = "", "unprotect"
+	}
+	// Choosing the edit level in the (chained) dropdown sets the move level too.
+	a.do("protection level", chromedp.Evaluate[chromedp.Void](`void OO.ui.infuse(document.getElementById("mwProtect-level-edit")).setValue(`+strconv.Quote(level)+`)`))
+	a.setValue("[name=mwProtect-reason]", kind+" from the browser")
+	a.click("#mw-Protect-submit")
+	a.saved(kind + " " + title)
+	if level != "" {
+		w.protected[title] = true
+	} else {
+		delete(w.protected, title)
+	}
+	w.adminTouched(title)
+	return kind, title
 }
