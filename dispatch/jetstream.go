@@ -148,6 +148,8 @@ type jsHook struct {
 	ready    []pulled  // arrived, not yet handed out, oldest first
 	asked    int       // messages still due on the outstanding pull; 0: none
 	pullEnds time.Time // when the outstanding pull is given up
+
+	acks ackGroups // the embedded server's acks, committed in groups (jetstream_settle.go)
 }
 
 // pulled is a message that arrived on a hook's inbox.
