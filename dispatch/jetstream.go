@@ -70,7 +70,8 @@ const (
 // so a webhook whose breaker is open is not pulled from and its backlog waits without
 // using attempts. Attempt is the consumer's delivery count. Ack is a double ack (the server
 // confirms it, and with interest retention the message is then deleted from the store), so
-// a kill -9 after Ack returns does not deliver it again; Retry is a nak with delay; Dead
+// a kill -9 after Ack returns does not deliver it again; with the embedded server, acks that
+// arrive together share one confirmation (group commit, see Ack); Retry is a nak with delay; Dead
 // stores the delivery in the stream "hooktap_dead" (subject "hooktap.dead.<token>", limits
 // retention: max_age and max_bytes, oldest dropped first) and then terminates it.
 // Redeliver re-publishes a dead letter to the hook's redelivery subject with the same ID,
