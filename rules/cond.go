@@ -2,9 +2,219 @@ package rules
 
 import (
 	"bytes"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
 )
+
+// litVal is a constant in a condition.
+type litVal struct {
+	s      string
+	n      float64
+	isNum  bool
+	isBool bool
+	b      bool
+}
+
+func toLit(v any) (litVal, bool) {
+	switch x := v.(type) {
+	case string:
+		return litVal{s: x}, true
+	case int64:
+		return litVal{s: strconv.FormatInt(x, 10), n: float64(x), isNum: true}, true
+	case float64:
+		return litVal{s: strconv.FormatFloat(x, 'f', -1, 64), n: x, isNum: true}, true
+	case bool:
+		return litVal{s: strconv.FormatBool(x), isBool: true, b: x}, true
+	}
+	return litVal{}, false
+}
+
+// equal reports whether v equals the constant l.
+func (l *litVal) equal(v *value) bool {
+	switch v.kind {
+	case vMissing:
+		return false
+	case vJSON:
+		switch v.res.Type {
+		case gjson.String:
+			return !l.isNum && !l.isBool && v.res.Str == l.s
+		case gjson.Number:
+			return l.isNum && v.res.Num == l.n || !l.isNum && !l.isBool && v.res.Raw == l.s
+		case gjson.True, gjson.False:
+			return l.isBool && l.b == (v.res.Type == gjson.True) || !l.isBool && !l.isNum && v.res.Raw == l.s
+		}
+		return false
+	}
+	t := b2s(v.text)
+	if l.isNum {
+		f, err := strconv.ParseFloat(t, 64)
+		return err == nil && f == l.n
+	}
+	return t == l.s
+}
+
+type op uint8
+
+// cond is one compiled condition: an expression and a test.
+type cond struct {
+	e      expr
+	op     op
+	vals   []litVal
+	exists bool
+	re     *regexp.Regexp
+	other  *expr // opSame, opDiffers: the expression compared with
+}
+
+// stage says when the condition can be checked: the later of its expressions' stages.
+func (c *cond) stage() stage {
+	st := c.e.stage()
+	if c.other != nil && c.other.stage() > st {
+		st = c.other.stage()
+	}
+	return st
+}
+
+// holds reports whether the condition holds for v.
+func (c *cond) holds(v *value) bool {
+	switch c.op {
+	case opExists:
+		return (v.kind != vMissing) == c.exists
+	case opEq, opOneOf:
+		for i := range c.vals {
+			if c.vals[i].equal(v) {
+				return true
+			}
+		}
+		return false
+	case opNot, opNotOneOf:
+		for i := range c.vals {
+			if c.vals[i].equal(v) {
+				return false
+			}
+		}
+		return true
+	case opMatches:
+		if v.kind == vMissing {
+			return false
+		}
+		return c.re.Match(v.asText())
+	}
+	return false
+}
+
+// parseConds compiles a when table. It returns the conditions in key order.
+func parseConds(m map[string]any, keys []string, sc *scope) ([]cond, []error) {
+	var out []cond
+	var errs []error
+	for _, k := range keys {
+		e, err := parseExpr(k, sc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("when: %v", err))
+			continue
+		}
+		cs, err := parseTest(e, m[k], sc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("when %q: %v", k, err))
+			continue
+		}
+		out = append(out, cs...)
+	}
+	return out, errs
+}
+
+func parseTest(e expr, v any, sc *scope) ([]cond, error) {
+	switch x := v.(type) {
+	case []any:
+		c := cond{e: e, op: opOneOf}
+		for _, el := range x {
+			l, ok := toLit(el)
+			if !ok {
+				return nil, fmt.Errorf("one-of values must be strings, numbers or booleans")
+			}
+			c.vals = append(c.vals, l)
+		}
+		if len(c.vals) == 0 {
+			return nil, fmt.Errorf("empty one-of list never matches")
+		}
+		return []cond{c}, nil
+	case map[string]any:
+		if len(x) == 0 {
+			return nil, fmt.Errorf("empty condition table")
+		}
+		var out []cond
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			val := x[k]
+			switch k {
+			case "exists":
+				b, ok := val.(bool)
+				if !ok {
+					return nil, fmt.Errorf("exists must be true or false")
+				}
+				out = append(out, cond{e: e, op: opExists, exists: b})
+			case "matches":
+				s, ok := val.(string)
+				if !ok {
+					return nil, fmt.Errorf("matches must be a regular expression string")
+				}
+				re, err := regexp.Compile(s)
+				if err != nil {
+					return nil, fmt.Errorf("bad regular expression %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+				}
+				out = append(out, cond{e: e, op: opMatches, re: re})
+			case "not":
+				l, ok := toLit(val)
+				if !ok {
+					return nil, fmt.Errorf("not must be a string, number or boolean")
+				}
+				out = append(out, cond{e: e, op: opNot, vals: []litVal{l}})
+			case "not_one_of":
+				list, ok := val.([]any)
+				if !ok {
+					return nil, fmt.Errorf("not_one_of must be an array")
+				}
+				c := cond{e: e, op: opNotOneOf}
+				for _, el := range list {
+					l, ok := toLit(el)
+					if !ok {
+						return nil, fmt.Errorf("not_one_of values must be strings, numbers or booleans")
+					}
+					c.vals = append(c.vals, l)
+				}
+				out = append(out, c)
+			case "same", "differs", "in", "not_in":
+				src, ok := val.(string)
+				if !ok {
+					return nil, fmt.Errorf("%s must be an expression string", k)
+				}
+				o, err := parseExpr(src, sc)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %v", k, err)
+				}
+				c := cond{e: e, op: map[string]op{"same": opSame, "differs": opDiffers, "in": opIn, "not_in": opNotIn}[k], other: &o}
+				out = append(out, c)
+			default:
+				return nil, fmt.Errorf("unknown test %q (want exists, matches, not, not_one_of, same, differs, in or not_in)", k)
+			}
+		}
+		return out, nil
+	default:
+		l, ok := toLit(v)
+		if !ok {
+			return nil, fmt.Errorf("a condition must be a value, an array or a table")
+		}
+		return []cond{{e: e, op: opEq, vals: []litVal{l}}}, nil
+	}
+}
 
 // conds reports whether every condition holds. A condition that reads a lookup that failed
 // is not checked (the rule chose on_lookup_error = "emit").

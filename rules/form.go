@@ -95,3 +95,89 @@ func partNamed(hdr []byte, name string) bool {
 		}
 	}
 }
+
+// appendUnescape percent-decodes s (and '+' as space when plus) onto dst.
+func appendUnescape(dst, s []byte, plus bool) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && unhex(s[i+1]) >= 0 && unhex(s[i+2]) >= 0:
+			dst = append(dst, byte(unhex(s[i+1])<<4|unhex(s[i+2])))
+			i += 2
+		case c == '+' && plus:
+			dst = append(dst, ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c - 'a' + 10)
+	case c >= 'A' && c <= 'F':
+		return int(c - 'A' + 10)
+	}
+	return -1
+}
+
+// appendEscape percent-encodes s for a URL path segment or query value.
+func appendEscape(dst, s []byte) []byte {
+	for _, c := range s {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			dst = append(dst, c)
+			continue
+		}
+		dst = append(dst, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+	}
+	return dst
+}
+
+// findParam finds the first name=value pair of a form-urlencoded string whose decoded name
+// is name, and returns its decoded value (in *buf).
+func findParam(q []byte, name string, buf *[]byte) ([]byte, bool) {
+	for len(q) > 0 {
+		var pair []byte
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			pair, q = q[:i], q[i+1:]
+		} else {
+			pair, q = q, nil
+		}
+		k, v := pair, []byte(nil)
+		if i := bytes.IndexByte(pair, '='); i >= 0 {
+			k, v = pair[:i], pair[i+1:]
+		}
+		if !keyEqual(k, name) {
+			continue
+		}
+		*buf = appendUnescape((*buf)[:0], v, true)
+		return *buf, true
+	}
+	return nil, false
+}
+
+// keyEqual reports whether the form-encoded key k decodes to name.
+func keyEqual(k []byte, name string) bool {
+	if bytes.IndexByte(k, '%') < 0 && bytes.IndexByte(k, '+') < 0 {
+		return b2s(k) == name
+	}
+	j := 0
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c == '+' {
+			c = ' '
+		} else if c == '%' && i+2 < len(k) && unhex(k[i+1]) >= 0 && unhex(k[i+2]) >= 0 {
+			c = byte(unhex(k[i+1])<<4 | unhex(k[i+2]))
+			i += 2
+		}
+		if j >= len(name) || name[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(name)
+}

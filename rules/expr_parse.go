@@ -1,0 +1,296 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+)
+
+// splitConcat splits s at each " + " outside quotes and brackets; nil when there is none.
+func splitConcat(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		case c == '+' && depth == 0 && i > 0 && s[i-1] == ' ' && i+1 < len(s) && s[i+1] == ' ':
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	if out == nil {
+		return nil
+	}
+	return append(out, strings.TrimSpace(s[start:]))
+}
+
+// parseExpr compiles an expression string.
+func parseExpr(s string, sc *scope) (expr, error) {
+	if ops := splitConcat(s); ops != nil {
+		e := expr{text: s, src: srcConcat}
+		for _, op := range ops {
+			if op == "" {
+				return e, fmt.Errorf("%q: + needs an expression on each side", s)
+			}
+			p, err := parseExpr(op, sc)
+			if err != nil {
+				return e, err
+			}
+			e.parts = append(e.parts, p)
+		}
+		return e, nil
+	}
+	e := expr{text: s}
+	// Filters are known names at the end; gjson paths may themselves hold '|'.
+	for {
+		i := strings.LastIndexByte(s, '|')
+		if i < 0 {
+			break
+		}
+		var f filter
+		switch s[i+1:] {
+		case "num":
+			f = fNum
+		case "str":
+			f = fStr
+		case "bool":
+			f = fBool
+		case "lower":
+			f = fLower
+		case "ms":
+			f = fMs
+		case "titlelist":
+			f = fTitleList
+		default:
+			if isLower(s[i+1:]) {
+				return e, fmt.Errorf("unknown filter %q in %q (want num, str, bool, lower, ms or titlelist)", "|"+s[i+1:], e.text)
+			}
+		}
+		if f == 0 {
+			break
+		}
+		e.filters = append([]filter{f}, e.filters...)
+		s = s[:i]
+	}
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		e.src, e.name = srcLit, s[1:len(s)-1]
+		return e, nil
+	}
+	head, tail, dotted := strings.Cut(s, ".")
+	needName := func(what string) error {
+		if !dotted || tail == "" {
+			return fmt.Errorf("%q: %s.<%s> needs a name", e.text, head, what)
+		}
+		return nil
+	}
+	switch head {
+	case "path":
+		if err := needName("segment"); err != nil {
+			return e, err
+		}
+		e.src, e.name = srcPath, tail
+		if sc != nil {
+			if tail == sc.rest && tail != "" {
+				e.rest, e.idx = true, sc.restIdx
+				return e, nil
+			}
+			for i, p := range sc.params {
+				if p == tail {
+					e.idx = i
+					return e, nil
+				}
+			}
+			return e, fmt.Errorf("%q: the path has no segment {%s}", e.text, tail)
+		}
+	case "query":
+		e.src = srcQuery
+		if err := needName("parameter"); err != nil {
+			return e, err
+		}
+		e.name = tail
+	case "header":
+		e.src = srcHeader
+		if err := needName("Name"); err != nil {
+			return e, err
+		}
+		e.name = tail
+	case "respheader":
+		e.src = srcRespHeader
+		if err := needName("Name"); err != nil {
+			return e, err
+		}
+		e.name = tail
+	case "form":
+		e.src = srcForm
+		if err := needName("field"); err != nil {
+			return e, err
+		}
+		e.name = tail
+	case "req", "resp", "item":
+		e.src = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem}[head]
+		if head == "item" && sc != nil && !sc.item {
+			return e, fmt.Errorf("%q: item is only known inside an emit with each", e.text)
+		}
+		if dotted {
+			if err := checkGJSON(tail); err != nil {
+				return e, fmt.Errorf("%q: bad JSON path: %v", e.text, err)
+			}
+			e.gpath = tail
+			e.proj = parseProjection(tail)
+		}
+		if sc != nil && sc.memo != nil && e.src != srcItem {
+			e.slot = sc.memo.slot(e.src, e.gpath)
+		}
+	case "lookup":
+		name := tail
+		e.src = srcLookup
+		if i := strings.IndexByte(tail, '.'); i >= 0 {
+			name, e.gpath = tail[:i], tail[i+1:]
+			if err := checkGJSON(e.gpath); err != nil {
+				return e, fmt.Errorf("%q: bad JSON path: %v", e.text, err)
+			}
+			e.proj = parseProjection(e.gpath)
+		} else if j := strings.IndexByte(tail, '#'); j >= 0 {
+			if tail[j:] != "#status" {
+				return e, fmt.Errorf("%q: after lookup.<name> only #status or a JSON path may follow", e.text)
+			}
+			name, e.src = tail[:j], srcLookupStatus
+		}
+		if name == "" {
+			return e, fmt.Errorf("%q: lookup.<name> needs a name", e.text)
+		}
+		e.name = name
+		if sc != nil {
+			e.idx = -1
+			for i, l := range sc.lookups {
+				if l == name {
+					e.idx = i
+				}
+			}
+			if e.idx < 0 {
+				if sc.user {
+					return e, fmt.Errorf("%q: [classify] has no lookup %q", e.text, name)
+				}
+				return e, fmt.Errorf("%q: the rule has no lookup %q", e.text, name)
+			}
+			e.global = sc.user
+			if e.idx < len(sc.lookupEach) && sc.lookupEach[e.idx] != "" && (!sc.item || sc.each != sc.lookupEach[e.idx]) {
+				return e, fmt.Errorf("%q: lookup %q is made per element of %q: only an emit with each = %q reads it", e.text, name, sc.lookupEach[e.idx], sc.lookupEach[e.idx])
+			}
+		}
+	case "status", "method", "user", "now":
+		if dotted {
+			return e, fmt.Errorf("%q: %s takes no path", e.text, head)
+		}
+		e.src = map[string]source{"status": srcStatus, "method": srcMethod, "user": srcUser, "now": srcNow}[head]
+	case "basic":
+		if s != "basic.user" {
+			return e, fmt.Errorf("%q: unknown expression (basic.user?)", e.text)
+		}
+		e.src = srcBasicUser
+	default:
+		return e, fmt.Errorf("unknown expression %q (want path., query., header., form., req, status, respheader., resp, lookup., item, method, user, basic.user, now or 'text')", e.text)
+	}
+	return e, nil
+}
+
+var gjsonModifiers = map[string]bool{
+	"reverse": true, "ugly": true, "pretty": true, "this": true, "valid": true, "flatten": true,
+	"join": true, "keys": true, "values": true, "tostr": true, "fromstr": true, "group": true, "dig": true,
+}
+
+// checkGJSON reports why p is not a usable gjson path. gjson itself accepts anything, and
+// answers nothing for a path it cannot follow; this catches the mistakes that would make a
+// rule silently never match.
+func checkGJSON(p string) error {
+	if p == "" {
+		return fmt.Errorf("empty path")
+	}
+	depth := 0
+	inStr := false
+	comp := 0 // length of the current component
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if inStr {
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '\\':
+			i++
+			comp++
+		case '"':
+			if depth > 0 {
+				inStr = true
+			}
+			comp++
+		case '(', '[', '{':
+			depth++
+			comp++
+		case ')', ']', '}':
+			depth--
+			if depth < 0 {
+				return fmt.Errorf("unbalanced %q", c)
+			}
+			comp++
+		case '.', '|':
+			if depth == 0 {
+				if comp == 0 {
+					return fmt.Errorf("empty component")
+				}
+				comp = 0
+				continue
+			}
+			comp++
+		case '@':
+			if depth == 0 && comp == 0 {
+				j := i + 1
+				for j < len(p) && (p[j] >= 'a' && p[j] <= 'z' || p[j] >= 'A' && p[j] <= 'Z') {
+					j++
+				}
+				if !gjsonModifiers[p[i+1:j]] {
+					return fmt.Errorf("unknown modifier %q", p[i:j])
+				}
+			}
+			comp++
+		default:
+			comp++
+		}
+	}
+	if inStr {
+		return fmt.Errorf("unterminated string")
+	}
+	if depth != 0 {
+		return fmt.Errorf("unbalanced brackets")
+	}
+	if comp == 0 {
+		return fmt.Errorf("empty component")
+	}
+	return nil
+}
+
+// isLower reports whether s is a non-empty run of lower-case letters.
+func isLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}
