@@ -7,6 +7,7 @@ import (
 	"time"
 )
 
+// decodeFile decodes the top-level sections into f; an unknown section is an error.
 func (d *decoder) decodeFile(raw map[string]any, f *File) {
 	for _, k := range d.keysOf("", raw) {
 		v := raw[k]
@@ -106,48 +107,16 @@ func (d *decoder) table(v any, rv reflect.Value, path, where string) {
 	}
 }
 
+// value decodes the TOML value v of key into rv, strictly: a value of the wrong type is an
+// error saying what key must be.
 func (d *decoder) value(v any, rv reflect.Value, path, where, key string) {
-	bad := func(want string) {
-		d.errorf(path, where, "%s must be %s, not %s", key, want, tomlType(v))
-	}
 	if rv.Type() == durationType {
-		switch x := v.(type) {
-		case string:
-			dur, err := time.ParseDuration(x)
-			if err != nil || dur < 0 {
-				d.errorf(path, where, "%s: bad duration %q", key, x)
-				return
-			}
-			rv.SetInt(int64(dur))
-		case int64:
-			rv.SetInt(x)
-		default:
-			bad("a duration string (\"5s\")")
-		}
+		d.duration(v, rv, path, where, key)
 		return
 	}
 	switch rv.Kind() {
-	case reflect.String:
-		s, ok := v.(string)
-		if !ok {
-			bad("a string")
-			return
-		}
-		rv.SetString(s)
-	case reflect.Bool:
-		b, ok := v.(bool)
-		if !ok {
-			bad("a boolean")
-			return
-		}
-		rv.SetBool(b)
-	case reflect.Int, reflect.Int64:
-		n, ok := v.(int64)
-		if !ok {
-			bad("an integer")
-			return
-		}
-		rv.SetInt(n)
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+		d.scalar(v, rv, path, where, key)
 	case reflect.Pointer:
 		p := reflect.New(rv.Type().Elem())
 		d.value(v, p.Elem(), path, where, key)
@@ -155,40 +124,92 @@ func (d *decoder) value(v any, rv reflect.Value, path, where, key string) {
 	case reflect.Map:
 		m, ok := v.(map[string]any)
 		if !ok {
-			bad("a table")
+			d.mistyped(v, path, where, key, "a table")
 			return
 		}
 		rv.Set(reflect.ValueOf(m))
 	case reflect.Slice:
-		et := rv.Type().Elem()
-		if et.Kind() == reflect.Interface {
-			list, ok := v.([]any)
-			if !ok {
-				bad("an array")
-				return
-			}
-			rv.Set(reflect.ValueOf(list))
+		d.slice(v, rv, path, where, key)
+	default:
+		d.mistyped(v, path, where, key, "a "+rv.Kind().String())
+	}
+}
+
+// mistyped reports that key holds v where it must hold want ("a string").
+func (d *decoder) mistyped(v any, path, where, key, want string) {
+	d.errorf(path, where, "%s must be %s, not %s", key, want, tomlType(v))
+}
+
+// duration decodes a time.Duration: a duration string ("5s", not negative) or an integer of
+// nanoseconds.
+func (d *decoder) duration(v any, rv reflect.Value, path, where, key string) {
+	switch x := v.(type) {
+	case string:
+		dur, err := time.ParseDuration(x)
+		if err != nil || dur < 0 {
+			d.errorf(path, where, "%s: bad duration %q", key, x)
 			return
 		}
-		if et.Kind() == reflect.Struct {
-			list, ok := asTables(v)
-			if !ok {
-				bad("an array of tables")
-				return
-			}
-			s := reflect.MakeSlice(rv.Type(), len(list), len(list))
-			for i, m := range list {
-				d.table(m, s.Index(i), path+sep+strconv.Itoa(i), where)
-			}
-			rv.Set(s)
+		rv.SetInt(int64(dur))
+	case int64:
+		rv.SetInt(x)
+	default:
+		d.mistyped(v, path, where, key, "a duration string (\"5s\")")
+	}
+}
+
+// scalarTypes gives, for each scalar kind of field, the type of TOML value it takes and its
+// name in errors.
+var scalarTypes = map[reflect.Kind]struct {
+	typ  reflect.Type
+	name string
+}{
+	reflect.String: {reflect.TypeOf(""), "a string"},
+	reflect.Bool:   {reflect.TypeOf(false), "a boolean"},
+	reflect.Int:    {reflect.TypeOf(int64(0)), "an integer"},
+	reflect.Int64:  {reflect.TypeOf(int64(0)), "an integer"},
+}
+
+// scalar decodes a string, boolean or integer field from a TOML value of that type.
+func (d *decoder) scalar(v any, rv reflect.Value, path, where, key string) {
+	want := scalarTypes[rv.Kind()]
+	if reflect.TypeOf(v) != want.typ {
+		d.mistyped(v, path, where, key, want.name)
+		return
+	}
+	rv.Set(reflect.ValueOf(v).Convert(rv.Type()))
+}
+
+// slice decodes an array into a slice field: an array of any values ([]any), an array of
+// tables (a slice of structs, each decoded as a table), or an array of scalars, each decoded
+// as a value ("key[i]" in errors); a method may also be one string.
+func (d *decoder) slice(v any, rv reflect.Value, path, where, key string) {
+	switch rv.Type().Elem().Kind() {
+	case reflect.Interface:
+		list, ok := v.([]any)
+		if !ok {
+			d.mistyped(v, path, where, key, "an array")
 			return
 		}
+		rv.Set(reflect.ValueOf(list))
+	case reflect.Struct:
+		list, ok := asTables(v)
+		if !ok {
+			d.mistyped(v, path, where, key, "an array of tables")
+			return
+		}
+		s := reflect.MakeSlice(rv.Type(), len(list), len(list))
+		for i, m := range list {
+			d.table(m, s.Index(i), path+sep+strconv.Itoa(i), where)
+		}
+		rv.Set(s)
+	default:
 		if s, ok := v.(string); ok && key == "method" {
 			v = []any{s}
 		}
 		list, ok := v.([]any)
 		if !ok {
-			bad("an array")
+			d.mistyped(v, path, where, key, "an array")
 			return
 		}
 		s := reflect.MakeSlice(rv.Type(), len(list), len(list))
@@ -196,11 +217,10 @@ func (d *decoder) value(v any, rv reflect.Value, path, where, key string) {
 			d.value(e, s.Index(i), path, where, key+"["+strconv.Itoa(i)+"]")
 		}
 		rv.Set(s)
-	default:
-		bad("a " + rv.Kind().String())
 	}
 }
 
+// tomlType names the TOML type of v, for errors ("an integer").
 func tomlType(v any) string {
 	switch v.(type) {
 	case string:

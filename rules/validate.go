@@ -9,42 +9,61 @@ import (
 
 // validateSections checks everything but the rules, which compile checks.
 func (d *decoder) validateSections(f *File) {
-	if f.Proxy.Upstream == "" {
+	d.validateProxy(&f.Proxy)
+	d.validateAdmin(&f.Admin)
+	d.validateDispatch(&f.Dispatch)
+	d.validateClassify(&f.Classify)
+	d.validateWebhooks(f.Webhooks)
+}
+
+// validateProxy checks [proxy]: the upstream, the listen address and the limits.
+func (d *decoder) validateProxy(p *ProxySection) {
+	if p.Upstream == "" {
 		if !d.bad["proxy"+sep+"upstream"] {
 			d.errorf("proxy", "[proxy]", "upstream is required (the wiki's \"http://host:port\")")
 		}
-	} else if err := checkUpstream(f.Proxy.Upstream); err != "" {
-		d.errorf("proxy"+sep+"upstream", "[proxy]", "upstream %q: %s", redact(f.Proxy.Upstream), err)
+	} else if err := checkUpstream(p.Upstream); err != "" {
+		d.errorf("proxy"+sep+"upstream", "[proxy]", "upstream %q: %s", redact(p.Upstream), err)
 	}
-	if err := checkListen(f.Proxy.Listen); err != "" {
-		d.errorf("proxy"+sep+"listen", "[proxy]", "listen %q: %s", f.Proxy.Listen, err)
+	if err := checkListen(p.Listen); err != "" {
+		d.errorf("proxy"+sep+"listen", "[proxy]", "listen %q: %s", p.Listen, err)
 	}
 	for _, kv := range []struct {
 		key string
 		n   int
-	}{{"max_conns", f.Proxy.MaxConns}, {"max_header_bytes", f.Proxy.MaxHeaderBytes}, {"tap_body_limit", f.Proxy.TapBodyLimit}} {
+	}{{"max_conns", p.MaxConns}, {"max_header_bytes", p.MaxHeaderBytes}, {"tap_body_limit", p.TapBodyLimit}} {
 		if kv.n < 0 {
 			d.errorf("proxy"+sep+kv.key, "[proxy]", "%s must not be negative", kv.key)
 		}
 	}
-	if n := f.Proxy.MaxHeaderBytes; n > 0 && n < 4096 {
+	if n := p.MaxHeaderBytes; n > 0 && n < 4096 {
 		d.errorf("proxy"+sep+"max_header_bytes", "[proxy]", "max_header_bytes must be at least 4096, not %d", n)
 	}
-	if f.Admin.Listen != "off" {
-		if err := checkListen(f.Admin.Listen); err != "" {
-			d.errorf("admin"+sep+"listen", "[admin]", "listen %q: %s", f.Admin.Listen, err)
-		}
-		if f.Admin.Token == "" {
-			d.checkEnv("admin"+sep+"token_env", "[admin]", "token_env", f.Admin.TokenEnv)
-		}
-		if f.Admin.ReadToken == "" {
-			d.checkEnv("admin"+sep+"read_token_env", "[admin]", "read_token_env", f.Admin.ReadTokenEnv)
-		}
-		if f.Admin.ReadToken != "" && f.Admin.ReadToken == f.Admin.Token {
-			d.errorf("admin"+sep+"read_token", "[admin]", "read_token must differ from token: it is the one that cannot change anything")
-		}
+}
+
+// validateAdmin checks [admin] (nothing when listen = "off"): the listen address and the
+// tokens.
+func (d *decoder) validateAdmin(a *AdminSection) {
+	if a.Listen == "off" {
+		return
 	}
-	q := f.Dispatch
+	if err := checkListen(a.Listen); err != "" {
+		d.errorf("admin"+sep+"listen", "[admin]", "listen %q: %s", a.Listen, err)
+	}
+	if a.Token == "" {
+		d.checkEnv("admin"+sep+"token_env", "[admin]", "token_env", a.TokenEnv)
+	}
+	if a.ReadToken == "" {
+		d.checkEnv("admin"+sep+"read_token_env", "[admin]", "read_token_env", a.ReadTokenEnv)
+	}
+	if a.ReadToken != "" && a.ReadToken == a.Token {
+		d.errorf("admin"+sep+"read_token", "[admin]", "read_token must differ from token: it is the one that cannot change anything")
+	}
+}
+
+// validateDispatch checks [dispatch]: the queue (and an external queue's credentials), the
+// policies and the limits.
+func (d *decoder) validateDispatch(q *DispatchSection) {
 	switch {
 	case q.Queue == "memory" || q.Queue == "disk":
 	case strings.HasPrefix(q.Queue, "nats://") || strings.HasPrefix(q.Queue, "tls://"):
@@ -75,21 +94,30 @@ func (d *decoder) validateSections(f *File) {
 			d.errorf("dispatch"+sep+kv.key, "[dispatch]", "%s must not be negative", kv.key)
 		}
 	}
-	if f.Classify.CacheSize < 0 {
+}
+
+// validateClassify checks the limits and route_at paths of [classify]; its user and lookups
+// are checked by compile.
+func (d *decoder) validateClassify(c *ClassifySection) {
+	if c.CacheSize < 0 {
 		d.errorf("classify"+sep+"cache_size", "[classify]", "cache_size must not be negative")
 	}
-	if f.Classify.EachLookupLimit < 0 {
+	if c.EachLookupLimit < 0 {
 		d.errorf("classify"+sep+"each_lookup_limit", "[classify]", "each_lookup_limit must not be negative")
 	}
-	for _, p := range f.Classify.RouteAt {
+	for _, p := range c.RouteAt {
 		if !strings.HasPrefix(p, "/") {
 			d.errorf("classify"+sep+"route_at", "[classify]", "route_at path %q must start with '/'", p)
 		}
 	}
+}
 
+// validateWebhooks checks every [[webhook]]: a unique name, a URL, the secrets, the events
+// and the payload kind.
+func (d *decoder) validateWebhooks(hooks []Webhook) {
 	names := map[string]int{}
-	for i := range f.Webhooks {
-		w := &f.Webhooks[i]
+	for i := range hooks {
+		w := &hooks[i]
 		p := "webhook" + sep + strconv.Itoa(i)
 		where := d.hookWhere[i]
 		if w.Name == "" && !d.bad[p+sep+"name"] {
