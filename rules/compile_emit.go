@@ -26,6 +26,28 @@ type pnode struct {
 	kids []*pnode
 }
 
+// compileEmits compiles a rule's emits, of which there must be one at least; an emit with each
+// is told which of the rule's per-element lookups run over the same array.
+func (d *decoder) compileEmits(cr *crule, emits []Emit, p, where string, sc *scope) {
+	if len(emits) == 0 && !d.bad[p+sep+"emit"] {
+		d.errorf(p, where, "no [[rule.emit]]: a rule must emit at least one event")
+	}
+	for i := range emits {
+		ep := p + sep + "emit" + sep + strconv.Itoa(i)
+		if ce, ok := d.compileEmit(&emits[i], ep, where, sc); ok {
+			if each := strings.TrimSpace(emits[i].Each); each != "" {
+				for li, le := range sc.lookupEach {
+					if le == each {
+						ce.eachLookups |= 1 << li
+					}
+				}
+			}
+			cr.emits = append(cr.emits, ce)
+		}
+	}
+}
+
+// compileEmit compiles one emit: its event, each, conditions and payload trees.
 func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, bool) {
 	nerr := len(d.errs)
 	ce := cemit{}
