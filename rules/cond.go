@@ -127,84 +127,39 @@ func parseConds(m map[string]any, keys []string, sc *scope) ([]cond, []error) {
 	return out, errs
 }
 
+// parseTest compiles the condition on e written as v: a value (equals), an array (one of), or
+// a table of named tests (condTests), each a condition of its own, in key order.
 func parseTest(e expr, v any, sc *scope) ([]cond, error) {
 	switch x := v.(type) {
 	case []any:
-		c := cond{e: e, op: opOneOf}
-		for _, el := range x {
-			l, ok := toLit(el)
-			if !ok {
-				return nil, fmt.Errorf("one-of values must be strings, numbers or booleans")
-			}
-			c.vals = append(c.vals, l)
+		vals, err := toLits(x, "one-of")
+		if err != nil {
+			return nil, err
 		}
-		if len(c.vals) == 0 {
+		if len(vals) == 0 {
 			return nil, fmt.Errorf("empty one-of list never matches")
 		}
-		return []cond{c}, nil
+		return []cond{{e: e, op: opOneOf, vals: vals}}, nil
 	case map[string]any:
 		if len(x) == 0 {
 			return nil, fmt.Errorf("empty condition table")
 		}
-		var out []cond
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		out := make([]cond, 0, len(keys))
 		for _, k := range keys {
-			val := x[k]
-			switch k {
-			case "exists":
-				b, ok := val.(bool)
-				if !ok {
-					return nil, fmt.Errorf("exists must be true or false")
-				}
-				out = append(out, cond{e: e, op: opExists, exists: b})
-			case "matches":
-				s, ok := val.(string)
-				if !ok {
-					return nil, fmt.Errorf("matches must be a regular expression string")
-				}
-				re, err := regexp.Compile(s)
-				if err != nil {
-					return nil, fmt.Errorf("bad regular expression %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
-				}
-				out = append(out, cond{e: e, op: opMatches, re: re})
-			case "not":
-				l, ok := toLit(val)
-				if !ok {
-					return nil, fmt.Errorf("not must be a string, number or boolean")
-				}
-				out = append(out, cond{e: e, op: opNot, vals: []litVal{l}})
-			case "not_one_of":
-				list, ok := val.([]any)
-				if !ok {
-					return nil, fmt.Errorf("not_one_of must be an array")
-				}
-				c := cond{e: e, op: opNotOneOf}
-				for _, el := range list {
-					l, ok := toLit(el)
-					if !ok {
-						return nil, fmt.Errorf("not_one_of values must be strings, numbers or booleans")
-					}
-					c.vals = append(c.vals, l)
-				}
-				out = append(out, c)
-			case "same", "differs", "in", "not_in":
-				src, ok := val.(string)
-				if !ok {
-					return nil, fmt.Errorf("%s must be an expression string", k)
-				}
-				o, err := parseExpr(src, sc)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %v", k, err)
-				}
-				c := cond{e: e, op: map[string]op{"same": opSame, "differs": opDiffers, "in": opIn, "not_in": opNotIn}[k], other: &o}
-				out = append(out, c)
-			default:
+			test, ok := condTests[k]
+			if !ok {
 				return nil, fmt.Errorf("unknown test %q (want exists, matches, not, not_one_of, same, differs, in or not_in)", k)
 			}
+			c, err := test(e, x[k], sc)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
 		}
 		return out, nil
 	default:
@@ -213,6 +168,91 @@ func parseTest(e expr, v any, sc *scope) ([]cond, error) {
 			return nil, fmt.Errorf("a condition must be a value, an array or a table")
 		}
 		return []cond{{e: e, op: opEq, vals: []litVal{l}}}, nil
+	}
+}
+
+// toLits converts the values of a one-of list; what names the list in errors.
+func toLits(list []any, what string) ([]litVal, error) {
+	var vals []litVal
+	for _, el := range list {
+		l, ok := toLit(el)
+		if !ok {
+			return nil, fmt.Errorf("%s values must be strings, numbers or booleans", what)
+		}
+		vals = append(vals, l)
+	}
+	return vals, nil
+}
+
+// condTests compiles each named test of a condition table from its value.
+var condTests = map[string]func(e expr, v any, sc *scope) (cond, error){
+	"exists":     existsTest,
+	"matches":    matchesTest,
+	"not":        notTest,
+	"not_one_of": notOneOfTest,
+	"same":       compareTest("same", opSame),
+	"differs":    compareTest("differs", opDiffers),
+	"in":         compareTest("in", opIn),
+	"not_in":     compareTest("not_in", opNotIn),
+}
+
+// existsTest compiles exists = true or false.
+func existsTest(e expr, v any, _ *scope) (cond, error) {
+	b, ok := v.(bool)
+	if !ok {
+		return cond{}, fmt.Errorf("exists must be true or false")
+	}
+	return cond{e: e, op: opExists, exists: b}, nil
+}
+
+// matchesTest compiles matches = "regular expression" (RE2).
+func matchesTest(e expr, v any, _ *scope) (cond, error) {
+	s, ok := v.(string)
+	if !ok {
+		return cond{}, fmt.Errorf("matches must be a regular expression string")
+	}
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return cond{}, fmt.Errorf("bad regular expression %q: %v", s, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	return cond{e: e, op: opMatches, re: re}, nil
+}
+
+// notTest compiles not = value.
+func notTest(e expr, v any, _ *scope) (cond, error) {
+	l, ok := toLit(v)
+	if !ok {
+		return cond{}, fmt.Errorf("not must be a string, number or boolean")
+	}
+	return cond{e: e, op: opNot, vals: []litVal{l}}, nil
+}
+
+// notOneOfTest compiles not_one_of = [values]; an empty list always holds.
+func notOneOfTest(e expr, v any, _ *scope) (cond, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return cond{}, fmt.Errorf("not_one_of must be an array")
+	}
+	vals, err := toLits(list, "not_one_of")
+	if err != nil {
+		return cond{}, err
+	}
+	return cond{e: e, op: opNotOneOf, vals: vals}, nil
+}
+
+// compareTest returns the compiler of a test named name that compares e with another
+// expression (same, differs, in, not_in) by op.
+func compareTest(name string, o op) func(e expr, v any, sc *scope) (cond, error) {
+	return func(e expr, v any, sc *scope) (cond, error) {
+		src, ok := v.(string)
+		if !ok {
+			return cond{}, fmt.Errorf("%s must be an expression string", name)
+		}
+		other, err := parseExpr(src, sc)
+		if err != nil {
+			return cond{}, fmt.Errorf("%s: %v", name, err)
+		}
+		return cond{e: e, op: o, other: &other}, nil
 	}
 }
 
