@@ -65,51 +65,23 @@ func (s *state) eval(e *expr, x *Exchange) value {
 	return v
 }
 
+// evalSource computes e's value from its source, before filters.
 func (s *state) evalSource(e *expr, x *Exchange) value {
 	switch e.src {
 	case srcConcat:
-		// Operands may use the scratch buffers; their text is copied as soon as it is read.
-		var buf []byte
-		s.concat, buf = nil, s.concat[:0]
-		for i := range e.parts {
-			v := s.eval(&e.parts[i], x)
-			if v.kind == vMissing {
-				s.concat = buf
-				return value{}
-			}
-			buf = append(buf, v.asText()...)
-		}
-		s.concat = buf
-		return value{kind: vText, text: buf}
+		return s.concatenate(e, x)
 	case srcLit:
 		return value{kind: vText, text: s2b(e.name)}
 	case srcPath:
-		raw, ok := s.segment(e.idx, e.rest)
-		if !ok {
-			return value{}
-		}
-		s.scratch = appendUnescape(s.scratch[:0], raw, false)
-		return value{kind: vText, text: s.scratch}
+		return s.pathValue(e)
 	case srcQuery:
-		raw, ok := findParam(x.Query, e.name, &s.scratch)
-		if !ok {
-			return value{}
+		if v, ok := findParam(x.Query, e.name, &s.scratch); ok {
+			return value{kind: vText, text: v} // an empty value counts
 		}
-		return value{kind: vText, text: raw}
 	case srcHeader:
-		if x.Header == nil {
-			return value{}
-		}
-		if h := x.Header.Peek(e.name); len(h) > 0 {
-			return value{kind: vText, text: h}
-		}
+		return headerValue(x.Header, e.name)
 	case srcRespHeader:
-		if x.RespHeader == nil {
-			return value{}
-		}
-		if h := x.RespHeader.Peek(e.name); len(h) > 0 {
-			return value{kind: vText, text: h}
-		}
+		return headerValue(x.RespHeader, e.name)
 	case srcForm:
 		if f, ok := s.formField(x, e.name); ok {
 			return value{kind: vText, text: f}
@@ -118,21 +90,7 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		if e.slot > 0 && e.slot <= len(s.memo) && s.memo[e.slot-1].gen == s.gen {
 			return s.memo[e.slot-1].v
 		}
-		doc := x.Body
-		if x.BodyTrunc {
-			doc = nil // a cut JSON document would be misread
-		}
-		if e.src == srcResp {
-			doc = x.RespBody
-			if x.RespTrunc {
-				doc = nil
-			}
-		}
-		v := s.jsonAt(doc, e)
-		if e.slot > 0 && e.slot <= len(s.memo) {
-			s.memo[e.slot-1] = memoVal{v: v, gen: s.gen}
-		}
-		return v
+		return s.bodyValue(e, x)
 	case srcItem:
 		if !s.inItem {
 			return value{}
@@ -142,41 +100,100 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		}
 		return s.itemAt(e)
 	case srcLookup:
-		l := s.lookupOf(e, x)
-		if l == nil || l.status == 0 {
-			return value{}
+		if l := s.lookupOf(e, x); l != nil && l.status != 0 {
+			return s.jsonAt(l.body, e)
 		}
-		return s.jsonAt(l.body, e)
 	case srcLookupStatus:
 		st := 0
 		if l := s.lookupOf(e, x); l != nil {
 			st = l.status
 		}
-		s.scratch = strconv.AppendInt(s.scratch[:0], int64(st), 10)
-		return value{kind: vNum, text: s.scratch}
+		return s.number(int64(st))
 	case srcStatus:
-		if x.Status == 0 {
-			return value{}
+		if x.Status != 0 {
+			return s.number(int64(x.Status))
 		}
-		s.scratch = strconv.AppendInt(s.scratch[:0], int64(x.Status), 10)
-		return value{kind: vNum, text: s.scratch}
 	case srcMethod:
 		return value{kind: vText, text: s2b(methodNames[s.method])}
 	case srcUser:
-		u := s.userKey(x)
-		if len(u) == 0 {
-			return value{}
-		}
-		return value{kind: vText, text: u}
+		return nonEmpty(s.userKey(x))
 	case srcBasicUser:
-		if u := s.basicUser(x); len(u) > 0 {
-			return value{kind: vText, text: u}
-		}
+		return nonEmpty(s.basicUser(x))
 	case srcNow:
-		s.scratch = strconv.AppendInt(s.scratch[:0], s.now, 10)
-		return value{kind: vNum, text: s.scratch}
+		return s.number(s.now)
 	}
 	return value{}
+}
+
+// nonEmpty is t as text, missing when empty.
+func nonEmpty(t []byte) value {
+	if len(t) == 0 {
+		return value{}
+	}
+	return value{kind: vText, text: t}
+}
+
+// headerValue is the header named name, missing when absent or empty (or before there are
+// headers: a nil h).
+func headerValue(h Peeker, name string) value {
+	if h == nil {
+		return value{}
+	}
+	return nonEmpty(h.Peek(name))
+}
+
+// number writes n into the scratch buffer as a number value.
+func (s *state) number(n int64) value {
+	s.scratch = strconv.AppendInt(s.scratch[:0], n, 10)
+	return value{kind: vNum, text: s.scratch}
+}
+
+// concatenate joins the texts of e's operands; missing when any is missing. Operands may use the
+// scratch buffers; their text is copied as soon as it is read.
+func (s *state) concatenate(e *expr, x *Exchange) value {
+	var buf []byte
+	s.concat, buf = nil, s.concat[:0]
+	for i := range e.parts {
+		v := s.eval(&e.parts[i], x)
+		if v.kind == vMissing {
+			s.concat = buf
+			return value{}
+		}
+		buf = append(buf, v.asText()...)
+	}
+	s.concat = buf
+	return value{kind: vText, text: buf}
+}
+
+// pathValue is the path segment e binds (or, for a catch-all, the rest of the path),
+// percent-decoded into the scratch buffer.
+func (s *state) pathValue(e *expr) value {
+	raw, ok := s.segment(e.idx, e.rest)
+	if !ok {
+		return value{}
+	}
+	s.scratch = appendUnescape(s.scratch[:0], raw, false)
+	return value{kind: vText, text: s.scratch}
+}
+
+// bodyValue reads e's path in the JSON request or response body and memoizes it for this
+// phase. A body cut at the tap limit is not read: a cut JSON document would be misread.
+func (s *state) bodyValue(e *expr, x *Exchange) value {
+	doc := x.Body
+	if x.BodyTrunc {
+		doc = nil
+	}
+	if e.src == srcResp {
+		doc = x.RespBody
+		if x.RespTrunc {
+			doc = nil
+		}
+	}
+	v := s.jsonAt(doc, e)
+	if e.slot > 0 && e.slot <= len(s.memo) {
+		s.memo[e.slot-1] = memoVal{v: v, gen: s.gen}
+	}
+	return v
 }
 
 // basicUser decodes the user name of a Basic Authorization header into the state.

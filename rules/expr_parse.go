@@ -39,162 +39,37 @@ func splitConcat(s string) []string {
 // parseExpr compiles an expression string.
 func parseExpr(s string, sc *scope) (expr, error) {
 	if ops := splitConcat(s); ops != nil {
-		e := expr{text: s, src: srcConcat}
-		for _, op := range ops {
-			if op == "" {
-				return e, fmt.Errorf("%q: + needs an expression on each side", s)
-			}
-			p, err := parseExpr(op, sc)
-			if err != nil {
-				return e, err
-			}
-			e.parts = append(e.parts, p)
-		}
-		return e, nil
+		return parseConcat(s, ops, sc)
 	}
 	e := expr{text: s}
-	// Filters are known names at the end; gjson paths may themselves hold '|'.
-	for {
-		i := strings.LastIndexByte(s, '|')
-		if i < 0 {
-			break
-		}
-		var f filter
-		switch s[i+1:] {
-		case "num":
-			f = fNum
-		case "str":
-			f = fStr
-		case "bool":
-			f = fBool
-		case "lower":
-			f = fLower
-		case "ms":
-			f = fMs
-		case "titlelist":
-			f = fTitleList
-		default:
-			if isLower(s[i+1:]) {
-				return e, fmt.Errorf("unknown filter %q in %q (want num, str, bool, lower, ms or titlelist)", "|"+s[i+1:], e.text)
-			}
-		}
-		if f == 0 {
-			break
-		}
-		e.filters = append([]filter{f}, e.filters...)
-		s = s[:i]
+	s, err := e.parseFilters(s)
+	if err != nil {
+		return e, err
 	}
 	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
 		e.src, e.name = srcLit, s[1:len(s)-1]
 		return e, nil
 	}
 	head, tail, dotted := strings.Cut(s, ".")
-	needName := func(what string) error {
-		if !dotted || tail == "" {
-			return fmt.Errorf("%q: %s.<%s> needs a name", e.text, head, what)
+	if ns, ok := namedSources[head]; ok {
+		if err := e.needName(head, tail, dotted, ns.what); err != nil {
+			return e, err
 		}
-		return nil
+		e.src, e.name = ns.src, tail
+		return e, nil
 	}
 	switch head {
 	case "path":
-		if err := needName("segment"); err != nil {
-			return e, err
-		}
-		e.src, e.name = srcPath, tail
-		if sc != nil {
-			if tail == sc.rest && tail != "" {
-				e.rest, e.idx = true, sc.restIdx
-				return e, nil
-			}
-			for i, p := range sc.params {
-				if p == tail {
-					e.idx = i
-					return e, nil
-				}
-			}
-			return e, fmt.Errorf("%q: the path has no segment {%s}", e.text, tail)
-		}
-	case "query":
-		e.src = srcQuery
-		if err := needName("parameter"); err != nil {
-			return e, err
-		}
-		e.name = tail
-	case "header":
-		e.src = srcHeader
-		if err := needName("Name"); err != nil {
-			return e, err
-		}
-		e.name = tail
-	case "respheader":
-		e.src = srcRespHeader
-		if err := needName("Name"); err != nil {
-			return e, err
-		}
-		e.name = tail
-	case "form":
-		e.src = srcForm
-		if err := needName("field"); err != nil {
-			return e, err
-		}
-		e.name = tail
+		err = e.parsePath(tail, dotted, sc)
 	case "req", "resp", "item":
-		e.src = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem}[head]
-		if head == "item" && sc != nil && !sc.item {
-			return e, fmt.Errorf("%q: item is only known inside an emit with each", e.text)
-		}
-		if dotted {
-			if err := checkGJSON(tail); err != nil {
-				return e, fmt.Errorf("%q: bad JSON path: %v", e.text, err)
-			}
-			e.gpath = tail
-			e.proj = parseProjection(tail)
-		}
-		if sc != nil && sc.memo != nil && e.src != srcItem {
-			e.slot = sc.memo.slot(e.src, e.gpath)
-		}
+		err = e.parseJSON(head, tail, dotted, sc)
 	case "lookup":
-		name := tail
-		e.src = srcLookup
-		if i := strings.IndexByte(tail, '.'); i >= 0 {
-			name, e.gpath = tail[:i], tail[i+1:]
-			if err := checkGJSON(e.gpath); err != nil {
-				return e, fmt.Errorf("%q: bad JSON path: %v", e.text, err)
-			}
-			e.proj = parseProjection(e.gpath)
-		} else if j := strings.IndexByte(tail, '#'); j >= 0 {
-			if tail[j:] != "#status" {
-				return e, fmt.Errorf("%q: after lookup.<name> only #status or a JSON path may follow", e.text)
-			}
-			name, e.src = tail[:j], srcLookupStatus
-		}
-		if name == "" {
-			return e, fmt.Errorf("%q: lookup.<name> needs a name", e.text)
-		}
-		e.name = name
-		if sc != nil {
-			e.idx = -1
-			for i, l := range sc.lookups {
-				if l == name {
-					e.idx = i
-				}
-			}
-			if e.idx < 0 {
-				if sc.user {
-					return e, fmt.Errorf("%q: [classify] has no lookup %q", e.text, name)
-				}
-				return e, fmt.Errorf("%q: the rule has no lookup %q", e.text, name)
-			}
-			e.global = sc.user
-			if e.idx < len(sc.lookupEach) && sc.lookupEach[e.idx] != "" && (!sc.item || sc.each != sc.lookupEach[e.idx]) {
-				return e, fmt.Errorf("%q: lookup %q is made per element of %q: only an emit with each = %q reads it", e.text, name, sc.lookupEach[e.idx], sc.lookupEach[e.idx])
-			}
-		}
+		err = e.parseLookup(tail, sc)
 	case "status", "method", "user", "now":
 		if dotted {
 			return e, fmt.Errorf("%q: %s takes no path", e.text, head)
 		}
-		e.src = map[string]source{"status": srcStatus, "method": srcMethod, "user": srcUser, "now": srcNow}[head]
+		e.src = plainSources[head]
 	case "basic":
 		if s != "basic.user" {
 			return e, fmt.Errorf("%q: unknown expression (basic.user?)", e.text)
@@ -203,7 +78,169 @@ func parseExpr(s string, sc *scope) (expr, error) {
 	default:
 		return e, fmt.Errorf("unknown expression %q (want path., query., header., form., req, status, respheader., resp, lookup., item, method, user, basic.user, now or 'text')", e.text)
 	}
+	return e, err
+}
+
+// namedSources are the sources read by name, head.<name>, with what the name is called in
+// errors.
+var namedSources = map[string]struct {
+	src  source
+	what string
+}{
+	"query":      {srcQuery, "parameter"},
+	"header":     {srcHeader, "Name"},
+	"respheader": {srcRespHeader, "Name"},
+	"form":       {srcForm, "field"},
+}
+
+// jsonSources are the JSON documents an expression may read, whole or at a gjson path.
+var jsonSources = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem}
+
+// plainSources are the values that take no name or path.
+var plainSources = map[string]source{"status": srcStatus, "method": srcMethod, "user": srcUser, "now": srcNow}
+
+// filterNames are the filters, by the name written after a '|'.
+var filterNames = map[string]filter{
+	"num": fNum, "str": fStr, "bool": fBool, "lower": fLower, "ms": fMs, "titlelist": fTitleList,
+}
+
+// parseConcat compiles "a + b + ...", the operands ops, each an expression with its own
+// filters.
+func parseConcat(s string, ops []string, sc *scope) (expr, error) {
+	e := expr{text: s, src: srcConcat}
+	for _, op := range ops {
+		if op == "" {
+			return e, fmt.Errorf("%q: + needs an expression on each side", s)
+		}
+		p, err := parseExpr(op, sc)
+		if err != nil {
+			return e, err
+		}
+		e.parts = append(e.parts, p)
+	}
 	return e, nil
+}
+
+// parseFilters moves the filters at the end of s ("req.kind|lower|str") into e.filters, in
+// the order written, and returns what is before them. A gjson path may itself hold '|': a
+// last "|word" that names no filter is part of the path, unless it is all lower-case letters,
+// a filter misspelt.
+func (e *expr) parseFilters(s string) (string, error) {
+	for {
+		i := strings.LastIndexByte(s, '|')
+		if i < 0 {
+			return s, nil
+		}
+		f, ok := filterNames[s[i+1:]]
+		if !ok {
+			if isLower(s[i+1:]) {
+				return s, fmt.Errorf("unknown filter %q in %q (want num, str, bool, lower, ms or titlelist)", "|"+s[i+1:], e.text)
+			}
+			return s, nil
+		}
+		e.filters = append([]filter{f}, e.filters...)
+		s = s[:i]
+	}
+}
+
+// needName reports an error unless the expression head.tail has a name after its dot; what
+// names it in the message.
+func (e *expr) needName(head, tail string, dotted bool, what string) error {
+	if !dotted || tail == "" {
+		return fmt.Errorf("%q: %s.<%s> needs a name", e.text, head, what)
+	}
+	return nil
+}
+
+// parsePath compiles path.<name>: the index of the segment the rule's template binds to
+// name, or its catch-all.
+func (e *expr) parsePath(tail string, dotted bool, sc *scope) error {
+	if err := e.needName("path", tail, dotted, "segment"); err != nil {
+		return err
+	}
+	e.src, e.name = srcPath, tail
+	if sc == nil {
+		return nil
+	}
+	if tail == sc.rest && tail != "" {
+		e.rest, e.idx = true, sc.restIdx
+		return nil
+	}
+	for i, p := range sc.params {
+		if p == tail {
+			e.idx = i
+			return nil
+		}
+	}
+	return fmt.Errorf("%q: the path has no segment {%s}", e.text, tail)
+}
+
+// parseJSON compiles req, resp or item, whole or at a gjson path (checked); req and resp
+// paths get a memo slot.
+func (e *expr) parseJSON(head, tail string, dotted bool, sc *scope) error {
+	e.src = jsonSources[head]
+	if head == "item" && sc != nil && !sc.item {
+		return fmt.Errorf("%q: item is only known inside an emit with each", e.text)
+	}
+	if dotted {
+		if err := checkGJSON(tail); err != nil {
+			return fmt.Errorf("%q: bad JSON path: %v", e.text, err)
+		}
+		e.gpath = tail
+		e.proj = parseProjection(tail)
+	}
+	if sc != nil && sc.memo != nil && e.src != srcItem {
+		e.slot = sc.memo.slot(e.src, e.gpath)
+	}
+	return nil
+}
+
+// parseLookup compiles lookup.<name>, lookup.<name>.<gjson path> and lookup.<name>#status.
+func (e *expr) parseLookup(tail string, sc *scope) error {
+	name := tail
+	e.src = srcLookup
+	if i := strings.IndexByte(tail, '.'); i >= 0 {
+		name, e.gpath = tail[:i], tail[i+1:]
+		if err := checkGJSON(e.gpath); err != nil {
+			return fmt.Errorf("%q: bad JSON path: %v", e.text, err)
+		}
+		e.proj = parseProjection(e.gpath)
+	} else if j := strings.IndexByte(tail, '#'); j >= 0 {
+		if tail[j:] != "#status" {
+			return fmt.Errorf("%q: after lookup.<name> only #status or a JSON path may follow", e.text)
+		}
+		name, e.src = tail[:j], srcLookupStatus
+	}
+	if name == "" {
+		return fmt.Errorf("%q: lookup.<name> needs a name", e.text)
+	}
+	e.name = name
+	if sc == nil {
+		return nil
+	}
+	return e.bindLookup(name, sc)
+}
+
+// bindLookup sets e.idx to the lookup name in sc: one of the rule's, or of [classify]'s in
+// [classify] user. A per-element lookup is read only inside an emit over the same array.
+func (e *expr) bindLookup(name string, sc *scope) error {
+	e.idx = -1
+	for i, l := range sc.lookups {
+		if l == name {
+			e.idx = i
+		}
+	}
+	if e.idx < 0 {
+		if sc.user {
+			return fmt.Errorf("%q: [classify] has no lookup %q", e.text, name)
+		}
+		return fmt.Errorf("%q: the rule has no lookup %q", e.text, name)
+	}
+	e.global = sc.user
+	if e.idx < len(sc.lookupEach) && sc.lookupEach[e.idx] != "" && (!sc.item || sc.each != sc.lookupEach[e.idx]) {
+		return fmt.Errorf("%q: lookup %q is made per element of %q: only an emit with each = %q reads it", e.text, name, sc.lookupEach[e.idx], sc.lookupEach[e.idx])
+	}
+	return nil
 }
 
 var gjsonModifiers = map[string]bool{
