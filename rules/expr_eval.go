@@ -73,7 +73,12 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 	case srcLit:
 		return value{kind: vText, text: s2b(e.name)}
 	case srcPath:
-		return s.pathValue(e)
+		raw, ok := s.segment(e.idx, e.rest)
+		if !ok {
+			return value{}
+		}
+		s.scratch = appendUnescape(s.scratch[:0], raw, false)
+		return value{kind: vText, text: s.scratch}
 	case srcQuery:
 		if v, ok := findParam(x.Query, e.name, &s.scratch); ok {
 			return value{kind: vText, text: v} // an empty value counts
@@ -108,10 +113,12 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		if l := s.lookupOf(e, x); l != nil {
 			st = l.status
 		}
-		return s.number(int64(st))
+		s.scratch = strconv.AppendInt(s.scratch[:0], int64(st), 10)
+		return value{kind: vNum, text: s.scratch}
 	case srcStatus:
 		if x.Status != 0 {
-			return s.number(int64(x.Status))
+			s.scratch = strconv.AppendInt(s.scratch[:0], int64(x.Status), 10)
+			return value{kind: vNum, text: s.scratch}
 		}
 	case srcMethod:
 		return value{kind: vText, text: s2b(methodNames[s.method])}
@@ -120,7 +127,8 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 	case srcBasicUser:
 		return nonEmpty(s.basicUser(x))
 	case srcNow:
-		return s.number(s.now)
+		s.scratch = strconv.AppendInt(s.scratch[:0], s.now, 10)
+		return value{kind: vNum, text: s.scratch}
 	}
 	return value{}
 }
@@ -142,12 +150,6 @@ func headerValue(h Peeker, name string) value {
 	return nonEmpty(h.Peek(name))
 }
 
-// number writes n into the scratch buffer as a number value.
-func (s *state) number(n int64) value {
-	s.scratch = strconv.AppendInt(s.scratch[:0], n, 10)
-	return value{kind: vNum, text: s.scratch}
-}
-
 // concatenate joins the texts of e's operands; missing when any is missing. Operands may use the
 // scratch buffers; their text is copied as soon as it is read.
 func (s *state) concatenate(e *expr, x *Exchange) value {
@@ -163,17 +165,6 @@ func (s *state) concatenate(e *expr, x *Exchange) value {
 	}
 	s.concat = buf
 	return value{kind: vText, text: buf}
-}
-
-// pathValue is the path segment e binds (or, for a catch-all, the rest of the path),
-// percent-decoded into the scratch buffer.
-func (s *state) pathValue(e *expr) value {
-	raw, ok := s.segment(e.idx, e.rest)
-	if !ok {
-		return value{}
-	}
-	s.scratch = appendUnescape(s.scratch[:0], raw, false)
-	return value{kind: vText, text: s.scratch}
 }
 
 // bodyValue reads e's path in the JSON request or response body and memoizes it for this
