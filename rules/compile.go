@@ -90,6 +90,7 @@ type crule struct {
 	emits                          []cemit
 }
 
+// statusOK reports whether the upstream's status st is one of the rule's.
 func (r *crule) statusOK(st int) bool {
 	return st >= 0 && st < 640 && r.status[st/64]&(1<<(st%64)) != 0
 }

@@ -20,6 +20,8 @@ type litVal struct {
 	b      bool
 }
 
+// toLit converts a TOML value to a condition constant; false for a value that is not a
+// string, number or boolean.
 func toLit(v any) (litVal, bool) {
 	switch x := v.(type) {
 	case string:

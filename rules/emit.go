@@ -59,6 +59,8 @@ func (s *state) elementFailed(r *crule, ce *cemit) bool {
 	return false
 }
 
+// emitOne builds one event of ce, when its conditions hold: the payload and, for an emit
+// with a full table, the full payload, appended to buf.
 func (s *state) emitOne(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, []byte) {
 	if s.tr != nil {
 		s.tr.emit = ce
@@ -85,6 +87,7 @@ func (s *state) emitOne(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Even
 	return append(dst, ev), buf
 }
 
+// appendPayload writes the payload of event name: the envelope, then root's keys.
 func (s *state) appendPayload(buf []byte, name string, root *pnode, x *Exchange) []byte {
 	buf = append(buf, `{"timestamp":`...)
 	buf = appendInt(buf, s.now)

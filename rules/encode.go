@@ -6,6 +6,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
+// appendInt writes n in decimal.
 func appendInt(b []byte, n int64) []byte {
 	if n < 0 {
 		b = append(b, '-')

@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 )
 
+// applyFilter applies f to v (see "Payloads" in doc.go for what each filter does).
 func (s *state) applyFilter(f filter, v value) value {
 	switch f {
 	case fNum:

@@ -29,6 +29,7 @@ func (s *state) formField(x *Exchange, name string) ([]byte, bool) {
 	return nil, false
 }
 
+// hasPrefixFold reports whether b starts with prefix, ignoring case.
 func hasPrefixFold(b []byte, prefix string) bool {
 	return len(b) >= len(prefix) && bytes.EqualFold(b[:len(prefix)], s2b(prefix))
 }
@@ -113,6 +114,7 @@ func appendUnescape(dst, s []byte, plus bool) []byte {
 	return dst
 }
 
+// unhex returns the value of the hex digit c, -1 if it is none.
 func unhex(c byte) int {
 	switch {
 	case c >= '0' && c <= '9':

@@ -83,6 +83,8 @@ func (s *state) fetch(l *clookup, rule string, res *lookRes, x *Exchange, deadli
 	}
 }
 
+// fetchOne is fetch without the trace: the cache first, then the upstream, the answer
+// bounded by deadline.
 func (s *state) fetchOne(l *clookup, rule string, res *lookRes, x *Exchange, deadline int64) {
 	*res = lookRes{done: true}
 	var all bool

@@ -43,6 +43,8 @@ type decoder struct {
 	hookWhere []string
 }
 
+// errorf records an error for where at key path (on its line, or its nearest table's), and
+// marks path as reported (bad).
 func (d *decoder) errorf(path, where, format string, args ...any) {
 	if d.bad == nil {
 		d.bad = map[string]bool{}

@@ -124,6 +124,7 @@ func (s *state) release() {
 	clear(s.ulooks[:cap(s.ulooks)])
 }
 
+// reset readies the state for a new exchange with m and e.
 func (s *state) reset(m *Matcher, e *env) {
 	s.m, s.env = m, e
 	s.newPhase()

@@ -75,6 +75,7 @@ func parseTemplate(s string) ([]tseg, error) {
 	return out, nil
 }
 
+// isIdent reports whether s is a non-empty name of letters, digits and _.
 func isIdent(s string) bool {
 	if s == "" {
 		return false

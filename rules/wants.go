@@ -35,6 +35,7 @@ func (m *Matcher) Wants(method, path []byte) bool {
 	return ok
 }
 
+// anyMethod reports whether one of the rules listed has one of the methods in want.
 func anyMethod(list []int32, want uint8, rules []*crule) bool {
 	for _, i := range list {
 		if rules[i].methods&want != 0 {
@@ -53,6 +54,8 @@ func cutSlash(p []byte) (seg, rest []byte, more bool) {
 	return p, nil, false
 }
 
+// wants reports whether the path p below n (without its leading '/') could match a rule with
+// one of the methods in want.
 func (n *tnode) wants(p []byte, want uint8, rules []*crule) bool {
 	if n.mask&want == 0 {
 		return false
@@ -74,6 +77,8 @@ func (n *tnode) wants(p []byte, want uint8, rules []*crule) bool {
 	return false
 }
 
+// collect appends the rules whose templates match the path p below n (without its leading
+// '/') to out.
 func (n *tnode) collect(p []byte, out []int32) []int32 {
 	if len(n.rest) > 0 && len(p) > 0 {
 		out = append(out, n.rest...)
