@@ -29,33 +29,72 @@ const (
 // breaker for 10 h at once). Such an attempt is recognised by its start time (now − latency)
 // being before the moment the current window was opened.
 //
-// When the window ends the breaker is half-open: it stays open for all but one request,
-// the probe (claimed with tryProbe), until the probe's outcome is recorded: a success
-// closes the breaker, a failure reopens it for the next, longer window. Without this, the
-// end of a window would let max_in_flight_per_hook requests out at once to a receiver that
-// is likely still down, each using up one step of its delivery's retry schedule.
+// When the window ends a probing breaker is half-open: it stays open for all but one
+// request, the probe (the first that Allow lets through), until the probe's outcome is
+// recorded: a success closes the breaker, a failure reopens it for the next, longer window.
+// Without this, the end of a window would let max_in_flight_per_hook requests out at once
+// to a receiver that is likely still down, each using up one step of its delivery's retry
+// schedule. The breaker tracks the probe itself: its holder is whoever Allow let through
+// in the half-open state, and its Record ends it.
 type breaker struct {
 	clock clock
+	// probe makes the breaker half-open when a window ends (on_skip = "retry"); without it
+	// (on_skip = "drop", as Confluence) every request may go once the window ends.
+	probe bool
 
 	mu       sync.Mutex
 	fails    int       // consecutive failures counted; mu guards all below
 	openedAt time.Time // when the current window began; zero when closed
 	until    time.Time // end of the current window; zero when closed
 	opens    uint64    // times the window was (re)opened, for stats
-	probing  bool      // half-open: the probe is claimed and its outcome not yet recorded
+	probing  bool      // half-open: the probe was allowed and its outcome is not yet recorded
 
 	// untilNS mirrors until in Unix ns (0 when closed) so that the hot path can see a
 	// closed breaker without the lock or the clock.
 	untilNS atomic.Int64
 }
 
-// Allow reports whether a request may be made now (the breaker is closed, or its window
-// has passed).
+// Allow reports whether a request may be made now: the breaker is closed, or its window
+// has passed and, for a probing breaker, no probe is out. In that last case the request is
+// the probe: a caller that Allow lets through must make the request and Record its outcome,
+// which ends the probe.
 func (b *breaker) Allow() bool {
+	if b.untilNS.Load() == 0 {
+		return true // closed
+	}
 	b.mu.Lock()
-	ok := b.until.IsZero() || !b.clock.Now().Before(b.until)
-	b.mu.Unlock()
-	return ok
+	defer b.mu.Unlock()
+	switch {
+	case b.until.IsZero():
+		return true
+	case b.clock.Now().Before(b.until):
+		return false
+	case !b.probe:
+		return true
+	case b.probing:
+		return false
+	}
+	b.probing = true
+	return true
+}
+
+// room returns how many of n wanted requests may be started before the next outcome is
+// recorded, claiming none: in the half-open state at most 1 while no probe is out and 0
+// while one is, else n (a window still running is the caller's to wait out, see
+// hook.blockedFor; Allow refuses the requests it would block).
+func (b *breaker) room(n int) int {
+	if !b.probe || b.untilNS.Load() == 0 {
+		return n
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.until.IsZero() || b.clock.Now().Before(b.until):
+		return n
+	case b.probing:
+		return 0
+	}
+	return min(n, 1)
 }
 
 // Record records the outcome of one attempt that took latency.
@@ -81,38 +120,6 @@ func (b *breaker) Record(ok bool, latency time.Duration) {
 		b.untilNS.Store(b.until.UnixNano())
 		b.opens++
 	}
-}
-
-// Probe states, from tryProbe.
-const (
-	probeNone = iota // the breaker is closed (or still open): no probe is needed
-	probeMine        // half-open: the caller holds the probe and makes the one request
-	probeBusy        // half-open: another probe is in flight; make no request
-)
-
-// tryProbe claims the half-open breaker's one request. The holder of the probe must make
-// exactly one attempt, whose Record releases it, or call releaseProbe when it makes none.
-func (b *breaker) tryProbe() int {
-	if b.untilNS.Load() == 0 {
-		return probeNone
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	switch {
-	case b.until.IsZero() || b.clock.Now().Before(b.until):
-		return probeNone
-	case b.probing:
-		return probeBusy
-	}
-	b.probing = true
-	return probeMine
-}
-
-// releaseProbe gives back a probe that made no request.
-func (b *breaker) releaseProbe() {
-	b.mu.Lock()
-	b.probing = false
-	b.mu.Unlock()
 }
 
 // breakerWindow is the open window after the (breakerThreshold+n)-th consecutive failure.

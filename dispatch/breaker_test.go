@@ -94,26 +94,33 @@ func TestBreakerWindowMatchesConfluence(t *testing.T) {
 	}
 }
 
-// When the window ends the breaker is half-open: one probe at a time, until its outcome
-// closes the breaker (success) or reopens it for the next window (failure).
+// When the window ends a probing breaker is half-open: one probe at a time, until its
+// outcome closes the breaker (success) or reopens it for the next window (failure). room
+// says how many requests may start without claiming the probe; Allow claims it.
 func TestBreakerHalfOpenAdmitsOneProbe(t *testing.T) {
 	fc := newFakeClock()
-	b := &breaker{clock: fc}
-	if got := b.tryProbe(); got != probeNone {
-		t.Fatalf("closed: tryProbe = %d, want probeNone", got)
+	b := &breaker{clock: fc, probe: true}
+	if !allowN(b, 3) || b.room(3) != 3 {
+		t.Fatalf("closed: Allow refused or room(3) = %d; want every request allowed, 3", b.room(3))
 	}
 	for i := 0; i < 5; i++ {
 		b.Record(false, 0)
 	}
-	if got := b.tryProbe(); got != probeNone || b.openFor() != 10*time.Second {
-		t.Fatalf("open: tryProbe = %d, open for %s; want probeNone (the window blocks), 10s", got, b.openFor())
+	if b.Allow() || b.openFor() != 10*time.Second {
+		t.Fatalf("open: allowed, or open for %s; want refused (the window blocks), 10s", b.openFor())
 	}
 	fc.Advance(10 * time.Second)
-	if got := b.tryProbe(); got != probeMine {
-		t.Fatalf("window over: tryProbe = %d, want probeMine", got)
+	if got := b.room(3); got != 1 {
+		t.Fatalf("window over: room(3) = %d, want 1 (the probe)", got)
 	}
-	if got := b.tryProbe(); got != probeBusy {
-		t.Fatalf("probe in flight: tryProbe = %d, want probeBusy", got)
+	if got := b.room(0); got != 0 {
+		t.Fatalf("window over: room(0) = %d, want 0", got)
+	}
+	if !b.Allow() {
+		t.Fatal("window over: the probe refused, want allowed")
+	}
+	if b.Allow() || b.room(3) != 0 {
+		t.Fatalf("probe out: allowed, or room(3) = %d; want refused, 0", b.room(3))
 	}
 	fc.Advance(time.Second)
 	b.Record(false, time.Second) // the probe fails: reopened, 12 s
@@ -121,15 +128,41 @@ func TestBreakerHalfOpenAdmitsOneProbe(t *testing.T) {
 		t.Fatalf("after the probe failed: open for %s, want 12s", got)
 	}
 	fc.Advance(12 * time.Second)
-	if got := b.tryProbe(); got != probeMine {
-		t.Fatalf("second window over: tryProbe = %d, want probeMine", got)
-	}
-	b.releaseProbe() // no request made after all
-	if got := b.tryProbe(); got != probeMine {
-		t.Fatalf("after releaseProbe: tryProbe = %d, want probeMine", got)
+	if probe, next := b.Allow(), b.Allow(); !probe || next {
+		t.Fatal("second window over: want the probe allowed, then the next request refused")
 	}
 	b.Record(true, 0)
-	if got := b.tryProbe(); got != probeNone || b.state().Open || b.state().Failures != 0 {
-		t.Fatalf("after the probe succeeded: tryProbe = %d, %+v; want closed", got, b.state())
+	if !allowN(b, 3) || b.room(3) != 3 || b.state().Open || b.state().Failures != 0 {
+		t.Fatalf("after the probe succeeded: room(3) = %d, %+v; want closed", b.room(3), b.state())
+	}
+}
+
+// allowN reports whether b allows n requests in a row.
+func allowN(b *breaker, n int) bool {
+	for i := 0; i < n; i++ {
+		if !b.Allow() {
+			return false
+		}
+	}
+	return true
+}
+
+// A breaker that does not probe (on_skip = "drop") lets every request go once a window
+// ends.
+func TestBreakerWithoutProbeAllowsAllAfterWindow(t *testing.T) {
+	fc := newFakeClock()
+	b := &breaker{clock: fc}
+	for i := 0; i < 5; i++ {
+		b.Record(false, 0)
+	}
+	if b.Allow() {
+		t.Fatal("open: allowed, want refused")
+	}
+	fc.Advance(10 * time.Second)
+	if !allowN(b, 3) {
+		t.Fatal("window over: a request refused, want every one allowed")
+	}
+	if got := b.room(3); got != 3 {
+		t.Fatalf("window over: room(3) = %d, want 3", got)
 	}
 }

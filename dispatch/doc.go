@@ -72,7 +72,7 @@
 // exceed that it drops the oldest dead letter of the webhook with the most (dead_evicted),
 // so a receiver that rejects everything for days never makes Enqueue fail. A deactivated
 // or gone webhook keeps its dead letters; a deleted one's are discarded (dead_deleted),
-// since nothing could list or redeliver them any more (see [DeadPurger]).
+// since nothing could list or redeliver them any more (see [DeadLetterStore]).
 // The memory queue loses what it holds when the process exits; a durable queue keeps it,
 // and deliveries in flight at a crash come back with the same webhook-id (at least once).
 //

@@ -72,7 +72,7 @@ func (h *hook) interruptFetch() {
 func (d *Dispatcher) newHook(id string) *hook {
 	h := &hook{
 		id:    id,
-		br:    breaker{clock: d.clock},
+		br:    breaker{clock: d.clock, probe: !d.set.dropOnSkip},
 		hist:  history{size: d.set.historySize},
 		freed: make(chan struct{}, 1),
 		wake:  make(chan struct{}, 1),

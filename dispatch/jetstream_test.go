@@ -817,7 +817,8 @@ func benchDispatchQueue(b *testing.B, queue string, hooks int) {
 		w.Secret = "s3cret"
 		ws = append(ws, w)
 	}
-	cfg := rules.DispatchSection{Queue: queue, DataDir: b.TempDir(), MemoryQueueSize: 1 << 20}
+	cfg := rules.DispatchSection{Queue: queue, DataDir: b.TempDir(), MemoryQueueSize: 1 << 20,
+		AllowTargets: []string{"127.0.0.1", "::1"}} // the receiver is on loopback
 	var q Queue = NewMemoryQueue(cfg.MemoryQueueSize)
 	var jq *JetStreamQueue
 	if queue == "disk" {

@@ -8,8 +8,9 @@ import (
 )
 
 // Queue is the seam between "events accepted" (Dispatcher.Enqueue) and "deliveries attempted"
-// (the per-webhook workers). It is shaped after a durable, acknowledged, redelivering queue
-// (NATS JetStream) and implemented in memory by [MemoryQueue]:
+// (the per-webhook workers): publish, fetch and settle. It is shaped after a durable,
+// acknowledged, redelivering queue (NATS JetStream) and implemented in memory by
+// [MemoryQueue]. What Dead settles is kept in the queue's [DeadLetterStore]:
 //
 //   - Publish stores one event once; the queue fans it out to every subscribed webhook whose
 //     filter matches the event name. JetStream: one stream, one subject per event name
@@ -26,8 +27,8 @@ import (
 //   - Every fetched [Delivery] is settled exactly once, after the attempt's outcome is known
 //     (never before): Ack (delivered, or dropped on purpose), Retry (nak with a delay: it
 //     comes back from Fetch no earlier than the delay, with Attempt+1), or Dead (retries
-//     exhausted: JetStream term, and the delivery is kept as a dead letter, listed by
-//     DeadLetters and put back by Redeliver / RedeliverAll).
+//     exhausted: JetStream term, and the delivery is kept as a dead letter, which the
+//     [DeadLetterStore] lists and puts back).
 //   - A delivery fetched but never settled (crash, kill -9, shutdown past the deadline) comes
 //     back after AckWait in a durable queue; receivers see the same webhook-id again.
 //
@@ -55,8 +56,8 @@ import (
 //
 // [New] builds the queue named by rules.DispatchSection.Queue ("memory" is built in; a
 // durable implementation adds its case to newQueue in dispatcher.go); [NewWithQueue] takes
-// any Queue, e.g. one built by a test. Either way the Dispatcher owns the queue: Run opens
-// and closes it.
+// any Queue that is also a [DeadLetterStore] (the store its Dead writes to), e.g. one built
+// by a test. Either way the Dispatcher owns the queue: Run opens and closes it.
 //
 // # Errors
 //
@@ -64,7 +65,7 @@ import (
 // queue's size, JetStream's max_bytes/max_msgs), [ErrClosed] after Close, and any other
 // error (wrapped, e.g. a store timeout) as a store error. Fetch returns ctx.Err() when ctx
 // ends, [ErrClosed] after Close, and [ErrNotSubscribed] when the hook has no subscription
-// (removed by Unsubscribe). Redeliver reports [ErrNotFound] for an unknown dead letter.
+// (removed by Unsubscribe).
 type Queue interface {
 	// Open starts the queue (connects, creates streams). Called once, by Run, before any
 	// other method but Publish (which may race with it and then gets ErrClosed).
@@ -87,9 +88,9 @@ type Queue interface {
 	// Unsubscribe deletes the webhook's subscription and discards its pending deliveries
 	// (the count discarded is returned, for the dispatcher's drop counters). Its dead
 	// letters are kept (a deactivated webhook's stay listed, and can be redelivered once
-	// it subscribes again) until the queue's own bound or retention drops them, or, for a
-	// queue that implements [DeadPurger], until the dispatcher purges them because the
-	// webhook was deleted. Unsubscribing an unknown hook is not an error (0, nil).
+	// it subscribes again) until the queue's own bound or retention drops them, or until
+	// the dispatcher purges them ([DeadLetterStore].PurgeDead) because the webhook was
+	// deleted. Unsubscribing an unknown hook is not an error (0, nil).
 	Unsubscribe(ctx context.Context, hook string) (discarded int, err error)
 
 	// Fetch appends to dst up to cap(dst)-len(dst) deliveries for hook that are ready now
@@ -105,19 +106,9 @@ type Queue interface {
 	Retry(d *Delivery, delay time.Duration) error
 
 	// Dead settles d as failed for good (JetStream: Term), keeping it as a dead letter for
-	// d.Hook with reason (a short, bounded text such as "retries exhausted: status 500").
+	// d.Hook with reason (a short, bounded text such as "retries exhausted: status 500")
+	// in the queue's [DeadLetterStore].
 	Dead(d *Delivery, reason string) error
-
-	// DeadLetters lists up to max dead letters of hook (max <= 0: all), oldest first.
-	DeadLetters(ctx context.Context, hook string, max int) ([]DeadLetter, error)
-
-	// Redeliver puts the dead letter id of hook back as a pending delivery, Attempt 1 and
-	// the same ID (so receivers see the same webhook-id); it returns ErrNotFound when there
-	// is no such dead letter.
-	Redeliver(ctx context.Context, hook string, id ID) error
-
-	// RedeliverAll puts every dead letter of hook back, returning how many.
-	RedeliverAll(ctx context.Context, hook string) (int, error)
 
 	// Depth reports what the queue holds: in total and per subscribed hook.
 	Depth(ctx context.Context) (QueueDepth, error)
@@ -128,14 +119,28 @@ type Queue interface {
 	Close() error
 }
 
-// DeadPurger is implemented by a [Queue] that can discard one webhook's dead letters. The
-// dispatcher calls PurgeDead, after Unsubscribe, for a webhook that was deleted (no longer
-// in the configuration at all; not one merely deactivated or gone), because nothing can
-// list or redeliver those dead letters any more: the admin API never reuses a deleted
-// webhook's ID. It returns how many it discarded (counted as dropped, reason
-// "dead_deleted"); an unknown hook is not an error (0, nil). A queue without it keeps
-// such dead letters until its own retention drops them.
-type DeadPurger interface {
+// DeadLetterStore holds the dead letters that a [Queue]'s Dead keeps, by webhook, for the
+// admin API to list and put back: [MemoryQueue] and [JetStreamQueue] are both. Its methods
+// are safe for concurrent use with each other and with the queue's; they fail with
+// [ErrClosed] while the queue is not open (the memory queue's never do).
+type DeadLetterStore interface {
+	// DeadLetters lists up to max dead letters of hook (max <= 0: all), oldest first.
+	DeadLetters(ctx context.Context, hook string, max int) ([]DeadLetter, error)
+
+	// Redeliver puts the dead letter id of hook back as a pending delivery, Attempt 1 and
+	// the same ID (so receivers see the same webhook-id); it returns ErrNotFound when there
+	// is no such dead letter, and ErrNotSubscribed when hook has no subscription.
+	Redeliver(ctx context.Context, hook string, id ID) error
+
+	// RedeliverAll puts every dead letter of hook back, returning how many.
+	RedeliverAll(ctx context.Context, hook string) (int, error)
+
+	// PurgeDead discards every dead letter of hook and returns how many. The dispatcher
+	// calls it, after Unsubscribe, for a webhook that was deleted (no longer in the
+	// configuration at all; not one merely deactivated or gone), because nothing can list
+	// or redeliver those dead letters any more: the admin API never reuses a deleted
+	// webhook's ID. What it discards is counted as dropped, reason "dead_deleted"; an
+	// unknown hook is not an error (0, nil).
 	PurgeDead(ctx context.Context, hook string) (int, error)
 }
 

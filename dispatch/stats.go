@@ -122,7 +122,7 @@ func (d *Dispatcher) Dead(ctx context.Context, id string, max int) ([]DeadLetter
 	if d.hook(id) == nil {
 		return nil, ErrNotFound
 	}
-	return d.queue.DeadLetters(ctx, id, max)
+	return d.dead.DeadLetters(ctx, id, max)
 }
 
 // Redeliver puts one dead letter of webhook id back in its queue, as attempt 1 with the same
@@ -136,7 +136,7 @@ func (d *Dispatcher) Redeliver(ctx context.Context, id, deliveryID string) error
 	if err != nil {
 		return err
 	}
-	if err := d.queue.Redeliver(ctx, id, did); err != nil {
+	if err := d.dead.Redeliver(ctx, id, did); err != nil {
 		return fmt.Errorf("dispatch: redeliver %s to %q: %w", deliveryID, id, err)
 	}
 	return nil
@@ -147,7 +147,7 @@ func (d *Dispatcher) RedeliverAll(ctx context.Context, id string) (int, error) {
 	if d.hook(id) == nil {
 		return 0, ErrNotFound
 	}
-	n, err := d.queue.RedeliverAll(ctx, id)
+	n, err := d.dead.RedeliverAll(ctx, id)
 	if err != nil {
 		return n, fmt.Errorf("dispatch: redeliver all to %q: %w", id, err)
 	}

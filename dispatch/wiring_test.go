@@ -200,3 +200,25 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Errorf("receiver got %d requests, the redirect's target %d; want 1 and 0", rc.count(), internal.count())
 	}
 }
+
+// queueOnly is a Queue that keeps its dead letters nowhere the dispatcher can reach.
+type queueOnly struct{ Queue }
+
+// TestNewWithQueueWantsDeadLetterStore: NewWithQueue refuses a queue that is not also the
+// store of its dead letters, and takes the built-in ones.
+func TestNewWithQueueWantsDeadLetterStore(t *testing.T) {
+	if _, err := NewWithQueue(noRetry(), nil, queueOnly{NewMemoryQueue(1)}, nil); err == nil ||
+		!strings.Contains(err.Error(), "not a DeadLetterStore") {
+		t.Errorf("a Queue without dead-letter store: got %v, want a \"not a DeadLetterStore\" error", err)
+	}
+	if _, err := NewWithQueue(noRetry(), nil, NewMemoryQueue(1), nil); err != nil {
+		t.Errorf("MemoryQueue: got %v, want nil", err)
+	}
+	jq, err := NewJetStreamQueue(rules.DispatchSection{Queue: "disk", DataDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewWithQueue(noRetry(), nil, jq, nil); err != nil {
+		t.Errorf("JetStreamQueue: got %v, want nil", err)
+	}
+}

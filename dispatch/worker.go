@@ -18,128 +18,147 @@ import (
 // when ctx ends, when the hook is unsubscribed or gone (410), or when the queue closes; it
 // then waits for its workers, whose attempts finish and settle.
 func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
-	// jobs holds at most perHook deliveries (in flight ≤ perHook), so handing one over
-	// never waits for a worker to be ready.
-	jobs := make(chan *Delivery, d.set.perHook)
-	var wg sync.WaitGroup
-	workers := 0
-	defer func() {
-		close(jobs)
-		wg.Wait()
-	}()
-	buf := make([]*Delivery, 0, d.set.perHook)
-	// Fetch waits under fctx, which an attempt that blocks the webhook cancels (see
-	// interruptFetch); a cancelled one is renewed, and the loop starts over so that the
-	// check below sees what cancelled it.
-	fctx, fcancel := context.WithCancel(ctx)
-	h.setFetchCancel(fcancel)
-	defer func() { fcancel() }()
+	f := &fetcher{d: d, h: h, jobs: make(chan *Delivery, d.set.perHook), buf: make([]*Delivery, 0, d.set.perHook)}
+	f.renew(ctx)
+	defer f.stop()
 	for ctx.Err() == nil && !h.gone.Load() {
-		if fctx.Err() != nil {
-			fcancel()
-			fctx, fcancel = context.WithCancel(ctx)
-			h.setFetchCancel(fcancel)
-			continue
-		}
-		if !d.set.dropOnSkip {
-			// A blocked webhook is not fetched from: its backlog waits in the queue
-			// without using up attempts. The wake-up time counts from a reading of the
-			// clock taken before blockedFor's own: read after, it could be late by however
-			// far the clock moved in between, and the fetcher would oversleep the window.
-			now := d.clock.Now()
-			if wait := h.blockedFor(d.clock); wait > 0 {
-				d.sleep(ctx, h.wake, now.Add(wait))
-				continue
-			}
-		}
-		free := d.set.perHook - int(h.inflight.Load())
-		probe := probeNone
-		if !d.set.dropOnSkip {
-			// Half-open: one delivery (the probe) until its outcome closes or reopens
-			// the breaker.
-			probe = h.br.tryProbe()
-		}
-		if free <= 0 || probe == probeBusy {
-			select {
-			case <-h.freed: // the probe's worker pokes it too, after Record
-			case <-ctx.Done():
-			}
-			continue
-		}
-		// Fetch no more than the global slots free now, so that fetched deliveries seldom
-		// wait for one (a durable queue redelivers what is held past its ack wait).
-		free = min(free, max(cap(d.sem)-len(d.sem), 1))
-		if probe == probeMine {
-			free = 1
-		}
-		batch, err := d.queue.Fetch(fctx, h.id, buf[:0:free])
-		if probe == probeMine && len(batch) == 0 {
-			h.br.releaseProbe()
-		}
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrNotSubscribed) {
-				if probe == probeMine && len(batch) > 0 {
-					h.br.releaseProbe()
-				}
-				return // deliveries in batch stay unacknowledged
-			}
-			if fctx.Err() == nil { // else interrupted: the loop's top renews fctx
-				d.log.Warn("dispatch: fetching deliveries", "webhook", h.id, "err", err)
-				d.sleep(ctx, h.wake, d.clock.Now().Add(fetchErrorBackoff))
-			}
+		batch, ok := f.next(ctx)
+		if !ok {
+			return // deliveries in batch stay unacknowledged
 		}
 		for i, dl := range batch {
 			batch[i] = nil
-			if wait := h.blockedFor(d.clock); wait > 0 {
-				if probe == probeMine {
-					h.br.releaseProbe() // no request after all
-					probe = probeNone
-				}
-				// The breaker opened (or a Retry-After arrived) while Fetch waited. With
-				// on_skip = "retry" the delivery goes back for when the window ends; the
-				// queue counts that as an attempt (JetStream cannot un-count a
-				// delivery), so this rare race costs it one step of its schedule.
-				if d.set.dropOnSkip {
-					d.skip(h, dl)
-				} else {
-					d.settle(d.queue.Retry(dl, wait), h, "retry")
-				}
-				continue
+			if !f.hand(ctx, dl) {
+				return // the rest of batch stays unacknowledged
 			}
-			if probe != probeMine && !d.set.dropOnSkip {
-				switch h.br.tryProbe() {
-				case probeMine: // the window ended while Fetch waited: dl is the probe
-					probe = probeMine
-				case probeBusy:
-					// The window ended while Fetch waited and another delivery is
-					// the probe: dl waits for its outcome (as above, the queue counts
-					// that as an attempt).
-					d.settle(d.queue.Retry(dl, 0), h, "retry")
-					continue
-				}
-			}
-			if !d.acquire(ctx) {
-				if probe == probeMine {
-					h.br.releaseProbe() // no request after all
-				}
-				if ctx.Err() != nil {
-					return // the rest of batch stays unacknowledged
-				}
-				probe = probeNone
-				d.skip(h, dl)
-				continue
-			}
-			probe = probeNone // the claim goes with dl: its attempt's Record releases it
-			if int(h.inflight.Add(1)) > workers {
-				workers++ // every delivery in flight has a worker: at most perHook
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					d.work(h, jobs)
-				}()
-			}
-			jobs <- dl
 		}
+	}
+}
+
+// fetcher is the state of one runHook. Owned by runHook's goroutine.
+type fetcher struct {
+	d *Dispatcher
+	h *hook
+	// jobs holds at most perHook deliveries (in flight ≤ perHook), so handing one over
+	// never waits for a worker to be ready. Closed by stop.
+	jobs    chan *Delivery
+	wg      sync.WaitGroup // the workers
+	workers int            // workers started
+	buf     []*Delivery    // Fetch's batch
+	// Fetch waits under fctx, which an attempt that blocks the webhook cancels (see
+	// interruptFetch); a cancelled one is renewed, and the loop starts over so that the
+	// checks in next see what cancelled it.
+	fctx    context.Context
+	fcancel context.CancelFunc
+}
+
+// renew gives the fetcher a new Fetch context under ctx.
+func (f *fetcher) renew(ctx context.Context) {
+	f.fctx, f.fcancel = context.WithCancel(ctx)
+	f.h.setFetchCancel(f.fcancel)
+}
+
+// stop ends the Fetch context and waits for the workers to finish what they were handed.
+func (f *fetcher) stop() {
+	f.fcancel()
+	close(f.jobs)
+	f.wg.Wait()
+}
+
+// next waits until the webhook may be fetched from and fetches what may be attempted now:
+// no more than its free slots, the free global slots (at least 1) and what its breaker lets
+// start (one delivery, the probe, when a window has just ended). It returns no deliveries
+// when it only waited, and false when runHook should return.
+func (f *fetcher) next(ctx context.Context) ([]*Delivery, bool) {
+	d, h := f.d, f.h
+	if f.fctx.Err() != nil {
+		f.fcancel()
+		f.renew(ctx)
+		return nil, true
+	}
+	if !d.set.dropOnSkip {
+		// A blocked webhook is not fetched from: its backlog waits in the queue
+		// without using up attempts. The wake-up time counts from a reading of the
+		// clock taken before blockedFor's own: read after, it could be late by however
+		// far the clock moved in between, and the fetcher would oversleep the window.
+		now := d.clock.Now()
+		if wait := h.blockedFor(d.clock); wait > 0 {
+			d.sleep(ctx, h.wake, now.Add(wait))
+			return nil, true
+		}
+	}
+	free := h.br.room(d.set.perHook - int(h.inflight.Load()))
+	if free <= 0 {
+		select {
+		case <-h.freed: // the probe's worker pokes it too, after Record
+		case <-ctx.Done():
+		}
+		return nil, true
+	}
+	// Fetch no more than the global slots free now, so that fetched deliveries seldom
+	// wait for one (a durable queue redelivers what is held past its ack wait).
+	free = min(free, max(cap(d.sem)-len(d.sem), 1))
+	batch, err := d.queue.Fetch(f.fctx, h.id, f.buf[:0:free])
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) || errors.Is(err, ErrNotSubscribed) {
+			return nil, false
+		}
+		if f.fctx.Err() == nil { // else interrupted: next renews fctx
+			d.log.Warn("dispatch: fetching deliveries", "webhook", h.id, "err", err)
+			d.sleep(ctx, h.wake, d.clock.Now().Add(fetchErrorBackoff))
+		}
+	}
+	return batch, true
+}
+
+// hand gives dl to a worker, starting one when every worker is busy, once dl has a global
+// in-flight slot and the breaker allows its request; or it settles dl without an attempt.
+// It reports false when ctx ended first (dl stays unacknowledged).
+func (f *fetcher) hand(ctx context.Context, dl *Delivery) bool {
+	d, h := f.d, f.h
+	if wait := h.blockedFor(d.clock); wait > 0 {
+		// The breaker opened (or a Retry-After arrived) while Fetch waited. With
+		// on_skip = "retry" the delivery goes back for when the window ends; the
+		// queue counts that as an attempt (JetStream cannot un-count a
+		// delivery), so this rare race costs it one step of its schedule.
+		f.putBack(dl, wait)
+		return true
+	}
+	if !d.acquire(ctx) {
+		if ctx.Err() != nil {
+			return false
+		}
+		d.skip(h, dl)
+		return true
+	}
+	if !h.br.Allow() {
+		// The window ended while Fetch waited and another delivery is the probe (or the
+		// breaker reopened meanwhile): dl waits for its outcome (as above, the queue
+		// counts that as an attempt).
+		<-d.sem
+		f.putBack(dl, h.blockedFor(d.clock))
+		return true
+	}
+	// Allowed: dl's attempt is made, and if dl is the probe, its Record ends the probe.
+	if int(h.inflight.Add(1)) > f.workers {
+		f.workers++ // every delivery in flight has a worker: at most perHook
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			d.work(h, f.jobs)
+		}()
+	}
+	f.jobs <- dl
+	return true
+}
+
+// putBack settles dl without an attempt while its webhook is blocked for wait: skipped with
+// on_skip = "drop", else retried when the block ends.
+func (f *fetcher) putBack(dl *Delivery, wait time.Duration) {
+	if f.d.set.dropOnSkip {
+		f.d.skip(f.h, dl)
+	} else {
+		f.d.settle(f.d.queue.Retry(dl, wait), f.h, "retry")
 	}
 }
 
@@ -295,57 +314,25 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 	cfg := h.cfg.Load()
 	start := d.clock.Now()
 	d.prepare(w, cfg, dl, start)
-	t0 := time.Now()
-	deadline := t0.Add(cfg.timeout)
-	err := d.client.DoDeadline(&w.req, &w.resp, deadline)
-	if err != nil && staleConn(err, &w.resp) {
-		// The receiver closed an idle connection as the request went out: once more, on
-		// another connection (fasthttp does not retry a POST itself).
-		err = d.client.DoDeadline(&w.req, &w.resp, deadline)
-	}
-	if err == nil {
-		markServed(&w.resp)
-	}
-	err = readLimited(err, &w.resp) // a body over 16 KiB: an answer, cut
-	took := time.Since(t0)
+	took, err := d.send(w, cfg.timeout)
 	now := d.clock.Now()
 
 	status := 0
 	if err == nil {
 		status = w.resp.StatusCode()
 	}
-	ok := err == nil && status >= 200 && status < 300
+	reason := outcomeOf(err, status)
+	ok := reason == outDelivered
 	h.br.Record(ok, now.Sub(start))
 	h.duration.observe(took)
 	if ok {
 		h.latency.observe(now.Sub(dl.Accepted))
 	}
-
 	var retryAfter time.Duration
-	reason := outDelivered
-	switch {
-	case ok:
-	case err != nil:
-		reason = outConnection
-		switch {
-		case isRefused(err):
-			reason = outRefused
-		case isTimeout(err):
-			reason = outTimeout
-		}
-	case status == fasthttp.StatusGone:
-		reason = outGone
-	case status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable:
-		reason = outThrottled
+	if reason == outThrottled {
 		if retryAfter = parseRetryAfter(w.resp.Header.Peek("Retry-After"), now); retryAfter > 0 {
 			h.pause(now.Add(retryAfter))
 		}
-	case status >= 400 && status < 500:
-		reason = outStatus4xx
-	case status >= 500:
-		reason = outStatus5xx
-	default:
-		reason = outStatusOther
 	}
 	if reason == outGone || (!ok && h.blockedFor(d.clock) > 0) {
 		h.interruptFetch()
@@ -359,15 +346,66 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 	}
 	h.hist.add(rec, w.resp.Body())
 	h.count[reason].Add(1)
-	defer w.resp.Reset()
+	d.conclude(w, h, cfg, dl, reason, status, retryAfter)
 	if d.settled != nil {
-		defer d.settled(h.id, rec)
+		d.settled(h.id, rec)
 	}
+	w.resp.Reset()
+}
 
+// send makes the request that prepare built, within timeout: once more, on another
+// connection, when the receiver closed a reused one as the request went out (fasthttp does
+// not retry a POST itself). It reads at most maxResponseBody of the answer (a longer body is
+// an answer, cut) and returns how long the request took.
+func (d *Dispatcher) send(w *worker, timeout time.Duration) (time.Duration, error) {
+	t0 := time.Now()
+	deadline := t0.Add(timeout)
+	err := d.client.DoDeadline(&w.req, &w.resp, deadline)
+	if err != nil && staleConn(err, &w.resp) {
+		err = d.client.DoDeadline(&w.req, &w.resp, deadline)
+	}
+	if err == nil {
+		markServed(&w.resp)
+	}
+	err = readLimited(err, &w.resp)
+	return time.Since(t0), err
+}
+
+// outcomeOf returns the outcome counter of an attempt that ended with err, or else with
+// status: outDelivered for a 2xx, else the failure reason.
+func outcomeOf(err error, status int) int {
 	switch {
-	case ok:
+	case err != nil:
+		switch {
+		case isRefused(err):
+			return outRefused
+		case isTimeout(err):
+			return outTimeout
+		}
+		return outConnection
+	case status >= 200 && status < 300:
+		return outDelivered
+	case status == fasthttp.StatusGone:
+		return outGone
+	case status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable:
+		return outThrottled
+	case status >= 400 && status < 500:
+		return outStatus4xx
+	case status >= 500:
+		return outStatus5xx
+	}
+	return outStatusOther
+}
+
+// conclude settles dl after its attempt ended with reason: Ack when delivered; Dead, and the
+// webhook deactivated, on 410 Gone; else Retry after the schedule's next delay (at least
+// retryAfter), or Dead once the schedule is exhausted.
+func (d *Dispatcher) conclude(w *worker, h *hook, cfg *hookConfig, dl *Delivery, reason, status int, retryAfter time.Duration) {
+	switch reason {
+	case outDelivered:
 		d.settle(d.queue.Ack(dl), h, "ack")
-	case reason == outGone:
+		return
+	case outGone:
 		h.count[outFailed].Add(1)
 		h.count[outDead].Add(1)
 		d.settle(d.queue.Dead(dl, "gone: status 410"), h, "dead")
@@ -375,21 +413,21 @@ func (d *Dispatcher) attempt(w *worker, h *hook, dl *Delivery) {
 			d.log.Warn("dispatch: receiver answered 410 Gone; webhook deactivated", "webhook", h.id, "name", cfg.name)
 			poke(d.recheck)
 		}
-	default:
-		h.count[outFailed].Add(1)
-		delay, more := retryDelay(d.set.retry, dl.Attempt, float64(w.rng.Uint64()>>11)/(1<<53), retryAfter)
-		if more {
-			h.count[outRetried].Add(1)
-			d.settle(d.queue.Retry(dl, delay), h, "retry")
-			return
-		}
-		h.count[outDead].Add(1)
-		why := "retries exhausted: " + outcomeNames[reason]
-		if status != 0 {
-			why += " " + strconv.Itoa(status)
-		}
-		id, event := dl.ID, dl.Event
-		d.settle(d.queue.Dead(dl, why), h, "dead")
-		d.log.Info("dispatch: delivery dead", "webhook", h.id, "id", id.String(), "event", event, "reason", why)
+		return
 	}
+	h.count[outFailed].Add(1)
+	delay, more := retryDelay(d.set.retry, dl.Attempt, float64(w.rng.Uint64()>>11)/(1<<53), retryAfter)
+	if more {
+		h.count[outRetried].Add(1)
+		d.settle(d.queue.Retry(dl, delay), h, "retry")
+		return
+	}
+	h.count[outDead].Add(1)
+	why := "retries exhausted: " + outcomeNames[reason]
+	if status != 0 {
+		why += " " + strconv.Itoa(status)
+	}
+	id, event := dl.ID, dl.Event
+	d.settle(d.queue.Dead(dl, why), h, "dead")
+	d.log.Info("dispatch: delivery dead", "webhook", h.id, "id", id.String(), "event", event, "reason", why)
 }

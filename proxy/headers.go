@@ -6,6 +6,8 @@ import (
 	"net/netip"
 
 	"github.com/valyala/fasthttp"
+
+	"hooktap/rules"
 )
 
 // hopHeaders are the hop-by-hop headers of RFC 9110 §7.6.1 plus the historical ones that
@@ -227,3 +229,22 @@ func (p *respPeeker) Peek(name string) []byte {
 	}
 	return nil
 }
+
+// PeekN returns the value of the n-th response header named name (from 0), or nil: the
+// classifier reads every Set-Cookie header with it (rules.MultiPeeker).
+func (p *respPeeker) PeekN(name string, n int) []byte {
+	if p.h == nil {
+		return nil
+	}
+	for k, v := range p.h.All() {
+		if equalFold(k, name) {
+			if n == 0 {
+				return v
+			}
+			n--
+		}
+	}
+	return nil
+}
+
+var _ rules.MultiPeeker = (*respPeeker)(nil)

@@ -170,3 +170,20 @@ func TestAllocsCanonicalPath(t *testing.T) {
 		t.Error("the writes produced no event")
 	}
 }
+
+// TestAllocsRespCookie asserts that reading every Set-Cookie header of an answer (respcookie
+// with a pattern, its #2 in a lookup path and a payload) allocates nothing in steady state.
+func TestAllocsRespCookie(t *testing.T) {
+	c, sink := formClassifier(t)
+	x := formSave(&revUpstream{})
+	if n := testing.AllocsPerRun(200, func() {
+		if err := classifyWrite(c, x); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("respcookie: %v allocs/op, want 0", n)
+	}
+	if sink.n == 0 {
+		t.Error("the save produced no event")
+	}
+}

@@ -97,6 +97,19 @@ func (h CaseHeaders) Peek(name string) []byte {
 	return nil
 }
 
+// PeekN returns the n-th header named name, from the first; nil past the last.
+func (h CaseHeaders) PeekN(name string, n int) []byte {
+	for i := range h {
+		if strings.EqualFold(h[i][0], name) {
+			if n == 0 {
+				return []byte(h[i][1])
+			}
+			n--
+		}
+	}
+	return nil
+}
+
 // ParseCase parses a case file. Its errors carry name:line.
 func ParseCase(name string, data []byte) (*Case, error) {
 	text := string(data)

@@ -233,6 +233,9 @@ func (n *tnode) insert(t []tseg, idx int32, mask uint8) {
 	switch {
 	case s.rest:
 		n.rest = append(n.rest, idx)
+		if s.opt {
+			n.end = append(n.end, idx) // the path may end here
+		}
 		return
 	case s.param != "":
 		if n.param == nil {

@@ -64,7 +64,9 @@
 //
 // path is matched against the request path's canonical form (below), segment by segment: a
 // literal segment matches itself, "{name}" matches any one segment and binds it, and a last
-// segment "{name...}" matches the rest of the path (one or more segments) and binds it.
+// segment "{name...}" matches the rest of the path (one or more segments) and binds it; a
+// last segment "{name*}" is the same but may match nothing: "/index.php/{title*}" matches
+// "/index.php" (path.title missing) and "/index.php/Main_Page".
 // "/wiki/api/v2/pages/{id}" matches "/wiki/api/v2/pages/42" and binds id = "42". Bound
 // values are taken from the canonical form and percent-decoded when read. A template has no
 // query: use query.<name> conditions. A path may match several templates ("/space/{key}"
@@ -118,6 +120,7 @@
 //	req                the JSON request body; req.<gjson path> a value in it
 //	status             the upstream's status code
 //	respheader.<Name>  an upstream response header
+//	respcookie.<name>  the value of a cookie the upstream's answer sets (below)
 //	resp               the JSON response body; resp.<gjson path> a value in it
 //	lookup.<name>      a lookup's JSON answer; lookup.<name>.<gjson path> a value in it;
 //	                   lookup.<name>#status its HTTP status (0 when it failed)
@@ -130,6 +133,25 @@
 //	a + b              the texts of a and b joined (any number of operands, each with its own
 //	                   filters): "resp._links.base + resp._links.webui"; missing when any
 //	                   operand is missing; a JSON string
+//	a ?? b             the first operand that has a value (any number of operands, each
+//	                   with its own filters; ?? binds more loosely than +): MediaWiki's
+//	                   title, "path.title ?? form.title ?? query.title"; missing when all are
+//
+// respcookie reads every Set-Cookie header of the answer (a MediaWiki save's 302 carries
+// several), not only the first: the cookie's value, white space around it and surrounding
+// double quotes dropped; an empty value is a value. In the name a '*' matches any run of
+// characters (each but the last as few as it can), and "#name" or "#1".."#9" after it gives
+// the matching cookie's whole name or the text that the n-th '*' matched instead of its value:
+//
+//	respcookie.*PostEditRevision*       "saved" from "wikiPostEditRevision345=saved; path=/"
+//	respcookie.*PostEditRevision*#2     "345"
+//	respcookie.*PostEditRevision*#name  "wikiPostEditRevision345"
+//
+// When several Set-Cookie headers match, the last counts, as a browser keeps it. A name
+// holding a space or one of =;,"\ is an error; a literal '*' or '#' cannot be matched. The
+// proxy's response headers give every Set-Cookie ([MultiPeeker]); a Peeker that is not a
+// MultiPeeker gives only its first. explain redacts a cookie's value (it may be a session),
+// not its #name or #n parts.
 //
 // gjson paths are checked at load time (empty components, unbalanced brackets, unknown
 // @modifiers); any gjson syntax works, including queries ("results.#(name==\"x\").id"),

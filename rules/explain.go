@@ -298,7 +298,9 @@ func readsSecret(e *expr) bool {
 	switch e.src {
 	case srcHeader, srcRespHeader:
 		return SecretHeader(e.name)
-	case srcConcat:
+	case srcRespCookie:
+		return e.cookie.part == cookieValue // a cookie's value may be a session
+	case srcConcat, srcFirst:
 		for i := range e.parts {
 			if readsSecret(&e.parts[i]) {
 				return true

@@ -20,7 +20,9 @@ const (
 	srcUser
 	srcBasicUser
 	srcNow
-	srcConcat // parts joined as text: "resp._links.base + resp._links.webui"
+	srcConcat     // parts joined as text: "resp._links.base + resp._links.webui"
+	srcRespCookie // a cookie the response sets (cookie.go)
+	srcFirst      // the first part with a value: "path.title ?? query.title" (first.go)
 )
 
 // filter transforms a value before it is compared or written.
@@ -47,7 +49,9 @@ type expr struct {
 	text    string // as written, for errors
 	slot    int    // req and resp paths: 1 + the index of the exchange's memo of this value; 0 = none
 	global  bool   // srcLookup*: a [classify] lookup (idx indexes Matcher.userLookups)
-	parts   []expr // srcConcat: the operands
+	parts   []expr // srcConcat, srcFirst: the operands
+
+	cookie *cookiePattern // srcRespCookie: the cookie name's pattern (cookie.go)
 }
 
 // memoTable numbers the distinct req and resp paths of a Matcher, so that each is looked up
@@ -76,7 +80,7 @@ const (
 
 func (e *expr) stage() stage {
 	switch e.src {
-	case srcConcat:
+	case srcConcat, srcFirst:
 		st := stReq
 		for i := range e.parts {
 			if p := e.parts[i].stage(); p > st {
@@ -84,7 +88,7 @@ func (e *expr) stage() stage {
 			}
 		}
 		return st
-	case srcStatus, srcRespHeader, srcResp, srcUser:
+	case srcStatus, srcRespHeader, srcResp, srcUser, srcRespCookie:
 		return stResp
 	case srcLookup, srcLookupStatus:
 		return stLookup

@@ -70,6 +70,10 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 	switch e.src {
 	case srcConcat:
 		return s.concatenate(e, x)
+	case srcFirst:
+		return s.first(e, x)
+	case srcRespCookie:
+		return s.respCookie(e, x)
 	case srcLit:
 		return value{kind: vText, text: s2b(e.name)}
 	case srcPath:

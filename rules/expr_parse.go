@@ -38,6 +38,9 @@ func splitConcat(s string) []string {
 
 // parseExpr compiles an expression string.
 func parseExpr(s string, sc *scope) (expr, error) {
+	if ops := splitFirst(s); ops != nil {
+		return parseFirst(s, ops, sc)
+	}
 	if ops := splitConcat(s); ops != nil {
 		return parseConcat(s, ops, sc)
 	}
@@ -65,6 +68,11 @@ func parseExpr(s string, sc *scope) (expr, error) {
 		err = e.parseJSON(head, tail, dotted, sc)
 	case "lookup":
 		err = e.parseLookup(tail, sc)
+	case "respcookie":
+		if err := e.needName(head, tail, dotted, "name"); err != nil {
+			return e, err
+		}
+		err = parseCookieExpr(&e, tail)
 	case "status", "method", "user", "now":
 		if dotted {
 			return e, fmt.Errorf("%q: %s takes no path", e.text, head)

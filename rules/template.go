@@ -11,6 +11,7 @@ type tseg struct {
 	lit   string
 	param string // {param}
 	rest  bool   // {param...}
+	opt   bool   // {param*}: a rest that may be empty (optional.go)
 }
 
 // tmplPart is a piece of a lookup or invalidate template: literal text or a value.
@@ -60,6 +61,8 @@ func parseTemplate(s string) ([]tseg, error) {
 		name := g[1 : len(g)-1]
 		rest := strings.HasSuffix(name, "...")
 		name = strings.TrimSuffix(name, "...")
+		opt := optionalRest(&name)
+		rest = rest || opt
 		if !isIdent(name) {
 			return nil, fmt.Errorf("segment %q: a name is letters, digits and _", g)
 		}
@@ -70,7 +73,7 @@ func parseTemplate(s string) ([]tseg, error) {
 			return nil, fmt.Errorf("segment %q: {%s} is bound twice", g, name)
 		}
 		seen[name] = true
-		out = append(out, tseg{param: name, rest: rest})
+		out = append(out, tseg{param: name, rest: rest, opt: opt})
 	}
 	return out, nil
 }
