@@ -232,7 +232,11 @@ func printExplanation(w io.Writer, n int, where string, ce *rules.CaseExchange, 
 }
 
 func printLookup(w io.Writer, indent string, l rules.LookupTrace, isHAR bool) {
-	fmt.Fprintf(w, "%slookup %q GET %s", indent, l.Name, l.Target)
+	method := "GET "
+	if strings.HasPrefix(l.Target, "POST ") {
+		method = "" // an xmlrpc lookup: its Target says POST
+	}
+	fmt.Fprintf(w, "%slookup %q %s%s", indent, l.Name, method, l.Target)
 	switch {
 	case l.NotMade:
 		fmt.Fprintln(w, ": not made (a placeholder has no value)")

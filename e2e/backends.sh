@@ -14,6 +14,10 @@
 #   HOOKTAP_E2E_CACHE  where the tiddlywiki npm package is kept between runs
 #                      (default ${XDG_CACHE_HOME:-$HOME/.cache}/hooktap-e2e)
 #   MW_PORT, TW_PORT, WP_PORT   ports (defaults 18480, 18481, 18482)
+#   WP_HOST            the loopback address WordPress listens on and is called by (default
+#                      127.0.0.1); its Host names Debian's config file,
+#                      /etc/wordpress/config-<WP_HOST>.php, which is machine-wide: two
+#                      WordPress backends at once need two addresses (127.0.0.2, ...)
 #   WP_PERMALINKS      "pretty" (default: /%postname%/, REST under /wp-json/) or "plain" (a
 #                      fresh install's default: REST only as /?rest_route=...)
 #
@@ -34,6 +38,7 @@ MW_BOTPASS=0123456789abcdef0123456789abcdef
 TW_USER=alice TW_PASS=secret123
 WP_PASS=AdminPass-12345
 WP_PERMALINKS=${WP_PERMALINKS:-pretty}
+WP_HOST=${WP_HOST:-127.0.0.1}
 
 log() { echo "backends.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -180,7 +185,7 @@ start_wordpress() {
 	cp -a /var/lib/wordpress/wp-content "$d/wp-content"
 	mkdir -p "$d/wp-content/uploads"; chmod -R a+rwX "$d/wp-content"
 	# Debian's wp-config.php loads /etc/wordpress/config-<Host header without port>.php.
-	cat > /etc/wordpress/config-127.0.0.1.php <<PHP
+	cat > /etc/wordpress/config-$WP_HOST.php <<PHP
 <?php
 define('DB_NAME','wordpress'); define('DB_USER','wp'); define('DB_PASSWORD','wp');
 define('DB_HOST','localhost:$sock'); define('DB_CHARSET','utf8mb4'); define('DB_COLLATE','');
@@ -188,11 +193,11 @@ foreach (['AUTH_KEY','SECURE_AUTH_KEY','LOGGED_IN_KEY','NONCE_KEY','AUTH_SALT','
 define('WP_CONTENT_DIR', '$d/wp-content');
 define('WP_ENVIRONMENT_TYPE', 'local');   // application passwords over plain http
 define('DISABLE_WP_CRON', true);
-define('WP_HOME', 'http://127.0.0.1:$WP_PORT'); define('WP_SITEURL', 'http://127.0.0.1:$WP_PORT');
+define('WP_HOME', 'http://$WP_HOST:$WP_PORT'); define('WP_SITEURL', 'http://$WP_HOST:$WP_PORT');
 PHP
 	cat > "$d/install.php" <<'PHP'
 <?php
-$_SERVER['HTTP_HOST'] = '127.0.0.1'; $_SERVER['REQUEST_URI'] = '/';
+$_SERVER['HTTP_HOST'] = getenv('WP_HOST'); $_SERVER['REQUEST_URI'] = '/';
 define('WP_INSTALLING', true);
 require '/usr/share/wordpress/wp-load.php';
 require_once ABSPATH . 'wp-admin/includes/upgrade.php';
@@ -202,14 +207,15 @@ if ($argv[3] === 'pretty') update_option('permalink_structure', '/%postname%/');
 file_put_contents($argv[1], $pw);
 PHP
 	case $WP_PERMALINKS in pretty|plain) ;; *) die "WP_PERMALINKS=$WP_PERMALINKS: want pretty or plain" ;; esac
-	php "$d/install.php" "$d/app-password" "$WP_PASS" "$WP_PERMALINKS" >>"$d/install.log" 2>&1 || true   # prints a harmless "sendmail: not found"
+	case $WP_HOST in 127.[0-9]*.[0-9]*.[0-9]*) ;; *) die "WP_HOST=$WP_HOST: want a 127.x.y.z loopback address" ;; esac
+	WP_HOST=$WP_HOST php "$d/install.php" "$d/app-password" "$WP_PASS" "$WP_PERMALINKS" >>"$d/install.log" 2>&1 || true   # prints a harmless "sendmail: not found"
 	[ -s "$d/app-password" ] || { cat "$d/install.log" >&2; die "wordpress install failed"; }
-	PHP_CLI_SERVER_WORKERS=4 bg_group "$d/php.pgid" php -S "127.0.0.1:$WP_PORT" -t /usr/share/wordpress
+	PHP_CLI_SERVER_WORKERS=4 bg_group "$d/php.pgid" php -S "$WP_HOST:$WP_PORT" -t /usr/share/wordpress
 	wait_pidfile "$d/php.pgid"
-	wait_http "http://127.0.0.1:$WP_PORT/?rest_route=/"
-	envfile wordpress "URL=http://127.0.0.1:$WP_PORT" "USER=admin" "PASS=$(cat "$d/app-password")" \
+	wait_http "http://$WP_HOST:$WP_PORT/?rest_route=/"
+	envfile wordpress "URL=http://$WP_HOST:$WP_PORT" "USER=admin" "PASS=$(cat "$d/app-password")" \
 		"ADMIN_PASS=$WP_PASS" "SOCKET=$sock" "PERMALINKS=$WP_PERMALINKS" "PGID=$(cat "$d/php.pgid")"
-	log "wordpress on 127.0.0.1:$WP_PORT"
+	log "wordpress on $WP_HOST:$WP_PORT"
 }
 
 stop_wordpress() {
@@ -217,7 +223,7 @@ stop_wordpress() {
 	kill_group "$d/php.pgid"
 	if [ -S "$d/run/mysqld.sock" ]; then mariadb-admin --socket="$d/run/mysqld.sock" shutdown >/dev/null 2>&1 || true; fi
 	kill_group "$d/mysqld.pgid"
-	rm -f "$DIR/wordpress.env" /etc/wordpress/config-127.0.0.1.php
+	rm -f "$DIR/wordpress.env" /etc/wordpress/config-$WP_HOST.php
 }
 
 usage() { die "usage: backends.sh start|stop|install [mediawiki|tiddlywiki|wordpress|all]"; }

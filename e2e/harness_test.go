@@ -114,8 +114,8 @@ var (
 )
 
 // startBackend runs backends.sh start NAME in a state dir of its own and stops the backend
-// when the test ends.
-func startBackend(t *testing.T, name string) *backend {
+// when the test ends. env adds KEY=value settings for backends.sh (WP_HOST=127.0.0.3).
+func startBackend(t *testing.T, name string, env ...string) *backend {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "hooktap-e2e-")
 	if err != nil {
@@ -129,8 +129,8 @@ func startBackend(t *testing.T, name string) *backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "HOOKTAP_E2E_DIR="+dir,
-		"MW_PORT="+strconv.Itoa(freePort(t)), "TW_PORT="+strconv.Itoa(freePort(t)), "WP_PORT="+strconv.Itoa(freePort(t)))
+	env = append(append(os.Environ(), "HOOKTAP_E2E_DIR="+dir,
+		"MW_PORT="+strconv.Itoa(freePort(t)), "TW_PORT="+strconv.Itoa(freePort(t)), "WP_PORT="+strconv.Itoa(freePort(t))), env...)
 	run := func(cmd string) ([]byte, error) {
 		c := exec.Command(script, cmd, name)
 		c.Env = env

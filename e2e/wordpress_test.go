@@ -25,6 +25,7 @@ type wpClient struct {
 	base       string
 	user, pass string
 	hc         *http.Client
+	plain      bool // plain permalinks: /?rest_route=/wp/v2/<path> instead of /wp-json/wp/v2/<path>
 }
 
 // call sends method to /wp-json/wp/v2/<path> with an optional JSON body and extra headers.
@@ -37,7 +38,11 @@ func (c *wpClient) call(method, path string, body any, hdr ...string) (int, gjso
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, c.base+"/wp-json/wp/v2/"+path, rd)
+	url := c.base + "/wp-json/wp/v2/" + path
+	if c.plain {
+		url = c.base + "/?rest_route=/wp/v2/" + strings.Replace(path, "?", "&", 1)
+	}
+	req, _ := http.NewRequest(method, url, rd)
 	req.SetBasicAuth(c.user, c.pass)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

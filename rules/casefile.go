@@ -27,6 +27,9 @@ import (
 //	upstream GET /path?q => 200 {"json":1}     (a lookup answer, kept for later exchanges)
 //	upstream GET /path => error                (the lookup fails)
 //	upstream GET /path => after=3s 200 {}      (the answer takes 3s on the case's clock)
+//	upstream POST /xmlrpc.php wp.getPost [1,"admin","***",5] => 200 <methodResponse>...
+//	                                           (an xmlrpc lookup's answer, by method and params,
+//	                                           the password as "***"; output lines name it so)
 //	sink refuse                                (the sink refuses this exchange's events)
 //	truncated request                          (Body was cut at the tap limit; or response)
 //	METHOD /path?query
@@ -184,7 +187,7 @@ func parseCaseExchange(chunk string) (*CaseExchange, error) {
 func (ce *CaseExchange) parseSetup(lines []string) (int, error) {
 	for n, l := range lines {
 		switch {
-		case strings.HasPrefix(l, "upstream GET "):
+		case strings.HasPrefix(l, "upstream GET ") || strings.HasPrefix(l, "upstream POST "):
 			a, msg := parseCaseAnswer(l)
 			if msg != "" {
 				return n, &lineErr{n, msg}
@@ -206,7 +209,8 @@ func (ce *CaseExchange) parseSetup(lines []string) (int, error) {
 // parseCaseAnswer parses "upstream GET /path => [after=DURATION] STATUS BODY" (or "=> error");
 // on a mistake it returns the message.
 func parseCaseAnswer(l string) (CaseAnswer, string) {
-	target, ans, ok := strings.Cut(strings.TrimPrefix(l, "upstream GET "), " => ")
+	// A POST's target is "POST /path method [params]" (an xmlrpc lookup: xmlrpc.go).
+	target, ans, ok := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(l, "upstream GET "), "upstream "), " => ")
 	if !ok {
 		return CaseAnswer{}, fmt.Sprintf("bad upstream line %q (want upstream GET /path => STATUS BODY)", l)
 	}

@@ -73,6 +73,8 @@ type clookup struct {
 	// skipMissing: a placeholder with no value means the lookup is not made (per-element
 	// and [classify] lookups), rather than made with the placeholder left empty.
 	skipMissing bool
+	call        *xcall // an xmlrpc lookup's call (xmlrpc.go); nil for a GET
+	deps        []int  // [classify] lookups: the earlier ones its path reads (lists.go)
 }
 
 // crule is a compiled rule.
@@ -271,7 +273,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 	d.declareLookups(r.Lookups, p, where, sc)
 	for i, l := range r.Lookups {
 		lp := p + sep + "lookup" + sep + strconv.Itoa(i)
-		cr.lookups = append(cr.lookups, d.compileLookup(l, lp, where, sc))
+		cr.lookups = append(cr.lookups, d.compileLookup(l, i, cr.lookups, lp, where, sc))
 	}
 	d.compileConds(cr, r.When, p, where, sc)
 	d.compileInvalidate(cr, r.Invalidate, pathOK, p, where, sc)

@@ -64,9 +64,9 @@ func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, boo
 		switch {
 		case err != nil:
 			d.errorf(ep+sep+"each", where, "each: %v", err)
-		case e.src != srcReq && e.src != srcResp && e.src != srcLookup && e.src != srcItem:
+		case e.src != srcReq && e.src != srcResp && e.src != srcLookup && e.src != srcItem && !listSource(&e):
 			d.errorf(ep+sep+"each", where, "each %q: must read a JSON array (req, resp or lookup)", em.Each)
-		case !eachFilters(e.filters):
+		case !eachFilters(e.filters) && !listSource(&e):
 			d.errorf(ep+sep+"each", where, "each %q: takes no filter but a last |titlelist", em.Each)
 		default:
 			ce.each = &e

@@ -19,12 +19,18 @@ func (d *decoder) compileUserLookups(ls []Lookup, usc *scope) []clookup {
 			d.errorf(lp, where, "lookup %q: a [classify] lookup is made after forwarding, when user needs it: it takes no stage or each", l.Name)
 		}
 		cl := clookup{name: l.Name, after: true, cache: l.Cache == nil || *l.Cache, skipMissing: true}
+		if l.XMLRPC != "" || l.Params != nil {
+			d.errorf(lp+sep+"xmlrpc", where, "lookup %q: a [classify] lookup cannot be an xmlrpc lookup", l.Name)
+		}
 		if d.lookupPathGiven(&l, lp, where) {
-			parts, err := parseURLTemplate(l.Path, &scope{memo: d.memo})
+			parts, err := parseURLTemplate(l.Path, &scope{memo: d.memo, user: true, lookups: usc.lookups[:len(usc.lookups)-1]})
 			if err == nil {
 				for _, pt := range parts {
 					if pt.e != nil && pt.e.src == srcUser {
 						err = fmt.Errorf("%s: a user lookup cannot read user", pt.e.text)
+					}
+					if pt.e != nil {
+						cl.deps = lookupRefs(pt.e, cl.deps)
 					}
 				}
 			}
@@ -66,7 +72,7 @@ func (d *decoder) declareLookup(sc *scope, name string, i int, lp, where string)
 
 // compileLookup compiles one of a rule's lookups: its stage, its each (a per-element lookup)
 // and its path, whose expressions must be known at that stage and may not read lookups.
-func (d *decoder) compileLookup(l Lookup, lp, where string, sc *scope) clookup {
+func (d *decoder) compileLookup(l Lookup, i int, prev []clookup, lp, where string, sc *scope) clookup {
 	cl := clookup{name: l.Name, cache: l.Cache == nil || *l.Cache}
 	switch l.Stage {
 	case "", "before":
@@ -80,18 +86,21 @@ func (d *decoder) compileLookup(l Lookup, lp, where string, sc *scope) clookup {
 	if l.Each != "" {
 		d.compileLookupEach(&l, &cl, &lsc, lp, where)
 	}
+	// A lookup's path may read the lookups before it (lists.go).
+	lsc.lookups, lsc.lookupEach = sc.lookups[:i], sc.lookupEach[:i]
 	if d.lookupPathGiven(&l, lp, where) {
 		parts, err := parseURLTemplate(l.Path, &lsc)
 		if err != nil {
 			d.errorf(lp+sep+"path", where, "lookup %q: path %q: %v", l.Name, l.Path, err)
 		}
 		for _, pt := range parts {
-			if pt.e != nil && !cl.after && pt.e.stage() != stReq && pt.e.stage() != stItem {
+			if pt.e != nil && !cl.after && pt.e.stage() != stReq && pt.e.stage() != stItem && !beforeLookups(pt.e, prev) {
 				d.errorf(lp+sep+"path", where, "lookup %q: %s is not known before forwarding (stage = \"after\"?)", l.Name, pt.e.text)
 			}
 		}
 		cl.parts = parts
 	}
+	d.compileXMLRPCLookup(&l, &cl, &lsc, lp, where)
 	return cl
 }
 
@@ -102,9 +111,9 @@ func (d *decoder) compileLookupEach(l *Lookup, cl *clookup, lsc *scope, lp, wher
 	switch {
 	case err != nil:
 		d.errorf(lp+sep+"each", where, "lookup %q: each: %v", l.Name, err)
-	case e.src != srcReq && e.src != srcResp || !eachFilters(e.filters):
+	case (e.src != srcReq && e.src != srcResp || !eachFilters(e.filters)) && (e.src == srcLookup || e.src == srcItem || !listSource(&e)):
 		d.errorf(lp+sep+"each", where, "lookup %q: each %q: must read a JSON array of req or resp, with no filter but a last |titlelist", l.Name, l.Each)
-	case e.src == srcResp && !cl.after:
+	case e.stage() == stResp && !cl.after:
 		d.errorf(lp+sep+"each", where, "lookup %q: each %q is not known before forwarding (stage = \"after\"?)", l.Name, l.Each)
 	default:
 		cl.each, cl.skipMissing = &e, true

@@ -288,7 +288,7 @@ func (s *state) conds(cs []cond, x *Exchange) bool {
 
 // lookupFailed reports whether e reads a rule's lookup that failed or was not made.
 func (s *state) lookupFailed(e *expr) bool {
-	if e.src != srcLookup && e.src != srcLookupStatus || e.global {
+	if e.src != srcLookup && e.src != srcLookupStatus && e.src != srcLookupBody || e.global {
 		return false
 	}
 	l := s.lookup(e.idx)

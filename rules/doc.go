@@ -128,7 +128,21 @@
 //	method             the effective method
 //	user               the acting user (see [classify] user)
 //	basic.user         the user name of the request's Basic authorization
+//	xmlrpc.<path>      the request read as an XML-RPC methodCall (see "XML-RPC")
+//	xmlresp.<path>     the response read as an XML-RPC methodResponse (see "XML-RPC")
 //	now                the event time, Unix milliseconds
+//	queryall.<name>    every value of a repeated query parameter, decoded, in order, as a
+//	                   JSON array of strings ("post[]=1&post[]=2" -> ["1","2"]); missing when
+//	                   there is none
+//	formall.<field>    the same for a field of a form-urlencoded request body
+//	location.<name>    a query parameter (decoded) of the upstream's Location header, the
+//	                   target of a redirect ("edit.php?trashed=2&ids=1,2")
+//	location#fragment  the fragment of the Location header, decoded ("#comment-12" ->
+//	                   "comment-12")
+//	respbody           the upstream's response body as text (an HTML or XML answer, for
+//	                   matches); missing when empty or cut at the tap limit
+//	lookup.<name>#body a lookup's answer as text, spaces around it trimmed (an answer that is
+//	                   not JSON: a nonce)
 //	'text'             a literal string
 //	a + b              the texts of a and b joined (any number of operands, each with its own
 //	                   filters): "resp._links.base + resp._links.webui"; missing when any
@@ -217,6 +231,9 @@
 //	|ms      Unix milliseconds, a JSON number, from an ISO-8601 date-time
 //	         ("2026-01-01T10:00:00.123Z", "...+01:00", "...+0100", no zone = UTC, seconds
 //	         and fraction optional, or a date alone); a number is kept; missing otherwise
+//	|split   a JSON array of strings from a comma-separated list ("4, 5,,6" ->
+//	         ["4","5","6"]: spaces around each element trimmed, empty ones dropped); a JSON
+//	         array is kept as it is; missing for a JSON object
 //	|titlelist  a JSON array of strings from a TiddlyWiki title list (a tags or list field),
 //	         as TiddlyWiki reads one: titles separated by white space, a title holding
 //	         spaces in double square brackets, repeats dropped ("a [[two words]] b a" ->
@@ -241,7 +258,9 @@
 //	each = "req.tags|titlelist"
 //	when = { "item" = { not_in = "lookup.before.tags|titlelist" } }
 //
-// and one per tag it had that is not sent, each over the before list, not_in the sent one. An emit with each may read the per-element lookups made over the same
+// and one per tag it had that is not sent, each over the before list, not_in the sent one.
+// each may also read queryall. and formall. (one event per post[] sent), and any value
+// through a last |split (one per id of a redirect's "ids=1,2": each = "location.ids|split"). An emit with each may read the per-element lookups made over the same
 // array (the same each, as written): lookup.<name> is then the current element's answer.
 //
 // # Lookups
@@ -274,6 +293,21 @@
 // later (counted in Stats.LookupsLate). Failures are counted, and the rule's on_lookup_error
 // decides: "skip" (default: emit nothing) or "emit" (emit with what is known: conditions
 // reading the failed lookup are not checked, and its values are missing).
+//
+// A lookup's path may read the rule's lookups declared before it (an after lookup any of
+// them, a before lookup only before ones), and a [classify] lookup's path the [classify]
+// lookups before it, which are then made first. A nonce that the upstream hands out to a
+// logged-in browser is the usual case: WordPress's REST API ignores a browser's cookies
+// without one, and admin-ajax.php?action=rest-nonce gives it as text:
+//
+//	[[rule.lookup]]
+//	name  = "nonce"
+//	path  = "/wp-admin/admin-ajax.php?action=rest-nonce"
+//	cache = false
+//	[[rule.lookup]]
+//	name  = "before"
+//	path  = "/?rest_route=/wp/v2/posts/{query.post}&context=edit&_wpnonce={lookup.nonce#body}"
+//	cache = false
 //
 // Under one path the cache keeps the answers to up to 64 different queries
 // (/rest/api/user?username=a and ?username=b); a write dropping the path drops them all.
@@ -327,6 +361,69 @@
 //	[[classify.lookup]]
 //	name = "me"
 //	path = "/rest/api/user?username={respheader.X-AUSERNAME}"
+//
+// # XML-RPC
+//
+// XML-RPC clients (WordPress's desktop and mobile apps, blog editors) POST a text/xml
+// methodCall and get 200 with a methodResponse, a failure being a <fault> in a 200 answer.
+// xmlrpc reads the request body, and xmlresp the response body, converted once per exchange
+// to JSON, so that gjson paths, each, filters and conditions work on them as on req and resp:
+//
+//	xmlrpc   {"method":"wp.newPost","params":[1,"admin","s3cret",{"post_title":"Hi",...}],
+//	          "user":"admin","password":"s3cret"}
+//	xmlresp  {"value":"17"}, or {"fault":{"faultCode":403,"faultString":"Incorrect ..."}}
+//
+// A <struct> is an object (members in order), an <array> an array, <string> (or an untyped
+// value), <dateTime.iso8601> and <base64> strings, <int>, <i4>, <i8> and <double> numbers,
+// <boolean> true or false, <nil/> null. user and password are the params at the places the
+// blog APIs put them: params.1 and params.2 for wp.*, metaWeblog.* and mt.* methods (params.0
+// and params.1 for wp.getUsersBlogs), params.2 and params.3 for blogger.* (params.1 and
+// params.2 for blogger.getUsersBlogs and getUserInfo); absent for other methods or when that
+// param is no string. A body that is not a well-formed methodCall (or methodResponse), or
+// was cut at the tap limit, reads as missing, as does nesting deeper than 64. A
+// system.multicall (several calls in one) is one call of that name: the calls inside it are
+// not matched as calls.
+//
+//	[classify]
+//	user = ["basic.user", "xmlrpc.user"]
+//
+//	[[rule]]
+//	name   = "xmlrpc post created"
+//	method = "POST"
+//	path   = "/xmlrpc.php"
+//	status = [200]
+//	when   = { "xmlrpc.method" = "wp.newPost", "xmlresp.value" = { exists = true } }
+//
+// The password: xmlrpc.password, and the whole xmlrpc document, may be read only by an
+// xmlrpc lookup's params (below); anywhere else they are a load error, so that no payload,
+// condition or lookup path can carry the password. xmlrpc.params.N reads any param, the
+// password's too: a rule that writes one into a payload leaks it. Traces and case outputs
+// show an xmlrpc lookup's password as "***".
+//
+// An xmlrpc lookup is a POST of a methodCall to its path, made with what the client sent
+// (its user name and password, read from xmlrpc), since XML-RPC clients send no
+// Authorization header:
+//
+//	[[rule.lookup]]
+//	name   = "before"
+//	path   = "/xmlrpc.php"
+//	xmlrpc = "wp.getPost"
+//	params = [1, "xmlrpc.user", "xmlrpc.password", "xmlrpc.params.3", ["'post_status'", "'terms'"]]
+//
+// Each of params is an expression (its value written as a <value>: a JSON string as
+// <string>, an integer as <int>, another number as <double>, true/false as <boolean>, null as
+// <nil/>, an array as <array>, an object as <struct>; text as <string>, a number from |num or
+// status as <int>), an integer or boolean literal, an array or a table of such (a <struct>,
+// members sorted by name). A param whose expression has no value means the lookup is not
+// made (its values are missing; it has not failed). The answer, whatever its HTTP status, is
+// read as xmlresp is: lookup.<name>.value.post_status, lookup.<name>.fault.faultCode (missing
+// when it is no methodResponse); #status is the HTTP status. An xmlrpc lookup is never
+// cached (cache = true is an error), may have each, stage and the rest like any lookup, and
+// is not allowed in [classify]. It needs a Fetcher that is also a [Poster] (the proxy's is).
+//
+// Lookups before forwarding are made before the answer is known, so a call with a wrong
+// password makes its before lookups with that password too (WordPress counts each as a
+// failed login).
 //
 // # Concurrency
 //

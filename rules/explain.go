@@ -140,7 +140,7 @@ func (t *tracer) emitted(s *state, ev int) {
 }
 
 func (t *tracer) lookup(s *state, l *clookup, rule string, res *lookRes) {
-	lt := LookupTrace{Name: l.name, Target: string(s.url), Status: res.status, Body: clip(string(res.body), 512), Failed: res.failed}
+	lt := LookupTrace{Name: l.name, Target: s.lookupTarget(l), Status: res.status, Body: clip(string(res.body), 512), Failed: res.failed}
 	lt.NotMade = !res.failed && res.status == 0
 	if st := s.env.stats; st != nil {
 		h := st.cacheHits.Load()

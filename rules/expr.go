@@ -23,6 +23,13 @@ const (
 	srcConcat     // parts joined as text: "resp._links.base + resp._links.webui"
 	srcRespCookie // a cookie the response sets (cookie.go)
 	srcFirst      // the first part with a value: "path.title ?? query.title" (first.go)
+	// lists.go:
+	srcQueryAll // every value of a repeated query parameter, a JSON array
+	srcFormAll  // every value of a repeated form field, a JSON array
+	srcLocation // a query parameter of the response's Location header
+	srcLocationFrag
+	srcLookupBody // a lookup's answer as text
+	srcRespBody   // the response body as text
 )
 
 // filter transforms a value before it is compared or written.
@@ -35,6 +42,7 @@ const (
 	fLower
 	fMs
 	fTitleList // TiddlyWiki's title list ("a [[two words]] b") as a JSON array of strings
+	fSplit     // a comma-separated list as a JSON array of strings (lists.go)
 )
 
 // expr is a compiled expression.
@@ -50,6 +58,7 @@ type expr struct {
 	slot    int    // req and resp paths: 1 + the index of the exchange's memo of this value; 0 = none
 	global  bool   // srcLookup*: a [classify] lookup (idx indexes Matcher.userLookups)
 	parts   []expr // srcConcat, srcFirst: the operands
+	xml     bool   // srcReq, srcResp: read as XML-RPC (the xmlrpc and xmlresp expressions)
 
 	cookie *cookiePattern // srcRespCookie: the cookie name's pattern (cookie.go)
 }
@@ -88,9 +97,9 @@ func (e *expr) stage() stage {
 			}
 		}
 		return st
-	case srcStatus, srcRespHeader, srcResp, srcUser, srcRespCookie:
+	case srcStatus, srcRespHeader, srcResp, srcUser, srcRespCookie, srcLocation, srcLocationFrag, srcRespBody:
 		return stResp
-	case srcLookup, srcLookupStatus:
+	case srcLookup, srcLookupStatus, srcLookupBody:
 		return stLookup
 	case srcItem:
 		return stItem
@@ -111,6 +120,8 @@ type scope struct {
 	lookupEach []string
 	// user: the lookups are [classify] lookups (expressions of [classify] user).
 	user bool
+	// xparams: the params of an xmlrpc lookup, which alone may read xmlrpc.password.
+	xparams bool
 }
 
 const (

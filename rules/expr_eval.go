@@ -112,6 +112,8 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 		if l := s.lookupOf(e, x); l != nil && l.status != 0 {
 			return s.jsonAt(l.body, e)
 		}
+	case srcQueryAll, srcFormAll, srcLocation, srcLocationFrag, srcLookupBody, srcRespBody:
+		return s.evalList(e, x)
 	case srcLookupStatus:
 		st := 0
 		if l := s.lookupOf(e, x); l != nil {
@@ -183,6 +185,9 @@ func (s *state) bodyValue(e *expr, x *Exchange) value {
 		if x.RespTrunc {
 			doc = nil
 		}
+	}
+	if e.xml {
+		doc = s.xmlDoc(x, e.src == srcResp)
 	}
 	v := s.jsonAt(doc, e)
 	if e.slot > 0 && e.slot <= len(s.memo) {

@@ -64,7 +64,7 @@ func parseExpr(s string, sc *scope) (expr, error) {
 	switch head {
 	case "path":
 		err = e.parsePath(tail, dotted, sc)
-	case "req", "resp", "item":
+	case "req", "resp", "item", "xmlrpc", "xmlresp":
 		err = e.parseJSON(head, tail, dotted, sc)
 	case "lookup":
 		err = e.parseLookup(tail, sc)
@@ -73,6 +73,8 @@ func parseExpr(s string, sc *scope) (expr, error) {
 			return e, err
 		}
 		err = parseCookieExpr(&e, tail)
+	case "queryall", "formall", "location", "location#fragment", "respbody":
+		err = parseListExpr(&e, head, tail, dotted)
 	case "status", "method", "user", "now":
 		if dotted {
 			return e, fmt.Errorf("%q: %s takes no path", e.text, head)
@@ -102,7 +104,7 @@ var namedSources = map[string]struct {
 }
 
 // jsonSources are the JSON documents an expression may read, whole or at a gjson path.
-var jsonSources = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem}
+var jsonSources = map[string]source{"req": srcReq, "resp": srcResp, "item": srcItem, "xmlrpc": srcReq, "xmlresp": srcResp}
 
 // plainSources are the values that take no name or path.
 var plainSources = map[string]source{"status": srcStatus, "method": srcMethod, "user": srcUser, "now": srcNow}
@@ -110,6 +112,7 @@ var plainSources = map[string]source{"status": srcStatus, "method": srcMethod, "
 // filterNames are the filters, by the name written after a '|'.
 var filterNames = map[string]filter{
 	"num": fNum, "str": fStr, "bool": fBool, "lower": fLower, "ms": fMs, "titlelist": fTitleList,
+	"split": fSplit,
 }
 
 // parseConcat compiles "a + b + ...", the operands ops, each an expression with its own
@@ -187,6 +190,10 @@ func (e *expr) parsePath(tail string, dotted bool, sc *scope) error {
 // paths get a memo slot.
 func (e *expr) parseJSON(head, tail string, dotted bool, sc *scope) error {
 	e.src = jsonSources[head]
+	e.xml = head == "xmlrpc" || head == "xmlresp"
+	if err := checkXMLRPCExpr(e, head, tail, sc); err != nil {
+		return err
+	}
 	if head == "item" && sc != nil && !sc.item {
 		return fmt.Errorf("%q: item is only known inside an emit with each", e.text)
 	}
@@ -198,12 +205,13 @@ func (e *expr) parseJSON(head, tail string, dotted bool, sc *scope) error {
 		e.proj = parseProjection(tail)
 	}
 	if sc != nil && sc.memo != nil && e.src != srcItem {
-		e.slot = sc.memo.slot(e.src, e.gpath)
+		e.slot = sc.memo.slot(e.memoSource(), e.gpath)
 	}
 	return nil
 }
 
-// parseLookup compiles lookup.<name>, lookup.<name>.<gjson path> and lookup.<name>#status.
+// parseLookup compiles lookup.<name>, lookup.<name>.<gjson path>, lookup.<name>#status and
+// lookup.<name>#body.
 func (e *expr) parseLookup(tail string, sc *scope) error {
 	name := tail
 	e.src = srcLookup
@@ -214,10 +222,14 @@ func (e *expr) parseLookup(tail string, sc *scope) error {
 		}
 		e.proj = parseProjection(e.gpath)
 	} else if j := strings.IndexByte(tail, '#'); j >= 0 {
-		if tail[j:] != "#status" {
-			return fmt.Errorf("%q: after lookup.<name> only #status or a JSON path may follow", e.text)
+		switch tail[j:] {
+		case "#status":
+			name, e.src = tail[:j], srcLookupStatus
+		case "#body":
+			name, e.src = tail[:j], srcLookupBody
+		default:
+			return fmt.Errorf("%q: after lookup.<name> only #status, #body or a JSON path may follow", e.text)
 		}
-		name, e.src = tail[:j], srcLookupStatus
 	}
 	if name == "" {
 		return fmt.Errorf("%q: lookup.<name> needs a name", e.text)

@@ -62,6 +62,8 @@ func (s *state) applyFilter(f filter, v value) value {
 		return value{kind: vNum, text: s.scratch2}
 	case fTitleList:
 		return s.titleList(v)
+	case fSplit:
+		return s.splitList(v)
 	}
 	return v
 }

@@ -214,7 +214,7 @@ func fillDefaults(f *File) {
 		for j := range r.Lookups {
 			setS(&r.Lookups[j].Stage, "before")
 			if r.Lookups[j].Cache == nil {
-				t := true
+				t := r.Lookups[j].XMLRPC == "" // an xmlrpc lookup is never cached (xmlrpc.go)
 				r.Lookups[j].Cache = &t
 			}
 		}

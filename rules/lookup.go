@@ -92,6 +92,9 @@ func (s *state) fetchOne(l *clookup, rule string, res *lookRes, x *Exchange, dea
 	if !all && l.skipMissing {
 		return // not made: its values are missing, and it did not fail
 	}
+	if l.call != nil && !s.prepareCall(l, x) {
+		return // a param with no value: not made either
+	}
 	path, query := s.url, []byte(nil)
 	if q := bytes.IndexByte(path, '?'); q >= 0 {
 		path, query = path[:q], path[q+1:]
@@ -126,7 +129,14 @@ func (s *state) fetchOne(l *clookup, rule string, res *lookRes, x *Exchange, dea
 		gen = s.env.cache.gen(path) // before asking: a drop from now on voids the answer
 	}
 	begin := len(s.lbuf)
-	status, body, err := x.Upstream.Fetch(s.lbuf, s.url)
+	var status int
+	var body []byte
+	var err error
+	if l.call != nil {
+		status, body, err = s.postCall(l, x)
+	} else {
+		status, body, err = x.Upstream.Fetch(s.lbuf, s.url)
+	}
 	late := s.env.now().UnixNano() > deadline
 	if err != nil || status == 0 || late {
 		res.failed = true

@@ -186,4 +186,8 @@ type Lookup struct {
 	// expression yields ("req", or "resp..." with stage "after"), whose path may read item.
 	// Only emits with the same each read it, each element its own answer.
 	Each string `toml:"each"`
+	// XMLRPC, when set, makes the lookup an XML-RPC call of this method (a POST of a
+	// methodCall to Path) with Params, whose answer is read as xmlresp is; see xmlrpc.go.
+	XMLRPC string `toml:"xmlrpc"`
+	Params []any  `toml:"params"`
 }

@@ -70,6 +70,8 @@ type state struct {
 	memo []memoVal
 	gen  uint32
 
+	xml xmlState // the exchange's XML-RPC documents (xmlrpc.go)
+
 	// tr records why each candidate rule matched or not; set only by Explain (explain.go),
 	// nil on the proxy's path.
 	tr *tracer
@@ -102,7 +104,7 @@ func (s *state) release() {
 	s.m, s.env = nil, nil
 	s.path = nil // may alias the exchange's
 	s.item = gjson.Result{}
-	for _, b := range []*[]byte{&s.pathBuf, &s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.concat, &s.lists, &s.buf} {
+	for _, b := range []*[]byte{&s.pathBuf, &s.scratch, &s.scratch2, &s.auth, &s.url, &s.lbuf, &s.userBuf, &s.cmp, &s.concat, &s.lists, &s.buf, &s.xml.req, &s.xml.resp, &s.xml.call, &s.xml.raw} {
 		if cap(*b) > maxKeep {
 			*b = nil
 		}
@@ -177,9 +179,5 @@ func (s *state) lookupOf(e *expr, x *Exchange) *lookRes {
 	if e.idx < 0 || e.idx >= len(s.ulooks) {
 		return nil
 	}
-	l := &s.ulooks[e.idx]
-	if !l.done {
-		s.fetch(&s.m.userLookups[e.idx], "[classify]", l, x, 0)
-	}
-	return l
+	return s.userLookup(e.idx, x)
 }
