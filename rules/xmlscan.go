@@ -334,30 +334,50 @@ func (sc *xmlScanner) value(dst []byte, depth int) ([]byte, bool) {
 	var ok bool
 	save := sc.pos
 	kind, name := sc.tag()
-	if kind != tagOpen && kind != tagEmpty {
+	tname := b2s(name)
+	switch {
+	case kind != tagOpen && kind != tagEmpty:
 		sc.pos = save // text, possibly empty: a string
 		dst = append(dst, '"')
 		if dst, ok = sc.appendText(dst); !ok {
 			return dst, false
 		}
-		return append(dst, '"'), sc.expect(tagClose, "value")
+		dst = append(dst, '"')
+	case kind == tagEmpty:
+		dst, ok = appendEmptyValue(dst, tname)
+	case tname == "struct":
+		dst, ok = sc.structValue(dst, depth)
+	case tname == "array":
+		dst, ok = sc.arrayValue(dst, depth)
+	default:
+		dst, ok = sc.scalar(dst, tname)
 	}
-	tname := b2s(name)
-	if kind == tagEmpty {
-		switch tname {
-		case "string", "dateTime.iso8601", "base64":
-			dst = append(dst, `""`...)
-		case "nil", "ex:nil":
-			dst = append(dst, "null"...)
-		case "struct":
-			dst = append(dst, "{}"...)
-		case "array":
-			dst = append(dst, "[]"...)
-		default:
-			return dst, false
-		}
-		return dst, sc.expect(tagClose, "value")
+	if !ok {
+		return dst, false
 	}
+	return dst, sc.expect(tagClose, "value")
+}
+
+// appendEmptyValue writes the JSON of a value written as an empty element (<string/>,
+// <nil/>, <struct/>, <array/>); false for another.
+func appendEmptyValue(dst []byte, tname string) ([]byte, bool) {
+	switch tname {
+	case "string", "dateTime.iso8601", "base64":
+		return append(dst, `""`...), true
+	case "nil", "ex:nil":
+		return append(dst, "null"...), true
+	case "struct":
+		return append(dst, "{}"...), true
+	case "array":
+		return append(dst, "[]"...), true
+	}
+	return dst, false
+}
+
+// scalar reads the content of a <tname> value that holds text, and its closing tag, onto
+// dst as JSON.
+func (sc *xmlScanner) scalar(dst []byte, tname string) ([]byte, bool) {
+	var ok bool
 	switch tname {
 	case "string", "dateTime.iso8601", "base64":
 		dst = append(dst, '"')
@@ -370,26 +390,9 @@ func (sc *xmlScanner) value(dst []byte, depth int) ([]byte, bool) {
 		}
 		dst = append(dst, '"')
 	case "int", "i4", "i8":
-		t := sc.rawText()
-		neg := len(t) > 0 && t[0] == '-'
-		if len(t) > 0 && (t[0] == '-' || t[0] == '+') {
-			t = t[1:]
-		}
-		if len(t) == 0 {
+		if dst, ok = appendXMLInt(dst, sc.rawText()); !ok {
 			return dst, false
 		}
-		for _, c := range t {
-			if c < '0' || c > '9' {
-				return dst, false
-			}
-		}
-		for len(t) > 1 && t[0] == '0' {
-			t = t[1:]
-		}
-		if neg && !(len(t) == 1 && t[0] == '0') {
-			dst = append(dst, '-')
-		}
-		dst = append(dst, t...)
 	case "double":
 		f, err := strconv.ParseFloat(b2s(sc.rawText()), 64)
 		if err != nil || f-f != 0 { // malformed, NaN or infinite: not JSON
@@ -405,48 +408,77 @@ func (sc *xmlScanner) value(dst []byte, depth int) ([]byte, bool) {
 		default:
 			return dst, false
 		}
-	case "struct":
-		dst = append(dst, '{')
-		for i := 0; !sc.expect(tagClose, "struct"); i++ {
-			if !sc.expect(tagOpen, "member") || !sc.expect(tagOpen, "name") {
-				return dst, false
-			}
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, '"')
-			if dst, ok = sc.appendText(dst); !ok || !sc.expect(tagClose, "name") {
-				return dst, false
-			}
-			dst = append(dst, `":`...)
-			if dst, ok = sc.value(dst, depth+1); !ok || !sc.expect(tagClose, "member") {
-				return dst, false
-			}
-		}
-		return append(dst, '}'), sc.expect(tagClose, "value")
-	case "array":
-		dst = append(dst, '[')
-		if open, empty := sc.open("data"); !open {
-			return dst, false
-		} else if !empty {
-			for i := 0; !sc.expect(tagClose, "data"); i++ {
-				if i > 0 {
-					dst = append(dst, ',')
-				}
-				if dst, ok = sc.value(dst, depth+1); !ok {
-					return dst, false
-				}
-			}
-		}
-		if !sc.expect(tagClose, "array") {
-			return dst, false
-		}
-		return append(dst, ']'), sc.expect(tagClose, "value")
 	default:
 		return dst, false
 	}
-	if !sc.expect(tagClose, tname) {
+	return dst, sc.expect(tagClose, tname)
+}
+
+// appendXMLInt writes an <int>'s text t as a JSON number: an optional sign, digits, leading
+// zeros dropped (and the sign of a zero).
+func appendXMLInt(dst, t []byte) ([]byte, bool) {
+	neg := len(t) > 0 && t[0] == '-'
+	if len(t) > 0 && (t[0] == '-' || t[0] == '+') {
+		t = t[1:]
+	}
+	if len(t) == 0 {
 		return dst, false
 	}
-	return dst, sc.expect(tagClose, "value")
+	for _, c := range t {
+		if c < '0' || c > '9' {
+			return dst, false
+		}
+	}
+	for len(t) > 1 && t[0] == '0' {
+		t = t[1:]
+	}
+	if neg && !(len(t) == 1 && t[0] == '0') {
+		dst = append(dst, '-')
+	}
+	return append(dst, t...), true
+}
+
+// structValue reads a <struct>'s members, up to its closing tag, onto dst as a JSON object.
+func (sc *xmlScanner) structValue(dst []byte, depth int) ([]byte, bool) {
+	var ok bool
+	dst = append(dst, '{')
+	for i := 0; !sc.expect(tagClose, "struct"); i++ {
+		if !sc.expect(tagOpen, "member") || !sc.expect(tagOpen, "name") {
+			return dst, false
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '"')
+		if dst, ok = sc.appendText(dst); !ok || !sc.expect(tagClose, "name") {
+			return dst, false
+		}
+		dst = append(dst, `":`...)
+		if dst, ok = sc.value(dst, depth+1); !ok || !sc.expect(tagClose, "member") {
+			return dst, false
+		}
+	}
+	return append(dst, '}'), true
+}
+
+// arrayValue reads an <array>'s <data>, up to its closing tag, onto dst as a JSON array.
+func (sc *xmlScanner) arrayValue(dst []byte, depth int) ([]byte, bool) {
+	var ok bool
+	dst = append(dst, '[')
+	if open, empty := sc.open("data"); !open {
+		return dst, false
+	} else if !empty {
+		for i := 0; !sc.expect(tagClose, "data"); i++ {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			if dst, ok = sc.value(dst, depth+1); !ok {
+				return dst, false
+			}
+		}
+	}
+	if !sc.expect(tagClose, "array") {
+		return dst, false
+	}
+	return append(dst, ']'), true
 }
