@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"fmt"
 	"sort"
 	"strconv"
@@ -157,7 +156,7 @@ func appendXMLJSON(dst []byte, r gjson.Result, depth int) []byte {
 		dst = appendXMLText(dst, r.Str)
 		return append(dst, "</string></value>"...)
 	case gjson.Number:
-		if r.Num == float64(int64(r.Num)) && bytes.IndexAny(s2b(r.Raw), ".eE") < 0 {
+		if r.Num == float64(int64(r.Num)) && !strings.ContainsAny(r.Raw, ".eE") {
 			dst = append(dst, "<value><int>"...)
 			dst = append(dst, r.Raw...)
 			return append(dst, "</int></value>"...)
