@@ -260,12 +260,11 @@ type parts struct {
 // build compiles the rules and wires the dispatcher, the classifier, the proxy and the admin
 // server, then binds the listeners.
 func build(file *rules.File, log *slog.Logger) (*parts, error) {
-	dispatch.Version = version
 	m, err := rules.Compile(file)
 	if err != nil {
 		return nil, err
 	}
-	d, err := dispatch.New(file.Dispatch, file.Webhooks, log.With("part", "dispatch"))
+	d, err := dispatch.New(file.Dispatch, file.Webhooks, log.With("part", "dispatch"), dispatch.WithVersion(version))
 	if err != nil {
 		return nil, err
 	}

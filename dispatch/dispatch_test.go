@@ -20,14 +20,11 @@ import (
 )
 
 func TestDeliveryHeadersAndSignatures(t *testing.T) {
-	old := Version
-	Version = "1.2.3"
-	t.Cleanup(func() { Version = old })
 	rc := newReceiver(t)
 	const secret = "s3cret-with-ünïcode"
 	w := webhook("chat", rc.URL+"/hook", "page_created")
 	w.Secret = secret
-	h := start(t, memCfg(), []rules.Webhook{w}, nil)
+	h := start(t, memCfg(), []rules.Webhook{w}, nil, WithVersion("1.2.3"))
 
 	ev := event("page_created", 123456)
 	want := string(ev.Payload)

@@ -17,9 +17,14 @@ import (
 	"hooktap/rules"
 )
 
-// Version is hooktap's version, sent as User-Agent: hooktap/<Version>. main sets it at
-// start-up, before calling New; it is read once, by New.
-var Version = "dev"
+// An Option sets something of a Dispatcher that is not in rules.DispatchSection because no
+// rules file says it.
+type Option func(*Dispatcher)
+
+// WithVersion makes every attempt's User-Agent hooktap/<v> (default: hooktap/dev).
+func WithVersion(v string) Option {
+	return func(d *Dispatcher) { d.userAgent = "hooktap/" + v }
+}
 
 // Defaults for zero fields of rules.DispatchSection (rules.Load fills the same; New fills
 // them again because tests and the admin API build configurations by hand).
@@ -114,7 +119,7 @@ var dropNames = [numDrops]string{"queue_full", "store_error", "closed", "skipped
 // New checks cfg and hooks and returns a Dispatcher with the queue that cfg.Queue names. It
 // does no I/O and starts no goroutines; Run does. Zero fields of cfg take their defaults.
 // secret_env is read from the environment here (and on each SetWebhooks).
-func New(cfg rules.DispatchSection, hooks []rules.Webhook, log *slog.Logger) (*Dispatcher, error) {
+func New(cfg rules.DispatchSection, hooks []rules.Webhook, log *slog.Logger, opts ...Option) (*Dispatcher, error) {
 	set, err := resolveSettings(cfg)
 	if err != nil {
 		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout, set.policy)
@@ -125,13 +130,13 @@ func New(cfg rules.DispatchSection, hooks []rules.Webhook, log *slog.Logger) (*D
 		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout, set.policy)
 		return nil, errors.Join(err, herr)
 	}
-	return newDispatcher(set, fromWebhooks(hooks), q, log, realClock{})
+	return newDispatcher(set, fromWebhooks(hooks), q, log, realClock{}, opts...)
 }
 
 // NewWithQueue is New with a queue built by the caller (cfg.Queue is then ignored), which
 // must also be the [DeadLetterStore] of the dead letters its Dead keeps. The Dispatcher owns
 // q: Run opens it and closes it.
-func NewWithQueue(cfg rules.DispatchSection, hooks []rules.Webhook, q Queue, log *slog.Logger) (*Dispatcher, error) {
+func NewWithQueue(cfg rules.DispatchSection, hooks []rules.Webhook, q Queue, log *slog.Logger, opts ...Option) (*Dispatcher, error) {
 	if q == nil {
 		return nil, errors.New("dispatch: nil queue")
 	}
@@ -143,7 +148,7 @@ func NewWithQueue(cfg rules.DispatchSection, hooks []rules.Webhook, q Queue, log
 	if err != nil {
 		return nil, err
 	}
-	return newDispatcher(set, fromWebhooks(hooks), s, log, realClock{})
+	return newDispatcher(set, fromWebhooks(hooks), s, log, realClock{}, opts...)
 }
 
 // store is what a Dispatcher runs on: a [Queue] and the [DeadLetterStore] its Dead keeps
@@ -167,7 +172,7 @@ func newQueue(cfg rules.DispatchSection, set settings, log *slog.Logger) (store,
 	return q, nil
 }
 
-func newDispatcher(set settings, hooks []Hook, q store, log *slog.Logger, c clock) (*Dispatcher, error) {
+func newDispatcher(set settings, hooks []Hook, q store, log *slog.Logger, c clock, opts ...Option) (*Dispatcher, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -177,13 +182,16 @@ func newDispatcher(set settings, hooks []Hook, q store, log *slog.Logger, c cloc
 		queue:     q,
 		dead:      q,
 		clock:     c,
-		userAgent: "hooktap/" + Version,
+		userAgent: defaultUserAgent,
 		sem:       make(chan struct{}, set.maxInFlight),
 		ready:     make(chan struct{}),
 		stopped:   make(chan struct{}),
 		hooks:     make(map[string]*hook),
 		reload:    make(chan chan error),
 		recheck:   make(chan struct{}, 1),
+	}
+	for _, o := range opts {
+		o(d)
 	}
 	d.msgPool.New = func() any { return new(Message) }
 	var rnd [IDLen / 4]byte

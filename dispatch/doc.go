@@ -13,7 +13,7 @@
 //
 // Each attempt is a POST of the payload bytes ("full" webhooks get the full shape) with
 // Content-Type: application/json; charset=utf-8, X-Event-Key, a new UUID v4 X-Request-Id,
-// User-Agent: hooktap/<Version>, the Standard Webhooks headers webhook-id (the event's [ID],
+// User-Agent: hooktap/<version> (see [WithVersion]), the Standard Webhooks headers webhook-id (the event's [ID],
 // the same on every attempt and redelivery) and webhook-timestamp, and, with a secret,
 // X-Hub-Signature: sha256=<hex HMAC-SHA256(secret, body)> and webhook-signature:
 // v1,<base64 HMAC-SHA256(secret, id.timestamp.body)>. Redirects are not followed. A 2xx is

@@ -159,7 +159,7 @@ func memCfg() rules.DispatchSection {
 	return rules.DispatchSection{Queue: "memory", AllowTargets: []string{"127.0.0.1", "::1"}}
 }
 
-func start(t *testing.T, cfg rules.DispatchSection, hooks []rules.Webhook, c clock) *harness {
+func start(t *testing.T, cfg rules.DispatchSection, hooks []rules.Webhook, c clock, opts ...Option) *harness {
 	t.Helper()
 	if c == nil {
 		c = realClock{}
@@ -169,7 +169,7 @@ func start(t *testing.T, cfg rules.DispatchSection, hooks []rules.Webhook, c clo
 		t.Fatal(err)
 	}
 	q := newMemoryQueue(set.queueSize, c)
-	d, err := newDispatcher(set, fromWebhooks(hooks), q, nil, c)
+	d, err := newDispatcher(set, fromWebhooks(hooks), q, nil, c, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ const PingTimeout = 10 * time.Second
 
 // Ping sends a test connection to url, as Confluence's "Test connection": POST with body
 // exactly {"test": true}, Content-Type: application/json, X-Event-Key: diagnostics:ping, a
-// new X-Request-Id and User-Agent: hooktap/<Version>; unsigned, no redirects followed. It
+// new X-Request-Id and User-Agent: hooktap/dev (a Dispatcher's Ping: its version); unsigned, no redirects followed. It
 // touches no breaker, counter or delivery log. The attempt is bounded by ctx's deadline and
 // by PingTimeout, whichever comes first. It applies the target policy with an empty
 // allow-list; see PingWith.
@@ -41,6 +41,13 @@ func Ping(ctx context.Context, url string) PingResult {
 // to url and, at dial time, to every address its host resolves to. A refused target is
 // reported in Error, without a request.
 func PingWith(ctx context.Context, url string, policy *TargetPolicy) PingResult {
+	return ping(ctx, url, policy, defaultUserAgent)
+}
+
+// defaultUserAgent is the User-Agent without [WithVersion].
+const defaultUserAgent = "hooktap/dev"
+
+func ping(ctx context.Context, url string, policy *TargetPolicy, userAgent string) PingResult {
 	deadline := time.Now().Add(PingTimeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -64,7 +71,7 @@ func PingWith(ctx context.Context, url string, policy *TargetPolicy) PingResult 
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.SetRequestURI(url)
 	req.Header.SetContentType("application/json")
-	req.Header.SetUserAgent("hooktap/" + Version)
+	req.Header.SetUserAgent(userAgent)
 	req.Header.Set("X-Event-Key", "diagnostics:ping")
 	var seed [32]byte
 	_, _ = rand.Read(seed[:])

@@ -37,9 +37,9 @@ func (d *Dispatcher) SetOwnListeners(addrs ...string) {
 	d.policy.Store(p)
 }
 
-// Ping is the package's Ping with this dispatcher's target policy.
+// Ping is the package's Ping with this dispatcher's target policy and User-Agent.
 func (d *Dispatcher) Ping(ctx context.Context, url string) PingResult {
-	return PingWith(ctx, url, d.policy.Load())
+	return ping(ctx, url, d.policy.Load(), d.userAgent)
 }
 
 var errControlInURL = &controlError{}

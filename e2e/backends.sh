@@ -45,7 +45,10 @@ die() { log "$*"; exit 1; }
 
 # bg_group PIDFILE CMD... starts CMD in a new session (its own process group); PIDFILE gets
 # its pid, which is also the group id. Output goes to PIDFILE.log.
-bg_group() { local pf=$1; shift; setsid sh -c 'echo $$ > "$0"; exec "$@"' "$pf" "$@" >"$pf.log" 2>&1 </dev/null & }
+# Descriptors above 2 are closed in it: a caller's "flock LOCK backends.sh start" would
+# otherwise leave LOCK held by the server for as long as it runs (flock -o is the caller's
+# way; this one holds whoever calls).
+bg_group() { local pf=$1; shift; setsid sh -c 'for fd in 3 4 5 6 7 8 9; do eval "exec $fd>&-"; done; echo $$ > "$0"; exec "$@"' "$pf" "$@" >"$pf.log" 2>&1 </dev/null & }
 
 # wait_pidfile PIDFILE waits for bg_group to have written PIDFILE.
 wait_pidfile() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.05; done; die "no pid in $1"; }

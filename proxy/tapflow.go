@@ -102,7 +102,11 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 	x.Status = resp.StatusCode()
 	st.respPeek.h = &resp.Header
 	x.RespHeader = &st.respPeek
-	if resp.IsBodyStream() {
+	switch {
+	case x.RespUnneeded:
+		// No rule can match whatever the body says (a page view under a rule for
+		// ?action=rollback): the body streams through uncopied, as on the pass-through path.
+	case resp.IsBodyStream():
 		if p, ok := resp.BodyStream().(prefixer); ok && !isEventStream(resp) {
 			// The prefix lives in the body, not in st: fasthttp writes the body to the
 			// client after the handler has returned and st is back in the pool.
@@ -113,7 +117,7 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 				x.RespBody, x.RespTrunc = cut(pre, 0)
 			}
 		}
-	} else {
+	default:
 		x.RespBody, x.RespTrunc = cut(resp.Body(), limit)
 	}
 	if x.BodyTrunc || x.RespTrunc {

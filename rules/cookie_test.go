@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,5 +161,50 @@ func BenchmarkRespCookie(b *testing.B) {
 	}
 	if sink.n == 0 {
 		b.Fatal("no event")
+	}
+}
+
+// TestRespCookieExplainRedacts checks that explain shows a failed respcookie condition's value
+// as a credential (a cookie may be a session), but the text a * matched as it is.
+func TestRespCookieExplainRedacts(t *testing.T) {
+	src := `[proxy]
+upstream = "http://127.0.0.1:8090"
+
+[[rule]]
+name   = "session"
+method = "POST"
+path   = "/index.php/{title*}"
+status = ["3xx"]
+when   = { "respcookie.wiki_session" = "nope" }
+[[rule.emit]]
+event = "page_updated"
+
+[[rule]]
+name   = "revision"
+method = "POST"
+path   = "/index.php/{title*}"
+status = ["3xx"]
+when   = { "respcookie.*PostEditRevision*#2" = "1" }
+[[rule.emit]]
+event = "page_updated"
+`
+	f, err := rules.Parse("c.toml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rules.Compile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := formSave(&revUpstream{})
+	ex := m.Explain(x)
+	if len(ex.Rules) != 2 {
+		t.Fatalf("got %d candidate rules, want 2", len(ex.Rules))
+	}
+	if why := ex.Rules[0].Failed; !strings.Contains(why, rules.Redacted) || strings.Contains(why, "abc") {
+		t.Errorf("session cookie: got %q, want its value redacted", why)
+	}
+	if why := ex.Rules[1].Failed; !strings.Contains(why, `"345"`) {
+		t.Errorf("revision: got %q, want the revision seen, 345", why)
 	}
 }
