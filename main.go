@@ -264,7 +264,9 @@ func build(file *rules.File, log *slog.Logger) (*parts, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := dispatch.New(file.Dispatch, file.Webhooks, log.With("part", "dispatch"), dispatch.WithVersion(version))
+	// No webhooks here: they have one way in, the admin server's Load below, which merges the
+	// file's with those made through its API and hands the dispatcher the set.
+	d, err := dispatch.New(file.Dispatch, nil, log.With("part", "dispatch"), dispatch.WithVersion(version))
 	if err != nil {
 		return nil, err
 	}
