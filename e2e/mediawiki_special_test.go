@@ -110,8 +110,8 @@ func (b *mwBrowser) upload(target string, fields [][2]string, name, content stri
 }
 
 // TestMediaWikiSpecialPages drives MediaWiki's web UI forms (delete, undelete, move, protect,
-// upload: the browser's own requests, see shared/reference/ui-paths.md) through hooktap in a
-// seeded random order, failures included (a wrong token, a missing page, a taken name, a
+// upload: the browser's own requests, see shared/reference/ui-paths.md; the title in the
+// query or as path info) through hooktap in a seeded random order, failures included (a wrong token, a missing page, a taken name, a
 // protect that changes nothing), and compares the events delivered with the wiki's own record
 // of what happened (recent changes and their log rows): precision and recall must be 1.0. The
 // pages are made through the Action API (their page_created events are counted too).
@@ -120,9 +120,10 @@ func TestMediaWikiSpecialPages(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
 	seed, n := workloadSeed(t)
-	// A form action costs about three API ones (the form's GET, the post, and the rules'
-	// own log lookups before and after): a third as many keep the run well within a minute.
-	n = max(n/3, 10)
+	// A form action costs about three or four API ones (the form's GET, the post, and the
+	// rules' own log lookups before and after): a quarter as many keep the run within a
+	// minute on a loaded machine.
+	n = max(n/4, 10)
 	be := startBackend(t, "mediawiki")
 	rcv := newReceiver(t)
 	ht := startHooktap(t, "mediawiki", be.url(), rcv)
@@ -141,6 +142,14 @@ func TestMediaWikiSpecialPages(t *testing.T) {
 	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
 	remove := func(xs []string, x string) []string { return setMinus(xs, []string{x}) }
 	esc := url.QueryEscape
+	// at spells a form's target as the forms do (the title in the query) or, one time in
+	// three, with the title as path info, as a link or a script may (/index.php/T?action=x).
+	at := func(title, action string) string {
+		if rng.IntN(3) == 0 {
+			return "/" + url.PathEscape(strings.ReplaceAll(title, " ", "_")) + "?action=" + action
+		}
+		return "?title=" + esc(title) + "&action=" + action
+	}
 	edit := func(i int, title string) {
 		r := api.post(false, map[string]string{"action": "edit", "format": "json", "formatversion": "2", "token": api.token,
 			"title": title, "text": fmt.Sprintf("Text %d.", rng.Int()), "summary": "create"})
@@ -199,7 +208,7 @@ func TestMediaWikiSpecialPages(t *testing.T) {
 				f.Set("wpDeleteTalk", "")
 				fails = strings.HasPrefix(title, "File:") && !exists(talkPage)
 			}
-			st, _, body := ui.post("?title="+esc(title)+"&action=delete", f)
+			st, _, body := ui.post(at(title, "delete"), f)
 			want(i, "delete "+title, st, 200)
 			if exists(title) != fails {
 				t.Fatalf("action %d: the delete form of %q (wpDeleteTalk %v) did not do what was expected (fail %v): %q", i, title, f.Has("wpDeleteTalk"), fails, mwFormErrors.FindAllString(body, -1))
@@ -228,7 +237,7 @@ func TestMediaWikiSpecialPages(t *testing.T) {
 			} else {
 				counts["error delete token"]++
 			}
-			st, _, _ := ui.post("?title="+esc(title)+"&action=delete", url.Values{"wpReason": {"x"}, "wpConfirmB": {"Delete page"}, "wpEditToken": {"0123+\\"}})
+			st, _, _ := ui.post(at(title, "delete"), url.Values{"wpReason": {"x"}, "wpConfirmB": {"Delete page"}, "wpEditToken": {"0123+\\"}})
 			want(i, "failing delete", st, 200)
 			if logged("delete") != lid {
 				t.Fatalf("action %d: the failing delete of %q was logged", i, title)
@@ -248,7 +257,7 @@ func TestMediaWikiSpecialPages(t *testing.T) {
 				}
 				counts["undelete"]++
 			}
-			st, _, _ := ui.post("?title=Special:Undelete&action=submit", url.Values{"target": {title}, "wpComment": {"restore"}, "restore": {"1"}, "wpEditToken": {tok}})
+			st, _, _ := ui.post(at("Special:Undelete", "submit"), url.Values{"target": {title}, "wpComment": {"restore"}, "restore": {"1"}, "wpEditToken": {tok}})
 			want(i, "undelete "+title, st, 200)
 		case k < 56: // move, with the talk page, subpages and a redirect or not
 			from := pick(live)
@@ -270,12 +279,20 @@ func TestMediaWikiSpecialPages(t *testing.T) {
 			case 1: // onto an existing page: "already exists", nothing moved
 				f.Set("wpNewTitleMain", pick(live))
 				counts["error move exists"]++
+			case 2: // onto an existing page, deleting it to make way
+				to = pick(remove(live, from))
+				f.Set("wpNewTitleMain", to)
+				f.Set("wpDeleteAndMove", "1")
+				rec.scan("") // the deleted page's rows vanish with it
+				live = remove(live, from)
+				deleted = append(deleted, to)
+				counts["move deleting the target"]++
 			default:
 				live = append(remove(live, from), to)
 				counts["move"]++
 			}
 			lid := logged("move")
-			st, _, _ := ui.post("?title=Special:MovePage&action=submit", f)
+			st, _, _ := ui.post(at("Special:MovePage", "submit"), f)
 			want(i, "move "+from, st, 200)
 			if moved := logged("move") != lid; moved != (f.Get("wpNewTitleMain") == to && f.Get("wpEditToken") != "0123+\\") {
 				t.Fatalf("action %d: the move of %q to %q logged: %v", i, from, f.Get("wpNewTitleMain"), moved)
@@ -299,7 +316,7 @@ func TestMediaWikiSpecialPages(t *testing.T) {
 				tok, code = "0123+\\", 200
 				counts["error protect token"]++
 			}
-			st, _, _ := ui.post("?title="+esc(title)+"&action=protect", url.Values{"title": {title},
+			st, _, _ := ui.post(at(title, "protect"), url.Values{"title": {title},
 				"mwProtect-level-edit": {level}, "wpProtectExpirySelection-edit": {"infinite"}, "mwProtect-expiry-edit": {""},
 				"mwProtect-level-move": {level}, "wpProtectExpirySelection-move": {"infinite"}, "mwProtect-expiry-move": {""},
 				"wpProtectReasonSelection": {"other"}, "mwProtect-reason": {"protect"}, "wpEditToken": {tok}})

@@ -8,7 +8,9 @@ import "hooktap/rules"
 // false (every read, most writes) the request takes the pass-through path: no copy, no
 // further call. When it returns true the proxy keeps a bounded copy of the request body,
 // calls Before (which may make lookups through x.Upstream), forwards the request, and calls
-// After with the response filled in.
+// After with the response filled in. When Before sets x.RespUnneeded (no rule can match
+// whatever the answer), the response body streams to the client uncopied and After sees
+// none.
 type Tap interface {
 	// Wants reports whether a request with this method and raw path could match a rule.
 	// It must not allocate and must not keep its arguments.

@@ -460,3 +460,43 @@ func TestUpgradeHeadersDoNotBypassTap(t *testing.T) {
 		})
 	}
 }
+
+// unneededTap wants every request and, like the classifier when every candidate rule's
+// request conditions failed, tells the proxy in Before that the answer cannot matter.
+type unneededTap struct{ recTap }
+
+func (*unneededTap) Wants(_, _ []byte) bool { return true }
+func (t *unneededTap) Before(x *rules.Exchange) {
+	t.recTap.Before(x)
+	x.RespUnneeded = true
+}
+
+// TestTapRespUnneededPassesBodyThrough checks that a tapped exchange whose Before says no
+// rule can match (a page view under a rule for ?action=rollback) streams the response to the
+// client uncopied: After still runs, with the status and headers, and sees no body.
+func TestTapRespUnneededPassesBodyThrough(t *testing.T) {
+	page := strings.Repeat("<p>a long page view</p>\n", 4000)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-AUSERNAME", "admin")
+		_, _ = io.WriteString(w, page)
+	}))
+	defer up.Close()
+	tap := &unneededTap{}
+	cfg := cfgFor(up.URL)
+	cfg.TapBodyLimit = 1024
+	s, addr, _ := startProxy(t, cfg, tap)
+	resp, body := rawDo(t, addr, "GET /index.php?title=Main_Page HTTP/1.1\r\nHost: h\r\n\r\n")
+	if resp.StatusCode != 200 || string(body) != page {
+		t.Fatalf("client got %d, %d bytes, want 200 and the page's %d", resp.StatusCode, len(body), len(page))
+	}
+	_, after := tap.calls()
+	if len(after) != 1 {
+		t.Fatalf("After called %d times, want 1", len(after))
+	}
+	if a := after[0]; a.status != 200 || a.user != "admin" || a.respLen != 0 || a.respTrunc {
+		t.Errorf("After saw status %d, user %q, %d body bytes (cut %v); want 200, admin, none", a.status, a.user, a.respLen, a.respTrunc)
+	}
+	if st := s.Stats(); st.Tapped != 1 || st.TapTruncated != 0 {
+		t.Errorf("stats: tapped %d, truncated %d; want 1, 0", st.Tapped, st.TapTruncated)
+	}
+}

@@ -161,62 +161,88 @@ type lineErr struct {
 
 func (e *lineErr) Error() string { return e.msg }
 
+// parseCaseExchange parses one exchange of a case: its setup lines (parseCaseSetup), then
+// the request, "=> STATUS" and the response (parseCaseRequest). An exchange of setup lines
+// alone has Line -1.
 func parseCaseExchange(chunk string) (*CaseExchange, error) {
 	lines := strings.Split(strings.TrimRight(chunk, "\n"), "\n")
 	ce := &CaseExchange{}
-	n := 0 // lines consumed
-	bad := func(msg string) error { return &lineErr{n, msg} }
-	var trunc []string
-	for n < len(lines) {
-		l := lines[n]
-		if strings.HasPrefix(l, "upstream GET ") || strings.HasPrefix(l, "upstream POST ") {
-			// A POST's target is "POST /path method [params]" (an xmlrpc lookup: xmlrpc.go).
-			target, ans, ok := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(l, "upstream GET "), "upstream "), " => ")
-			if !ok {
-				return nil, bad(fmt.Sprintf("bad upstream line %q (want upstream GET /path => STATUS BODY)", l))
-			}
-			a := CaseAnswer{Target: target}
-			if d, rest, ok := strings.Cut(ans, " "); ok && strings.HasPrefix(d, "after=") {
-				var err error
-				if a.Delay, err = time.ParseDuration(strings.TrimPrefix(d, "after=")); err != nil {
-					return nil, bad(fmt.Sprintf("bad upstream line %q: %v", l, err))
-				}
-				ans = rest
-			}
-			if ans == "error" {
-				a.Err = true
-			} else {
-				code, body, _ := strings.Cut(ans, " ")
-				st, err := strconv.Atoi(code)
-				if err != nil {
-					return nil, bad(fmt.Sprintf("bad upstream line %q: status %q is not a number", l, code))
-				}
-				a.Status, a.Body = st, body
-			}
-			ce.Answers = append(ce.Answers, a)
-			n++
-			continue
-		}
-		if l == "sink refuse" {
-			ce.Refuse = true
-			n++
-			continue
-		}
-		if l == "truncated request" || l == "truncated response" {
-			trunc = append(trunc, l)
-			n++
-			continue
-		}
-		break
+	n, err := ce.parseSetup(lines)
+	if err != nil {
+		return nil, err
 	}
 	if n == len(lines) {
 		ce.Line = -1 // setup only: no request
 		return ce, nil
 	}
 	ce.Line = n
+	if err := ce.parseRequest(lines, n); err != nil {
+		return nil, err
+	}
+	return ce, nil
+}
+
+// parseSetup reads the setup lines that open an exchange ("upstream GET ...", "sink
+// refuse", "truncated request", "truncated response") and returns how many there were.
+func (ce *CaseExchange) parseSetup(lines []string) (int, error) {
+	for n, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "upstream GET ") || strings.HasPrefix(l, "upstream POST "):
+			a, msg := parseCaseAnswer(l)
+			if msg != "" {
+				return n, &lineErr{n, msg}
+			}
+			ce.Answers = append(ce.Answers, a)
+		case l == "sink refuse":
+			ce.Refuse = true
+		case l == "truncated request":
+			ce.Exchange.BodyTrunc = true
+		case l == "truncated response":
+			ce.Exchange.RespTrunc = true
+		default:
+			return n, nil
+		}
+	}
+	return len(lines), nil
+}
+
+// parseCaseAnswer parses "upstream GET /path => [after=DURATION] STATUS BODY" (or "=> error");
+// on a mistake it returns the message.
+func parseCaseAnswer(l string) (CaseAnswer, string) {
+	// A POST's target is "POST /path method [params]" (an xmlrpc lookup: xmlrpc.go).
+	target, ans, ok := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(l, "upstream GET "), "upstream "), " => ")
+	if !ok {
+		return CaseAnswer{}, fmt.Sprintf("bad upstream line %q (want upstream GET /path => STATUS BODY)", l)
+	}
+	a := CaseAnswer{Target: target}
+	if d, rest, ok := strings.Cut(ans, " "); ok && strings.HasPrefix(d, "after=") {
+		var err error
+		if a.Delay, err = time.ParseDuration(strings.TrimPrefix(d, "after=")); err != nil {
+			return CaseAnswer{}, fmt.Sprintf("bad upstream line %q: %v", l, err)
+		}
+		ans = rest
+	}
+	if ans == "error" {
+		a.Err = true
+		return a, ""
+	}
+	code, body, _ := strings.Cut(ans, " ")
+	st, err := strconv.Atoi(code)
+	if err != nil {
+		return CaseAnswer{}, fmt.Sprintf("bad upstream line %q: status %q is not a number", l, code)
+	}
+	a.Status, a.Body = st, body
+	return a, ""
+}
+
+// parseRequest reads the exchange from its request line, lines[n]: "METHOD /path?query",
+// request headers, a blank line, the body, "=> STATUS", response headers, a blank line and
+// the response body. A multipart body's lines are joined by CRLF.
+func (ce *CaseExchange) parseRequest(lines []string, n int) error {
+	bad := func(msg string) error { return &lineErr{n, msg} }
 	method, target, ok := strings.Cut(lines[n], " ")
 	if !ok || method == "" || !strings.HasPrefix(target, "/") {
-		return nil, bad(fmt.Sprintf("bad request line %q (want METHOD /path?query)", lines[n]))
+		return bad(fmt.Sprintf("bad request line %q (want METHOD /path?query)", lines[n]))
 	}
 	path, query, _ := strings.Cut(target, "?")
 	x := &ce.Exchange
@@ -230,11 +256,11 @@ func parseCaseExchange(chunk string) (*CaseExchange, error) {
 	}
 	if n == len(lines) {
 		n = ce.Line
-		return nil, bad(fmt.Sprintf("exchange %q has no => STATUS line", target))
+		return bad(fmt.Sprintf("exchange %q has no => STATUS line", target))
 	}
 	st, err := strconv.Atoi(strings.TrimPrefix(lines[n], "=> "))
 	if err != nil {
-		return nil, bad(fmt.Sprintf("bad status line %q", lines[n]))
+		return bad(fmt.Sprintf("bad status line %q", lines[n]))
 	}
 	n++
 	respH := readCaseHeaders(lines, &n)
@@ -244,13 +270,10 @@ func parseCaseExchange(chunk string) (*CaseExchange, error) {
 	}
 	x.Header, x.Body = reqH, []byte(strings.Join(body, nl))
 	x.Status, x.RespHeader, x.RespBody = st, respH, []byte(strings.Join(lines[n:], "\n"))
-	for _, tr := range trunc {
-		x.BodyTrunc = x.BodyTrunc || tr == "truncated request"
-		x.RespTrunc = x.RespTrunc || tr == "truncated response"
-	}
-	return ce, nil
+	return nil
 }
 
+// readCaseHeaders reads "Name: value" lines from lines[*n] up to a blank line (consumed).
 func readCaseHeaders(lines []string, n *int) CaseHeaders {
 	h := CaseHeaders{}
 	for *n < len(lines) {
@@ -354,11 +377,7 @@ func RunCase(name string, src []byte, xs []CaseExchange) (out, kind string, err 
 		}
 		return err.Error() + "\n", CaseErrors, nil
 	}
-	m, err := Compile(f)
-	if err != nil {
-		return "", "", fmt.Errorf("rules: %s: Parse accepted the file but Compile did not: %w", name, err)
-	}
-	return runCase(m, f.Classify, xs), CaseEvents, nil
+	return runCase(f.Matcher(), f.Classify, xs), CaseEvents, nil
 }
 
 func runCase(m *Matcher, cfg ClassifySection, xs []CaseExchange) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -220,6 +221,7 @@ func (c *Classifier) Before(x *Exchange) {
 	s := c.pool.Get().(*state)
 	c.m.Load().begin(s, x, c.environment())
 	x.State = s
+	x.RespUnneeded = !slices.Contains(s.reqOK, true)
 }
 
 // After matches the response, builds the events and enqueues each to the sink. It returns

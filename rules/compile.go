@@ -2,7 +2,6 @@ package rules
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -65,21 +64,6 @@ func methodIndex(b []byte) uint8 {
 	return 0
 }
 
-// tseg is one segment of a path template.
-type tseg struct {
-	lit   string
-	param string // {param}
-	rest  bool   // {param...}
-	opt   bool   // {param*}: a rest that may be empty (optional.go)
-}
-
-// tmplPart is a piece of a lookup or invalidate template: literal text or a value.
-type tmplPart struct {
-	lit string
-	e   *expr // nil for literal
-	raw bool  // a path binding: inserted raw (it is already URL-encoded)
-}
-
 type clookup struct {
 	name  string
 	parts []tmplPart
@@ -91,17 +75,6 @@ type clookup struct {
 	skipMissing bool
 	call        *xcall // an xmlrpc lookup's call (xmlrpc.go); nil for a GET
 	deps        []int  // [classify] lookups: the earlier ones its path reads (lists.go)
-}
-
-type cemit struct {
-	name  string // interned from Names
-	conds []cond
-	each  *expr
-	// eachLookups has bit i set when the rule's lookup i is per element of the same array as
-	// each: an element whose lookup failed emits nothing (on_lookup_error = "skip").
-	eachLookups uint64
-	payload     *pnode
-	full        *pnode // nil when the emit has no full table
 }
 
 // crule is a compiled rule.
@@ -119,18 +92,9 @@ type crule struct {
 	emits                          []cemit
 }
 
+// statusOK reports whether the upstream's status st is one of the rule's.
 func (r *crule) statusOK(st int) bool {
 	return st >= 0 && st < 640 && r.status[st/64]&(1<<(st%64)) != 0
-}
-
-// pnode is a node of a compiled payload: an object key holding either a value or more keys.
-type pnode struct {
-	key  string // JSON-encoded key followed by ':'
-	name string
-	e    *expr
-	lit  string // a TOML literal, as JSON
-	num  bool   // the expression ends in |num (applied inside arrays and objects too)
-	kids []*pnode
 }
 
 // tnode is a node of the path index.
@@ -144,7 +108,7 @@ type tnode struct {
 
 // Compile compiles f's rules (and [classify] user) into a Matcher. It reports every error in
 // the rules as [Errors]. Parse already compiles once to validate, so Compile on a loaded File
-// does not fail.
+// does not fail, and [File.Matcher] returns that first compilation without a second one.
 func Compile(f *File) (*Matcher, error) {
 	d := f.meta
 	if d == nil {
@@ -159,6 +123,8 @@ func Compile(f *File) (*Matcher, error) {
 	return m, nil
 }
 
+// compile compiles f into a Matcher with d's key-path index, collecting every error; d's
+// earlier errors are kept apart and restored.
 func compile(f *File, d *decoder) (*Matcher, Errors) {
 	saved := d.errs
 	d.errs = nil
@@ -166,59 +132,36 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 	if d.name == "" {
 		d.name = "rules"
 	}
-	m := &Matcher{root: &tnode{}, lookupTimeout: f.Classify.LookupTimeout, eachLimit: f.Classify.EachLookupLimit,
-		route: compileRoute(&f.Classify)}
+	m := newMatcher(&f.Classify)
+	d.memo = memoTable{}
+	usc := &scope{user: true}
+	m.userLookups = d.compileUserLookups(f.Classify.Lookups, usc)
+	m.user = d.compileUser(f.Classify.User, usc)
+	d.compileRules(m, f.Rules)
+	m.memoSlots = len(d.memo)
+	return m, d.errs
+}
+
+// newMatcher returns a Matcher without rules, with [classify]'s lookup bounds (defaults
+// filled) and route.
+func newMatcher(c *ClassifySection) *Matcher {
+	m := &Matcher{root: &tnode{}, lookupTimeout: c.LookupTimeout, eachLimit: c.EachLookupLimit,
+		route: compileRoute(c)}
 	if m.lookupTimeout <= 0 {
 		m.lookupTimeout = 2 * time.Second
 	}
 	if m.eachLimit <= 0 {
 		m.eachLimit = 50
 	}
-	d.memo = memoTable{}
-	usc := &scope{user: true}
-	for i, l := range f.Classify.Lookups {
-		lp := "classify" + sep + "lookup" + sep + strconv.Itoa(i)
-		where := "[classify]"
-		if l.Name == "" {
-			d.errorf(lp, where, "lookup #%d: name is required", i+1)
-		}
-		for _, prev := range usc.lookups {
-			if prev == l.Name && l.Name != "" {
-				d.errorf(lp+sep+"name", where, "duplicate lookup %q", l.Name)
-			}
-		}
-		usc.lookups = append(usc.lookups, l.Name)
-		if l.Stage != "" && l.Stage != "after" || l.Each != "" {
-			d.errorf(lp, where, "lookup %q: a [classify] lookup is made after forwarding, when user needs it: it takes no stage or each", l.Name)
-		}
-		cl := clookup{name: l.Name, after: true, cache: l.Cache == nil || *l.Cache, skipMissing: true}
-		if l.XMLRPC != "" || l.Params != nil {
-			d.errorf(lp+sep+"xmlrpc", where, "lookup %q: a [classify] lookup cannot be an xmlrpc lookup", l.Name)
-		}
-		if l.Path == "" {
-			d.errorf(lp, where, "lookup %q: path is required", l.Name)
-		} else if !strings.HasPrefix(l.Path, "/") {
-			d.errorf(lp+sep+"path", where, "lookup %q: path %q must start with /", l.Name, l.Path)
-		} else {
-			parts, err := parseURLTemplate(l.Path, &scope{memo: d.memo, user: true, lookups: usc.lookups[:len(usc.lookups)-1]})
-			if err == nil {
-				for _, pt := range parts {
-					if pt.e != nil && pt.e.src == srcUser {
-						err = fmt.Errorf("%s: a user lookup cannot read user", pt.e.text)
-					}
-					if pt.e != nil {
-						cl.deps = lookupRefs(pt.e, cl.deps)
-					}
-				}
-			}
-			if err != nil {
-				d.errorf(lp+sep+"path", where, "lookup %q: path %q: %v", l.Name, l.Path, err)
-			}
-			cl.parts = parts
-		}
-		m.userLookups = append(m.userLookups, cl)
-	}
-	for i, u := range f.Classify.User {
+	return m
+}
+
+// compileUser compiles [classify] user, the expressions tried in order for the acting user,
+// which may read the [classify] lookups declared in usc; by default X-AUSERNAME, then the
+// Basic-auth user.
+func (d *decoder) compileUser(user []string, usc *scope) []expr {
+	var out []expr
+	for i, u := range user {
 		e, err := parseExpr(u, usc)
 		if err == nil && e.src == srcUser {
 			err = errors.New("user cannot refer to user")
@@ -227,17 +170,23 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 			d.errorf("classify"+sep+"user", "[classify]", "user[%d]: %v", i, err)
 			continue
 		}
-		m.user = append(m.user, e)
+		out = append(out, e)
 	}
-	if len(f.Classify.User) == 0 {
+	if len(user) == 0 {
 		for _, u := range []string{"respheader.X-AUSERNAME", "basic.user"} {
 			e, _ := parseExpr(u, &scope{})
-			m.user = append(m.user, e)
+			out = append(out, e)
 		}
 	}
+	return out
+}
+
+// compileRules compiles the rules into m, in file order, reporting a missing or duplicate
+// name; a rule with any error is left out.
+func (d *decoder) compileRules(m *Matcher, rules []Rule) {
 	names := map[string]int{}
-	for i := range f.Rules {
-		r := &f.Rules[i]
+	for i := range rules {
+		r := &rules[i]
 		where := "rule #" + strconv.Itoa(i+1)
 		if r.Name != "" {
 			where = "rule " + strconv.Quote(r.Name)
@@ -261,17 +210,21 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 			continue
 		}
 		cr.line = line
-		if len(cr.lookups) > m.maxLookups {
-			m.maxLookups = len(cr.lookups)
-		}
-		idx := int32(len(m.rules))
-		m.rules = append(m.rules, cr)
-		m.root.insert(cr.tmpl, idx, cr.methods)
+		m.add(cr)
 	}
-	m.memoSlots = len(d.memo)
-	return m, d.errs
 }
 
+// add appends a compiled rule to m and indexes it by path and methods.
+func (m *Matcher) add(cr *crule) {
+	if len(cr.lookups) > m.maxLookups {
+		m.maxLookups = len(cr.lookups)
+	}
+	idx := int32(len(m.rules))
+	m.rules = append(m.rules, cr)
+	m.root.insert(cr.tmpl, idx, cr.methods)
+}
+
+// insert adds rule idx, whose template is t, under n.
 func (n *tnode) insert(t []tseg, idx int32, mask uint8) {
 	n.mask |= mask
 	if len(t) == 0 {
@@ -308,40 +261,77 @@ func (n *tnode) insert(t []tseg, idx int32, mask uint8) {
 func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 	nerr := len(d.errs)
 	cr := &crule{name: r.Name}
-	if len(r.Method) == 0 && !d.bad[p+sep+"method"] {
+	cr.methods = d.compileMethods(r.Method, p, where)
+	sc := &scope{memo: d.memo}
+	pathOK := d.compilePath(cr, r.Path, p, where, sc)
+	cr.status = d.compileStatus(r.Status, p, where)
+	emit, ok := onLookupError[r.OnLookupError]
+	if !ok {
+		d.errorf(p+sep+"on_lookup_error", where, "on_lookup_error must be \"skip\" or \"emit\", not %q", r.OnLookupError)
+	}
+	cr.emitOnLookupError = emit
+	d.declareLookups(r.Lookups, p, where, sc)
+	for i, l := range r.Lookups {
+		lp := p + sep + "lookup" + sep + strconv.Itoa(i)
+		cr.lookups = append(cr.lookups, d.compileLookup(l, i, cr.lookups, lp, where, sc))
+	}
+	d.compileConds(cr, r.When, p, where, sc)
+	d.compileInvalidate(cr, r.Invalidate, pathOK, p, where, sc)
+	d.compileEmits(cr, r.Emit, p, where, sc)
+	if len(d.errs) > nerr {
+		return nil
+	}
+	return cr
+}
+
+// onLookupError maps a rule's on_lookup_error to whether it emits when a lookup fails.
+var onLookupError = map[string]bool{"": false, "skip": false, "emit": true}
+
+// compileMethods returns the bit set (1<<methodIndex) of a rule's methods, reporting a
+// missing or unknown one.
+func (d *decoder) compileMethods(methods []string, p, where string) uint8 {
+	if len(methods) == 0 && !d.bad[p+sep+"method"] {
 		d.errorf(p, where, "method is required")
 	}
-	for _, mname := range r.Method {
+	var set uint8
+	for _, mname := range methods {
 		mi := methodIndex([]byte(strings.ToUpper(mname)))
 		if mi == 0 {
 			d.errorf(p+sep+"method", where, "unknown method %q (want GET, POST, PUT, PATCH or DELETE)", mname)
 			continue
 		}
-		cr.methods |= 1 << mi
+		set |= 1 << mi
 	}
-	sc := &scope{memo: d.memo}
-	pathOK := false
-	if r.Path == "" {
+	return set
+}
+
+// compilePath parses a rule's path template into cr.tmpl and declares its bindings in sc. It
+// reports whether the path is good.
+func (d *decoder) compilePath(cr *crule, path, p, where string, sc *scope) bool {
+	if path == "" {
 		if !d.bad[p+sep+"path"] {
 			d.errorf(p, where, "path is required")
 		}
-	} else {
-		t, err := parseTemplate(r.Path)
-		if err != nil {
-			d.errorf(p+sep+"path", where, "path %q: %v", r.Path, err)
-		}
-		pathOK = err == nil
-		cr.tmpl = t
-		for i, s := range t {
-			if s.rest {
-				sc.rest, sc.restIdx = s.param, i
-			} else {
-				sc.params = append(sc.params, s.param)
-			}
+		return false
+	}
+	t, err := parseTemplate(path)
+	if err != nil {
+		d.errorf(p+sep+"path", where, "path %q: %v", path, err)
+	}
+	cr.tmpl = t
+	for i, s := range t {
+		if s.rest {
+			sc.rest, sc.restIdx = s.param, i
+		} else {
+			sc.params = append(sc.params, s.param)
 		}
 	}
-	// Status.
-	status := r.Status
+	return err == nil
+}
+
+// compileStatus returns the bitmap of a rule's statuses (see crule.status): codes (201) and
+// classes ("2xx"); by default "2xx".
+func (d *decoder) compileStatus(status []any, p, where string) (set [10]uint64) {
 	if len(status) == 0 {
 		status = []any{"2xx"}
 	}
@@ -352,7 +342,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 				d.errorf(p+sep+"status", where, "status %d is not an HTTP status", v)
 				continue
 			}
-			cr.status[v/64] |= 1 << (v % 64)
+			set[v/64] |= 1 << (v % 64)
 		case string:
 			if len(v) != 3 || v[0] < '1' || v[0] > '5' || v[1:] != "xx" {
 				d.errorf(p+sep+"status", where, "status %q: want a code (200) or a class (\"2xx\")", v)
@@ -360,85 +350,19 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 			}
 			base := int(v[0]-'0') * 100
 			for st := base; st < base+100; st++ {
-				cr.status[st/64] |= 1 << (st % 64)
+				set[st/64] |= 1 << (st % 64)
 			}
 		default:
 			d.errorf(p+sep+"status", where, "status must hold codes (200) or classes (\"2xx\"), not %s", tomlType(s))
 		}
 	}
-	switch r.OnLookupError {
-	case "", "skip":
-	case "emit":
-		cr.emitOnLookupError = true
-	default:
-		d.errorf(p+sep+"on_lookup_error", where, "on_lookup_error must be \"skip\" or \"emit\", not %q", r.OnLookupError)
-	}
-	// Lookups.
-	if len(r.Lookups) > 64 {
-		d.errorf(p+sep+"lookup", where, "%d lookups: at most 64 per rule", len(r.Lookups))
-	}
-	for i, l := range r.Lookups {
-		lp := p + sep + "lookup" + sep + strconv.Itoa(i)
-		if l.Name == "" {
-			d.errorf(lp, where, "lookup #%d: name is required", i+1)
-		}
-		for _, prev := range sc.lookups {
-			if prev == l.Name && l.Name != "" {
-				d.errorf(lp+sep+"name", where, "duplicate lookup %q", l.Name)
-			}
-		}
-		sc.lookups = append(sc.lookups, l.Name)
-		sc.lookupEach = append(sc.lookupEach, strings.TrimSpace(l.Each))
-	}
-	for i, l := range r.Lookups {
-		lp := p + sep + "lookup" + sep + strconv.Itoa(i)
-		cl := clookup{name: l.Name, cache: l.Cache == nil || *l.Cache}
-		switch l.Stage {
-		case "", "before":
-		case "after":
-			cl.after = true
-		default:
-			d.errorf(lp+sep+"stage", where, "lookup %q: stage must be \"before\" or \"after\", not %q", l.Name, l.Stage)
-		}
-		lsc := *sc
-		lsc.lookups, lsc.lookupEach = nil, nil
-		if l.Each != "" {
-			e, err := parseExpr(strings.TrimSpace(l.Each), &lsc)
-			switch {
-			case err != nil:
-				d.errorf(lp+sep+"each", where, "lookup %q: each: %v", l.Name, err)
-			case (e.src != srcReq && e.src != srcResp || !eachFilters(e.filters)) && (e.src == srcLookup || e.src == srcItem || !listSource(&e)):
-				d.errorf(lp+sep+"each", where, "lookup %q: each %q: must read a JSON array of req or resp, with no filter but a last |titlelist", l.Name, l.Each)
-			case e.stage() == stResp && !cl.after:
-				d.errorf(lp+sep+"each", where, "lookup %q: each %q is not known before forwarding (stage = \"after\"?)", l.Name, l.Each)
-			default:
-				cl.each, cl.skipMissing = &e, true
-			}
-			lsc.item, lsc.each = true, strings.TrimSpace(l.Each)
-		}
-		// A lookup's path may read the lookups before it (lists.go).
-		lsc.lookups, lsc.lookupEach = sc.lookups[:i], sc.lookupEach[:i]
-		if l.Path == "" {
-			d.errorf(lp, where, "lookup %q: path is required", l.Name)
-		} else if !strings.HasPrefix(l.Path, "/") {
-			d.errorf(lp+sep+"path", where, "lookup %q: path %q must start with /", l.Name, l.Path)
-		} else {
-			parts, err := parseURLTemplate(l.Path, &lsc)
-			if err != nil {
-				d.errorf(lp+sep+"path", where, "lookup %q: path %q: %v", l.Name, l.Path, err)
-			}
-			for _, pt := range parts {
-				if pt.e != nil && !cl.after && pt.e.stage() != stReq && pt.e.stage() != stItem && !beforeLookups(pt.e, cr.lookups) {
-					d.errorf(lp+sep+"path", where, "lookup %q: %s is not known before forwarding (stage = \"after\"?)", l.Name, pt.e.text)
-				}
-			}
-			cl.parts = parts
-		}
-		d.compileXMLRPCLookup(&l, &cl, &lsc, lp, where)
-		cr.lookups = append(cr.lookups, cl)
-	}
-	// Conditions.
-	conds, errs := parseConds(r.When, d.keysOf(p+sep+"when", r.When), sc)
+	return set
+}
+
+// compileConds compiles a rule's when, sorting the conditions by when they can be checked:
+// on the request, on the response, or after a lookup.
+func (d *decoder) compileConds(cr *crule, when map[string]any, p, where string, sc *scope) {
+	conds, errs := parseConds(when, d.keysOf(p+sep+"when", when), sc)
 	for _, err := range errs {
 		d.errorf(p+sep+"when", where, "%v", err)
 	}
@@ -452,8 +376,11 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 			cr.lookConds = append(cr.lookConds, c)
 		}
 	}
-	// Invalidation.
-	inv := r.Invalidate
+}
+
+// compileInvalidate compiles a rule's invalidate templates, which may read its path bindings;
+// without an invalidate list, a rule with a method other than GET drops its own path.
+func (d *decoder) compileInvalidate(cr *crule, inv []string, pathOK bool, p, where string, sc *scope) {
 	if inv == nil && cr.methods&^(1<<mGET) != 0 && pathOK {
 		inv = []string{templateAsURL(cr.tmpl)}
 	}
@@ -468,272 +395,4 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 		}
 		cr.invalidate = append(cr.invalidate, parts)
 	}
-	// Emits.
-	if len(r.Emit) == 0 && !d.bad[p+sep+"emit"] {
-		d.errorf(p, where, "no [[rule.emit]]: a rule must emit at least one event")
-	}
-	for i := range r.Emit {
-		ep := p + sep + "emit" + sep + strconv.Itoa(i)
-		if ce, ok := d.compileEmit(&r.Emit[i], ep, where, sc); ok {
-			if each := strings.TrimSpace(r.Emit[i].Each); each != "" {
-				for li, le := range sc.lookupEach {
-					if le == each {
-						ce.eachLookups |= 1 << li
-					}
-				}
-			}
-			cr.emits = append(cr.emits, ce)
-		}
-	}
-	if len(d.errs) > nerr {
-		return nil
-	}
-	return cr
-}
-
-func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, bool) {
-	nerr := len(d.errs)
-	ce := cemit{}
-	if em.Event == "" {
-		d.errorf(ep, where, "emit: event is required")
-	} else if n, ok := Name([]byte(em.Event)); !ok {
-		d.errorf(ep+sep+"event", where, "unknown event %q", em.Event)
-	} else {
-		ce.name = n
-	}
-	esc := *sc
-	if em.Each != "" {
-		e, err := parseExpr(em.Each, sc)
-		switch {
-		case err != nil:
-			d.errorf(ep+sep+"each", where, "each: %v", err)
-		case e.src != srcReq && e.src != srcResp && e.src != srcLookup && e.src != srcItem && !listSource(&e):
-			d.errorf(ep+sep+"each", where, "each %q: must read a JSON array (req, resp or lookup)", em.Each)
-		case !eachFilters(e.filters) && !listSource(&e):
-			d.errorf(ep+sep+"each", where, "each %q: takes no filter but a last |titlelist", em.Each)
-		default:
-			ce.each = &e
-		}
-		esc.item, esc.each = true, strings.TrimSpace(em.Each)
-	}
-	conds, errs := parseConds(em.When, d.keysOf(ep+sep+"when", em.When), &esc)
-	for _, err := range errs {
-		d.errorf(ep+sep+"when", where, "emit %s: %v", em.Event, err)
-	}
-	ce.conds = conds
-	root := &pnode{}
-	d.addPayload(root, em.Payload, ep+sep+"payload", where, &esc, true)
-	ce.payload = root
-	if len(em.Full) > 0 {
-		full := &pnode{}
-		d.addPayload(full, em.Payload, ep+sep+"payload", where, &esc, false)
-		d.addPayload(full, em.Full, ep+sep+"full", where, &esc, true)
-		ce.full = full
-	}
-	return ce, len(d.errs) == nerr
-}
-
-// eachFilters reports whether an each may read a value through filters: none, or any ending
-// in |titlelist (which makes an array).
-func eachFilters(fs []filter) bool {
-	return len(fs) == 0 || fs[len(fs)-1] == fTitleList
-}
-
-var envelopeKeys = map[string]bool{"timestamp": true, "event": true, "userKey": true}
-
-// addPayload adds a payload table's keys to the tree under root. With check false the table
-// was already checked (the payload table re-added to the full tree): errors are not reported
-// twice.
-func (d *decoder) addPayload(root *pnode, m map[string]any, path, where string, sc *scope, check bool) {
-	report := func(format string, args ...any) {
-		if check {
-			d.errorf(path, where, format, args...)
-		}
-	}
-	for _, k := range d.keysOf(path, m) {
-		parts := strings.Split(k, ".")
-		bad := false
-		for _, p := range parts {
-			if p == "" {
-				report("payload key %q has an empty part", k)
-				bad = true
-				break
-			}
-		}
-		if bad {
-			continue
-		}
-		if len(parts) == 1 && envelopeKeys[k] {
-			report("payload key %q is part of the envelope", k)
-			continue
-		}
-		n := root
-		for i, p := range parts {
-			var c *pnode
-			for _, kid := range n.kids {
-				if kid.name == p {
-					c = kid
-				}
-			}
-			last := i == len(parts)-1
-			if c == nil {
-				c = &pnode{name: p, key: string(appendJSONString(nil, []byte(p))) + ":"}
-				n.kids = append(n.kids, c)
-			} else if last && c.kids == nil {
-				// The same key in payload and full: full's value replaces it for full webhooks.
-				c.e, c.lit, c.num = nil, "", false
-			} else if last || c.e != nil || c.lit != "" {
-				report("payload key %q is given twice, or both as a value and an object", k)
-				bad = true
-				break
-			}
-			n = c
-		}
-		if bad {
-			continue
-		}
-		switch v := m[k].(type) {
-		case string:
-			e, err := parseExpr(v, sc)
-			if err != nil {
-				report("payload %q: %v", k, err)
-				continue
-			}
-			n.e = &e
-			for _, f := range e.filters {
-				n.num = f == fNum
-			}
-		case int64:
-			n.lit = strconv.FormatInt(v, 10)
-		case float64:
-			n.lit = strconv.FormatFloat(v, 'g', -1, 64)
-		case bool:
-			n.lit = strconv.FormatBool(v)
-		default:
-			report("payload %q: a value must be an expression string, a number or a boolean, not %s", k, tomlType(m[k]))
-		}
-	}
-}
-
-// parseTemplate parses a rule's path template.
-func parseTemplate(s string) ([]tseg, error) {
-	if !strings.HasPrefix(s, "/") {
-		return nil, errors.New("must start with /")
-	}
-	if strings.ContainsAny(s, "?#") {
-		return nil, errors.New("a path template has no query (use a query.<name> condition)")
-	}
-	if s == "/" {
-		return []tseg{{lit: ""}}, nil
-	}
-	segs := strings.Split(s[1:], "/")
-	out := make([]tseg, 0, len(segs))
-	seen := map[string]bool{}
-	for i, g := range segs {
-		if g == "" && i == len(segs)-1 {
-			return nil, errors.New("a trailing slash: request paths are matched without one")
-		}
-		if g == "" {
-			return nil, errors.New("empty segment")
-		}
-		if !strings.ContainsAny(g, "{}") {
-			// Request paths are matched in canonical form (path.go): a literal is written
-			// in it too, and one that no canonical path holds is refused.
-			if strings.IndexByte(g, ';') >= 0 {
-				return nil, fmt.Errorf("segment %q: ';' starts a path parameter, which is dropped before matching", g)
-			}
-			lit := string(appendCanonSeg(nil, []byte(g)))
-			if lit == "." || lit == ".." {
-				return nil, fmt.Errorf("segment %q: a dot segment is resolved before matching, so it never matches", g)
-			}
-			out = append(out, tseg{lit: lit})
-			continue
-		}
-		if g[0] != '{' || g[len(g)-1] != '}' {
-			return nil, fmt.Errorf("segment %q: a {name} must be a whole segment", g)
-		}
-		name := g[1 : len(g)-1]
-		rest := strings.HasSuffix(name, "...")
-		name = strings.TrimSuffix(name, "...")
-		opt := optionalRest(&name)
-		rest = rest || opt
-		if !isIdent(name) {
-			return nil, fmt.Errorf("segment %q: a name is letters, digits and _", g)
-		}
-		if rest && i != len(segs)-1 {
-			return nil, fmt.Errorf("segment %q: {name...} must be the last segment", g)
-		}
-		if seen[name] {
-			return nil, fmt.Errorf("segment %q: {%s} is bound twice", g, name)
-		}
-		seen[name] = true
-		out = append(out, tseg{param: name, rest: rest, opt: opt})
-	}
-	return out, nil
-}
-
-func isIdent(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// templateAsURL writes a path template back as a URL template ("{id}" placeholders).
-func templateAsURL(t []tseg) string {
-	var b strings.Builder
-	for _, s := range t {
-		b.WriteByte('/')
-		if s.param != "" {
-			b.WriteString("{" + s.param + "}")
-		} else {
-			b.WriteString(s.lit)
-		}
-	}
-	return b.String()
-}
-
-// parseURLTemplate parses "/rest/api/content/{id}?expand={req.x}": a {name} is a path
-// binding of the rule, inserted raw; anything else in braces is an expression, inserted
-// percent-encoded.
-func parseURLTemplate(s string, sc *scope) ([]tmplPart, error) {
-	var out []tmplPart
-	for s != "" {
-		i := strings.IndexByte(s, '{')
-		if i < 0 {
-			if strings.IndexByte(s, '}') >= 0 {
-				return nil, errors.New("unbalanced }")
-			}
-			out = append(out, tmplPart{lit: s})
-			break
-		}
-		if i > 0 {
-			if strings.IndexByte(s[:i], '}') >= 0 {
-				return nil, errors.New("unbalanced }")
-			}
-			out = append(out, tmplPart{lit: s[:i]})
-		}
-		j := strings.IndexByte(s[i:], '}')
-		if j < 0 {
-			return nil, errors.New("unclosed {")
-		}
-		inner := s[i+1 : i+j]
-		s = s[i+j+1:]
-		src := inner
-		raw := false
-		if isIdent(inner) {
-			src, raw = "path."+inner, true
-		}
-		e, err := parseExpr(src, sc)
-		if err != nil {
-			return nil, fmt.Errorf("{%s}: %v", inner, err)
-		}
-		out = append(out, tmplPart{e: &e, raw: raw})
-	}
-	return out, nil
 }

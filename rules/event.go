@@ -60,6 +60,11 @@ type Exchange struct {
 	Upstream   Fetcher
 	RemoteAddr []byte // client IP as text
 
+	// RespUnneeded is set by Before when no rule can match this exchange whatever the
+	// upstream answers (every candidate rule's request conditions failed): the proxy then
+	// passes the response through without copying its body. After must still be called.
+	RespUnneeded bool
+
 	// State belongs to the classifier between Before and After (a pointer to its own pooled
 	// per-exchange state); the proxy only carries it and clears it after After.
 	State any
