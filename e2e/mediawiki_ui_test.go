@@ -537,7 +537,7 @@ func (w *mwUIWorkload) kinds() []mwUIKind {
 }
 
 // step runs action i and returns its kind and what it acted on. Until every kind has run once,
-// two draws in three go to a kind not done yet that can run now, so that a few dozen actions
+// three draws in four go to a kind not done yet that can run now, so that a few dozen actions
 // take every UI path; the others are drawn by weight.
 func (w *mwUIWorkload) step(i int) (kind, title string) {
 	if len(w.live) < 3 {
@@ -556,7 +556,7 @@ func (w *mwUIWorkload) step(i int) (kind, title string) {
 		}
 	}
 	var k mwUIKind
-	if len(undone) > 0 && w.rng.IntN(3) < 2 {
+	if len(undone) > 0 && w.rng.IntN(4) < 3 {
 		k = undone[w.rng.IntN(len(undone))]
 	} else {
 		r := w.rng.IntN(total)
