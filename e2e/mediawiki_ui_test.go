@@ -536,23 +536,40 @@ func (w *mwUIWorkload) kinds() []mwUIKind {
 	}
 }
 
+// mwUIEnabler names, for the kinds that need one, the kind that makes them possible.
+var mwUIEnabler = map[string]string{
+	"undo": "edit", "rollback": "anonymous edit", "move with talk": "talk section", "move without talk": "talk section",
+	"undelete": "delete", "undelete file": "delete file", "delete file": "upload", "new file version": "upload",
+	"new file version (warning page)": "upload", "unprotect": "protect",
+}
+
 // step runs action i and returns its kind and what it acted on. Until every kind has run once,
-// three draws in four go to a kind not done yet that can run now, so that a few dozen actions
-// take every UI path; the others are drawn by weight.
+// three draws in four go to a kind not done yet that can run now (or to the kind that makes it
+// possible), so that a few dozen actions take every UI path; the others are drawn by weight.
 func (w *mwUIWorkload) step(i int) (kind, title string) {
 	if len(w.live) < 3 {
 		return w.create(i, "")
 	}
 	var ready, undone []mwUIKind
 	total := 0
-	for _, k := range w.kinds() {
+	byName := map[string]mwUIKind{}
+	kinds := w.kinds()
+	for _, k := range kinds {
 		if len(k.pages()) == 0 {
 			continue
 		}
 		ready = append(ready, k)
+		byName[k.name] = k
 		total += k.weight
-		if w.done[k.name] == 0 {
-			undone = append(undone, k)
+	}
+	for _, k := range kinds {
+		if w.done[k.name] > 0 {
+			continue
+		}
+		if r, ok := byName[k.name]; ok {
+			undone = append(undone, r)
+		} else if e, ok := byName[mwUIEnabler[k.name]]; ok { // what makes it possible
+			undone = append(undone, e)
 		}
 	}
 	var k mwUIKind
