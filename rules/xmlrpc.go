@@ -349,8 +349,28 @@ func (sc *xmlScanner) call(dst []byte) ([]byte, bool) {
 			dst = append(dst, dst[spans[c.i][0]:spans[c.i][1]]...)
 		}
 	}
+	if pass >= 0 && pass < n && pass < len(spans) {
+		dst = maskSpan(dst, spans[pass][0], spans[pass][1])
+	}
 	dst = append(dst, '}')
 	return dst, sc.expect(tagClose, "methodCall")
+}
+
+// passwordMask stands in params for the password, which only the password member holds
+// (refused outside an xmlrpc lookup's params): xmlrpc.params and xmlrpc.params.N, readable
+// anywhere, never carry it.
+const passwordMask = `"***"`
+
+// maskSpan replaces dst[lo:hi] with passwordMask, moving what follows.
+func maskSpan(dst []byte, lo, hi int) []byte {
+	end := len(dst)
+	n := end + len(passwordMask) - (hi - lo)
+	if n > end {
+		dst = append(dst, passwordMask[:n-end]...)
+	}
+	copy(dst[lo+len(passwordMask):], dst[hi:end])
+	copy(dst[lo:], passwordMask)
+	return dst[:n]
 }
 
 func (sc *xmlScanner) response(dst []byte) ([]byte, bool) {
@@ -828,8 +848,14 @@ func checkXMLRPCExpr(e *expr, head, tail string, sc *scope) error {
 	if tail == "" {
 		return fmt.Errorf("%q: xmlrpc needs a path (xmlrpc.method, xmlrpc.params.N..., xmlrpc.user): the whole call holds the password", e.text)
 	}
-	if first, _, _ := strings.Cut(tail, "."); strings.HasPrefix(first, "password") {
+	first, _, _ := strings.Cut(tail, ".")
+	if strings.HasPrefix(first, "password") {
 		return fmt.Errorf("%q: xmlrpc.password is the client's password: only an xmlrpc lookup's params may read it", e.text)
+	}
+	if first, _, _ = strings.Cut(first, "|"); first != "method" && first != "params" && first != "user" {
+		// A wildcard (xmlrpc.pass*), an escape (xmlrpc.p\assword), a modifier
+		// (xmlrpc.@this) or a multipath would reach the password member too.
+		return fmt.Errorf("%q: xmlrpc.<path> starts with method, params or user", e.text)
 	}
 	return nil
 }
