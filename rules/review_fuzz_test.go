@@ -1,0 +1,38 @@
+package rules
+
+import (
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+// FuzzFormLists feeds random query strings, cookie patterns and Set-Cookie headers to the
+// list sources and respcookie's matcher: never a panic, every list valid JSON, and a matched
+// star's bounds inside the name.
+func FuzzFormLists(f *testing.F) {
+	f.Add([]byte("post%5B%5D=1&post[]=2&ids=1,%202,,3"), "post[]", "*PostEditRevision*", []byte("wikiPostEditRevision345=saved; path=/"))
+	f.Add([]byte("a=%zz&a&=&a=%E2%98"), "a", "**", []byte("=\"\""))
+	f.Fuzz(func(t *testing.T, q []byte, name, pat string, h []byte) {
+		s := &state{}
+		if v := s.allParams(q, name); v.kind != vMissing && !gjson.Valid(v.res.Raw) {
+			t.Fatalf("allParams(%q, %q): %s", q, name, v.res.Raw)
+		}
+		if v := s.splitList(value{kind: vText, text: q}); !gjson.Valid(v.res.Raw) {
+			t.Fatalf("splitList(%q): %s", q, v.res.Raw)
+		}
+		e := &expr{text: "respcookie." + pat}
+		if parseCookieExpr(e, pat) != nil {
+			return
+		}
+		n, _, ok := splitSetCookie(h)
+		if !ok {
+			return
+		}
+		for part := -1; part <= len(e.cookie.pieces)-1; part++ {
+			e.cookie.part = part
+			if lo, hi, ok := e.cookie.match(n); ok && (lo < 0 || hi > len(n) || lo > hi) {
+				t.Fatalf("%q on %q part %d: [%d:%d]", pat, n, part, lo, hi)
+			}
+		}
+	})
+}
