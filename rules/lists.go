@@ -69,7 +69,12 @@ func (s *state) evalList(e *expr, x *Exchange) value {
 		if x.Header == nil || len(x.Body) == 0 || !hasPrefixFold(x.Header.Peek("Content-Type"), "application/x-www-form-urlencoded") {
 			return value{}
 		}
-		return s.allParams(x.Body, e.name)
+		body := x.Body
+		if x.BodyTrunc {
+			// The last pair may be cut inside its value (delete_tags[]=12 of 123): drop it.
+			body = body[:max(bytes.LastIndexByte(body, '&'), 0)]
+		}
+		return s.allParams(body, e.name)
 	case srcLocation, srcLocationFrag:
 		if x.RespHeader == nil {
 			return value{}
