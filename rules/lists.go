@@ -110,8 +110,10 @@ func (s *state) evalList(e *expr, x *Exchange) value {
 		}
 		return value{kind: vText, text: x.RespBody}
 	case srcLookupBody:
+		// Only a 2xx answer's text: an error page must not become a value (a nonce in the
+		// next lookup's URL, say).
 		l := s.lookupOf(e, x)
-		if l == nil || l.status == 0 {
+		if l == nil || l.status < 200 || l.status > 299 {
 			return value{}
 		}
 		return value{kind: vText, text: bytes.TrimSpace(l.body)}
