@@ -143,16 +143,8 @@ func appendEscape(dst, s []byte) []byte {
 // is name, and returns its decoded value (in *buf).
 func findParam(q []byte, name string, buf *[]byte) ([]byte, bool) {
 	for len(q) > 0 {
-		var pair []byte
-		if i := bytes.IndexByte(q, '&'); i >= 0 {
-			pair, q = q[:i], q[i+1:]
-		} else {
-			pair, q = q, nil
-		}
-		k, v := pair, []byte(nil)
-		if i := bytes.IndexByte(pair, '='); i >= 0 {
-			k, v = pair[:i], pair[i+1:]
-		}
+		var k, v []byte
+		k, v, q = nextPair(q)
 		if !keyEqual(k, name) {
 			continue
 		}
@@ -160,6 +152,20 @@ func findParam(q []byte, name string, buf *[]byte) ([]byte, bool) {
 		return *buf, true
 	}
 	return nil, false
+}
+
+// nextPair splits the first name=value pair off a form-urlencoded string: its raw name and
+// value (nil without '=') and the rest after '&'.
+func nextPair(q []byte) (k, v, rest []byte) {
+	pair := q
+	if i := bytes.IndexByte(q, '&'); i >= 0 {
+		pair, rest = q[:i], q[i+1:]
+	}
+	k = pair
+	if i := bytes.IndexByte(pair, '='); i >= 0 {
+		k, v = pair[:i], pair[i+1:]
+	}
+	return k, v, rest
 }
 
 // keyEqual reports whether the form-encoded key k decodes to name.

@@ -129,16 +129,8 @@ func (s *state) allParams(q []byte, name string) value {
 	s.lists = append(s.lists, '[')
 	n := 0
 	for len(q) > 0 {
-		var pair []byte
-		if i := bytes.IndexByte(q, '&'); i >= 0 {
-			pair, q = q[:i], q[i+1:]
-		} else {
-			pair, q = q, nil
-		}
-		k, v := pair, []byte(nil)
-		if i := bytes.IndexByte(pair, '='); i >= 0 {
-			k, v = pair[:i], pair[i+1:]
-		}
+		var k, v []byte
+		k, v, q = nextPair(q)
 		if !keyEqual(k, name) {
 			continue
 		}
