@@ -107,6 +107,12 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString writes s as a JSON string.
 func appendJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')
+	dst = appendJSONInner(dst, s)
+	return append(dst, '"')
+}
+
+// appendJSONInner writes s escaped as inside a JSON string, without the quotes.
+func appendJSONInner(dst, s []byte) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -128,6 +134,5 @@ func appendJSONString(dst, s []byte) []byte {
 		}
 		start = i + 1
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }

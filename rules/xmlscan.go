@@ -185,32 +185,6 @@ func (sc *xmlScanner) appendText(dst []byte) ([]byte, bool) {
 	return dst, true
 }
 
-// appendJSONInner writes s escaped as inside a JSON string, without the quotes.
-func appendJSONInner(dst, s []byte) []byte {
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-		}
-		start = i + 1
-	}
-	return append(dst, s[start:]...)
-}
-
 // appendXMLRPCJSON converts a methodCall (resp false) to
 // {"method":"...","params":[...],"user":"...","password":"..."} or a methodResponse (resp
 // true) to {"value":...} or {"fault":{...}}, appending to dst. It reports false when body is
