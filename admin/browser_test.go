@@ -5,7 +5,6 @@ import (
 	"flag"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,25 +13,9 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// chromium finds the browser: $HOOKTAP_CHROMIUM, /usr/bin/chromium, or chromium on $PATH.
-func chromium() (string, bool) {
-	for _, p := range []string{os.Getenv("HOOKTAP_CHROMIUM"), "/usr/bin/chromium"} {
-		if p == "" {
-			continue
-		}
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p, true
-		}
-	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, true
-		}
-	}
-	return "", false
-}
+	"hooktap/internal/testkit"
+)
 
 // TestBrowser drives the web page in headless Chromium: it creates a webhook through the
 // form, presses Test connection against a live receiver and sees its answer, sees a delivery
@@ -177,31 +160,8 @@ func screenshot(t *testing.T, bctx context.Context) []byte {
 	return png
 }
 
-// browserOptions returns the options that start headless Chromium here (as root, on a machine
-// with no network: background networking off), each test with its own profile. Without
-// Chromium the test is skipped, saying how to run it, except under CI (CI=true, as .ci/run
-// runs), which installs it and must never skip a browser test.
+// browserOptions returns the options that start headless Chromium here; see testkit.
 func browserOptions(t *testing.T) []chromedp.ExecAllocatorOption {
 	t.Helper()
-	exe, ok := chromium()
-	if !ok {
-		if os.Getenv("CI") != "" {
-			t.Fatal("Chromium is not installed, and CI must run the browser test: install it with " +
-				"`apt-get install -y chromium` (.ci/run does), or point HOOKTAP_CHROMIUM at a Chromium binary")
-		}
-		t.Skip("Chromium is not installed (and CI is not set): `apt-get install -y chromium` runs this test")
-	}
-	return []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
+	return testkit.ChromeOptions(t, testkit.Chromium(t))
 }

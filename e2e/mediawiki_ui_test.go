@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -17,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/tidwall/gjson"
+
+	"hooktap/internal/testkit"
 )
 
 // TestMediaWikiUI drives MediaWiki's own web UI in headless Chromium, as a person clicks through
@@ -39,7 +40,7 @@ import (
 func TestMediaWikiUI(t *testing.T) {
 	requireE2E(t)
 	t.Parallel()
-	exe := mwChromium(t)
+	exe := testkit.Chromium(t)
 	start := time.Now()
 	seed, n := workloadSeed(t)
 	if *actionsFlag == 0 && os.Getenv("HOOKTAP_E2E_ACTIONS") == "" {
@@ -69,19 +70,7 @@ func runMWUI(t *testing.T, exe string, be *backend, rcv *receiver, ht *hooktap, 
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, testkit.ChromeOptions(t, exe)...)
 	defer cancelAlloc()
 	admin := newMWChrome(t, actx, ht.url, "admin")
 	defer admin.close()
@@ -137,22 +126,6 @@ func runMWUI(t *testing.T, exe string, be *backend, rcv *receiver, ht *hooktap, 
 	if t.Failed() {
 		mwUIReport(t, rec, journal, delivered)
 	}
-}
-
-// mwChromium returns the Chromium binary: HOOKTAP_CHROMIUM, or chromium on the PATH. The e2e
-// tests were asked for (HOOKTAP_E2E=1), so a missing browser fails the test.
-func mwChromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("HOOKTAP_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no Chromium: `apt-get install -y chromium`, or point HOOKTAP_CHROMIUM at a Chromium binary")
-	return ""
 }
 
 // mwUIAction is one action of the workload: its kind, the page it acted on, and the recent

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"hooktap/internal/testkit"
 )
 
 // wpUIPlugin is a must-use plugin the UI test puts in its own WordPress: the site's URL is
@@ -177,20 +178,7 @@ func wpUIRecord(kind wpKind, id int64, before, after *wpObj) []string {
 // a visitor's "".
 func TestWordPressUI(t *testing.T) {
 	requireE2E(t)
-	exe := ""
-	for _, p := range []string{os.Getenv("HOOKTAP_CHROMIUM"), "/usr/bin/chromium"} {
-		if fi, err := os.Stat(p); p != "" && err == nil && !fi.IsDir() {
-			exe = p
-			break
-		}
-	}
-	if exe == "" {
-		if p, err := exec.LookPath("chromium"); err == nil {
-			exe = p
-		} else {
-			t.Fatal("Chromium is not installed: `apt-get install -y chromium`, or point HOOKTAP_CHROMIUM at it")
-		}
-	}
+	exe := testkit.Chromium(t)
 	start := time.Now()
 	seed, n := workloadSeed(t)
 	n = max(12, n/10) // a browser action costs about ten REST calls
@@ -252,12 +240,7 @@ func TestWordPressUI(t *testing.T) {
 
 	// The browser: the admin's tab logs in through hooktap; the visitor has a browser
 	// context of its own, with no cookies.
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe), chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), testkit.ChromeOptions(t, exe)...)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
