@@ -42,11 +42,7 @@ func compileRules(name string, src []byte) (*rules.File, *rules.Matcher, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	m, err := rules.Compile(f)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, m, nil
+	return f, f.Matcher(), nil
 }
 
 func runExplain(args []string, stdout, stderr io.Writer) int {

@@ -260,11 +260,13 @@ type parts struct {
 // build compiles the rules and wires the dispatcher, the classifier, the proxy and the admin
 // server, then binds the listeners.
 func build(file *rules.File, log *slog.Logger) (*parts, error) {
-	m, err := rules.Compile(file)
+	m, err := matcher(file)
 	if err != nil {
 		return nil, err
 	}
-	d, err := dispatch.New(file.Dispatch, file.Webhooks, log.With("part", "dispatch"), dispatch.WithVersion(version))
+	// No webhooks here: they have one way in, the admin server's Load below, which merges the
+	// file's with those made through its API and hands the dispatcher the set.
+	d, err := dispatch.New(file.Dispatch, nil, log.With("part", "dispatch"), dispatch.WithVersion(version))
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +374,7 @@ func reloader(ctx context.Context, file *rules.File, reload func() (*rules.File,
 			log.Error("reload refused; the running rules stay", "err", err)
 			continue
 		}
-		nm, err := rules.Compile(next)
+		nm, err := matcher(next)
 		if err != nil {
 			log.Error("reload refused; the running rules stay", "err", err)
 			continue
@@ -422,4 +424,13 @@ func proxyCounters(st proxy.Stats) admin.ProxyCounters {
 		}
 	}
 	return c
+}
+
+// matcher is file's compiled rules: the compilation its loading made, else a new one (a File
+// built in Go, as the demo's).
+func matcher(file *rules.File) (*rules.Matcher, error) {
+	if m := file.Matcher(); m != nil {
+		return m, nil
+	}
+	return rules.Compile(file)
 }

@@ -82,6 +82,13 @@
 //     Fetch and Ack 1.5 % each. About 47 allocations per event, all in nats.go and
 //     nats-server (a *nats.Msg for each message the client reads, the server's per-message
 //     bookkeeping); hooktap's own share is 0 in the steady state.
+//   - disk queue, after acks were committed in groups (40000 writes): hooktap's side of
+//     Ack fell from 3 % to 0.5 %; what the embedded server does per event is now most of
+//     the queue's cost: its stream loop 7 % (StoreMsg's pwrite per message, the store does
+//     not flush asynchronously without a replicated log), processing acks 5 % (interest
+//     retention removes each acked message, and fileStore.RemoveMsg writes a tombstone
+//     with a pwrite per removal), its client read loop 4.8 %, pull handling 2.3 %. The
+//     client's Publish is 2.5 %, Fetch 0.9 %.
 //
 // So hooktap's own code (classification, enqueue, signing) is under a tenth of the CPU:
 // what costs is the number of loopback messages per event (client, upstream, receiver, and

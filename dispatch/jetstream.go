@@ -70,7 +70,8 @@ const (
 // so a webhook whose breaker is open is not pulled from and its backlog waits without
 // using attempts. Attempt is the consumer's delivery count. Ack is a double ack (the server
 // confirms it, and with interest retention the message is then deleted from the store), so
-// a kill -9 after Ack returns does not deliver it again; Retry is a nak with delay; Dead
+// a kill -9 after Ack returns does not deliver it again; with the embedded server, acks that
+// arrive together share one confirmation (group commit, see Ack); Retry is a nak with delay; Dead
 // stores the delivery in the stream "hooktap_dead" (subject "hooktap.dead.<token>", limits
 // retention: max_age and max_bytes, oldest dropped first) and then terminates it.
 // Redeliver re-publishes a dead letter to the hook's redelivery subject with the same ID,
@@ -148,6 +149,8 @@ type jsHook struct {
 	ready    []pulled  // arrived, not yet handed out, oldest first
 	asked    int       // messages still due on the outstanding pull; 0: none
 	pullEnds time.Time // when the outstanding pull is given up
+
+	acks ackGroups // the embedded server's acks, committed in groups (jetstream_settle.go)
 }
 
 // pulled is a message that arrived on a hook's inbox.

@@ -885,6 +885,15 @@ func benchDispatchQueue(b *testing.B, queue string, hooks int) {
 	}
 	if jq != nil {
 		b.ReportMetric(float64(jq.pulls.Load())/float64(b.N*hooks), "pulls/delivery")
+		var groups, acks uint64
+		jq.mu.RLock()
+		for _, h := range jq.hooks {
+			groups, acks = groups+h.acks.groups.Load(), acks+h.acks.acks.Load()
+		}
+		jq.mu.RUnlock()
+		if groups > 0 {
+			b.ReportMetric(float64(acks)/float64(groups), "acks/group")
+		}
 	}
 }
 

@@ -14,6 +14,8 @@
 #   HOOKTAP_E2E_CACHE  where the tiddlywiki npm package is kept between runs
 #                      (default ${XDG_CACHE_HOME:-$HOME/.cache}/hooktap-e2e)
 #   MW_PORT, TW_PORT, WP_PORT   ports (defaults 18480, 18481, 18482)
+#   MW_SERVER          MediaWiki's $wgServer (default http://127.0.0.1:$MW_PORT): the address
+#                      in its redirects and links; a browser test sets it to hooktap's address
 #   WP_HOST            the loopback address WordPress listens on and is called by (default
 #                      127.0.0.1); its Host names Debian's config file,
 #                      /etc/wordpress/config-<WP_HOST>.php, which is machine-wide: two
@@ -106,7 +108,7 @@ start_mediawiki() {
 	export MW_CONFIG_FILE="$d/conf/LocalSettings.php"
 	( cd /usr/share/mediawiki &&
 	  php maintenance/install.php --dbtype=sqlite --dbpath="$d/data" --dbname=wiki \
-		--server="http://127.0.0.1:$MW_PORT" --scriptpath="" --lang=en \
+		--server="${MW_SERVER:-http://127.0.0.1:$MW_PORT}" --scriptpath="" --lang=en \
 		--pass="$MW_PASS" --confpath="$d/conf" --skins=Vector TestWiki Admin >"$d/install.log" 2>&1 ) ||
 		{ cat "$d/install.log" >&2; die "mediawiki install.php failed"; }
 	cat >> "$MW_CONFIG_FILE" <<PHP

@@ -315,7 +315,8 @@ type hooktap struct {
 
 // startHooktap runs the hooktap binary with pack, a memory queue and one webhook (full
 // payloads, all events) to rcv, in front of upstream; it is stopped with SIGTERM at cleanup.
-func startHooktap(t *testing.T, pack, upstream string, rcv *receiver) *hooktap {
+// extra are more flags (such as -listen ADDR, to listen where the backend was told it is).
+func startHooktap(t *testing.T, pack, upstream string, rcv *receiver, extra ...string) *hooktap {
 	t.Helper()
 	packText, err := os.ReadFile(filepath.Join("..", "packs", pack+".toml"))
 	if err != nil {
@@ -339,17 +340,22 @@ payload = "full"
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return execHooktap(t, cfgPath, "-upstream", upstream, "-admin", "off", "-data", filepath.Join(dir, "data"))
+	return execHooktap(t, cfgPath, append([]string{"-upstream", upstream, "-admin", "off", "-data", filepath.Join(dir, "data")}, extra...)...)
 }
 
 // execHooktap runs the hooktap binary with -config cfgPath, -listen on a free loopback port
-// and the flags args, and returns once the proxy listens; it is stopped with SIGTERM at
-// cleanup, and its log is shown when the test failed.
+// (or the address of a -listen in args) and the flags args, and returns once the proxy
+// listens; it is stopped with SIGTERM at cleanup, and its log is shown when the test failed.
 func execHooktap(t *testing.T, cfgPath string, args ...string) *hooktap {
 	t.Helper()
 	bin := hooktapBinary(t)
 	port := freePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == "-listen" {
+			addr = args[i+1]
+		}
+	}
 	cmd := exec.Command(bin, append([]string{"-config", cfgPath, "-listen", addr}, args...)...)
 	var logBuf bytes.Buffer
 	var logMu sync.Mutex

@@ -20,7 +20,8 @@ import (
 // wpUIPlugin is a must-use plugin the UI test puts in its own WordPress: the site's URL is
 // the one each request came to (hooktap's for the browser, the backend's for the direct
 // reads), so that every link and redirect WordPress makes keeps the browser on hooktap; and no
-// comment flood limit, so that a visitor may comment twice within 15 seconds.
+// comment flood limit, so that a visitor may comment twice within 15 seconds; the classic
+// editor for an editor screen opened with ?classic (as with the Classic Editor plugin).
 const wpUIPlugin = `<?php
 if (!empty($_SERVER['HTTP_HOST'])) {
 	$hooktap_e2e_url = 'http://' . $_SERVER['HTTP_HOST'];
@@ -28,6 +29,7 @@ if (!empty($_SERVER['HTTP_HOST'])) {
 	add_filter('option_siteurl', function () use ($hooktap_e2e_url) { return $hooktap_e2e_url; }, 99);
 }
 add_filter('wp_is_comment_flood', '__return_false', 99);
+add_filter('use_block_editor_for_post', function ($use) { return isset($_GET['classic']) ? false : $use; });
 add_filter('pre_option_template', function () { return 'hooktap-e2e'; });
 add_filter('pre_option_stylesheet', function () { return 'hooktap-e2e'; });
 `
@@ -192,6 +194,7 @@ func TestWordPressUI(t *testing.T) {
 	start := time.Now()
 	seed, n := workloadSeed(t)
 	n = max(12, n/10) // a browser action costs about ten REST calls
+	t.Logf("%d browser actions (a tenth of the workload's actions)", n)
 	t.Setenv("WP_PERMALINKS", "plain")
 	be := startBackend(t, "wordpress")
 	plugins := filepath.Join(be.env["DIR"], "wordpress", "wp-content", "mu-plugins")
@@ -296,6 +299,7 @@ func TestWordPressUI(t *testing.T) {
 		for _, x := range r.Array() {
 			ids = append(ids, x.Get("id").Int())
 		}
+		slices.Sort(ids) // by id, not by date (ties within a second): a seed replays the same run
 		return ids
 	}
 	allComments := func(status string) []int64 {
@@ -307,6 +311,7 @@ func TestWordPressUI(t *testing.T) {
 		for _, x := range r.Array() {
 			ids = append(ids, x.Get("id").Int())
 		}
+		slices.Sort(ids) // by id, not by date (ties within a second): a seed replays the same run
 		return ids
 	}
 	postType := map[wpKind]string{wpPost: "post", wpPage: "page"}
@@ -429,9 +434,14 @@ func TestWordPressUI(t *testing.T) {
 			id := pick(tagIDs)
 			act("tag delete", ref{wpTag, id})
 			postsBefore := state.allPosts()
-			admin.open(ht.url + "/wp-admin/edit-tags.php?taxonomy=post_tag")
-			admin.click(fmt.Sprintf("#tag-%d .row-actions .delete-tag", id))
-			admin.wait("tag deleted", fmt.Sprintf(`!document.querySelector("#tag-%d") && jQuery.active === 0`, id))
+			if rng.IntN(2) == 0 { // the list's Delete (ajax)
+				admin.open(ht.url + "/wp-admin/edit-tags.php?taxonomy=post_tag")
+				admin.click(fmt.Sprintf("#tag-%d .row-actions .delete-tag", id))
+				admin.wait("tag deleted", fmt.Sprintf(`!document.querySelector("#tag-%d") && jQuery.active === 0`, id))
+			} else { // the tag's edit screen, its Delete link
+				admin.open(fmt.Sprintf("%s/wp-admin/term.php?taxonomy=post_tag&tag_ID=%d", ht.url, id))
+				admin.clickAway("tag deleted", "#delete-link a.delete")
+			}
 			tagIDs = slices.DeleteFunc(tagIDs, func(x int64) bool { return x == id })
 			for pid, b := range postsBefore {
 				a := state.get(wpPost, pid)
@@ -439,6 +449,38 @@ func TestWordPressUI(t *testing.T) {
 					record = append(record, "label_removed "+strconv.FormatInt(pid, 10)+"|"+tg)
 				}
 			}
+		case k < 66: // the block editor: a new post saved as a draft (REST under ?rest_route=)
+			act("block editor new post")
+			admin.open(ht.url + "/wp-admin/post-new.php")
+			admin.wait("block editor", `wp.data.select("core/editor").getCurrentPostId() && document.querySelector(".editor-post-title__input")`)
+			var id int64
+			json.Unmarshal(admin.js("post id", `wp.data.select("core/editor").getCurrentPostId()`), &id)
+			admin.run("type the title", chromedp.SendKeys(chromedp.CSS(".editor-post-title__input"), uniq("Block")))
+			admin.wait("title typed", `wp.data.select("core/editor").getEditedPostAttribute("title") !== ""`)
+			admin.click(".editor-post-save-draft")
+			admin.wait("draft saved", `wp.data.select("core/editor").getCurrentPost().status === "draft" && !wp.data.select("core/editor").isSavingPost()`)
+			created = append(created, ref{wpPost, id})
+		case k < 70: // the classic editor: a new post published, or a post's title and tags changed
+			var id int64
+			if len(published) > 0 && kind == wpPost && rng.IntN(2) == 0 {
+				id = pick(published)
+				act("classic editor update", ref{wpPost, id})
+				admin.open(fmt.Sprintf("%s/wp-admin/post.php?post=%d&action=edit&classic=1", ht.url, id))
+			} else {
+				act("classic editor new post")
+				admin.open(ht.url + "/wp-admin/post-new.php?classic=1")
+				json.Unmarshal(admin.js("post id", `Number(document.querySelector("#post_ID").value)`), &id)
+				created = append(created, ref{wpPost, id})
+			}
+			admin.set("#title", uniq("Classic"))
+			var names []string
+			for _, tg := range tagIDs {
+				if rng.IntN(2) == 0 {
+					names = append(names, state.termName(wpTag, tg))
+				}
+			}
+			admin.set(`textarea[name="tax_input[post_tag]"]`, strings.Join(names, ","))
+			admin.clickAway("classic editor save", "#publish")
 		case k < 75: // a visitor comments on a published post, logged out
 			posts := list(wpPost, "publish")
 			if len(posts) == 0 {

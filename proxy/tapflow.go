@@ -52,40 +52,11 @@ func (s *Server) putState(st *reqState) {
 func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m Method) {
 	s.stats.tapped.Add(1)
 	req, resp := &ctx.Request, &ctx.Response
-	limit := s.cfg.TapBodyLimit
 	x := &st.x
-	x.Method = req.Header.Method()
-	x.Path = req.URI().PathOriginal()
-	x.Query = req.URI().QueryString()
-	st.reqPeek.h = &req.Header
-	x.Header = &st.reqPeek
-	st.fetch.req = req
-	st.fetch.timeout = s.cfg.UpstreamTimeout
-	if lt, ok := tap.(lookupTimeouter); ok {
-		if d := lt.LookupTimeout(); d > 0 {
-			st.fetch.timeout = d
-		}
-	}
-	x.Upstream = &st.fetch
-	st.ip = appendIP(st.ip[:0], ctx.RemoteAddr())
-	x.RemoteAddr = st.ip
-
-	if req.IsBodyStream() {
-		// Keep up to limit+1 bytes (the extra byte tells a cut body from one exactly at the
-		// limit), then forward prefix + rest of the stream: the body is never held whole.
-		rest := req.BodyStream()
-		cl := req.Header.ContentLength()
-		var err error
-		st.body, err = readPrefix(st.body[:0], rest, limit+1)
-		if err != nil {
-			s.clientFail(ctx, m, err)
-			return
-		}
-		x.Body, x.BodyTrunc = cut(st.body, limit)
-		st.replay = replay{pre: st.body, rest: rest}
-		req.SetBodyStream(&st.replay, cl)
-	} else {
-		x.Body, x.BodyTrunc = cut(req.Body(), limit)
+	s.describeRequest(ctx, st, tap)
+	if err := s.copyRequestBody(req, st); err != nil {
+		s.clientFail(ctx, m, err)
+		return
 	}
 
 	tap.Before(x)
@@ -102,24 +73,7 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 	x.Status = resp.StatusCode()
 	st.respPeek.h = &resp.Header
 	x.RespHeader = &st.respPeek
-	switch {
-	case x.RespUnneeded:
-		// No rule can match whatever the body says (a page view under a rule for
-		// ?action=rollback): the body streams through uncopied, as on the pass-through path.
-	case resp.IsBodyStream():
-		if p, ok := resp.BodyStream().(prefixer); ok && !isEventStream(resp) {
-			// The prefix lives in the body, not in st: fasthttp writes the body to the
-			// client after the handler has returned and st is back in the pool.
-			pre, err := p.readPrefix(limit + 1)
-			if err == nil {
-				x.RespBody, x.RespTrunc = cut(pre, limit)
-			} else {
-				x.RespBody, x.RespTrunc = cut(pre, 0)
-			}
-		}
-	default:
-		x.RespBody, x.RespTrunc = cut(resp.Body(), limit)
-	}
+	s.copyResponseBody(resp, x)
 	if x.BodyTrunc || x.RespTrunc {
 		s.stats.tapTruncated.Add(1)
 	}
@@ -135,6 +89,75 @@ func (s *Server) serveTapped(ctx *fasthttp.RequestCtx, st *reqState, tap Tap, m 
 		return
 	}
 	s.stats.count(m, x.Status)
+}
+
+// describeRequest fills st.x with the request as the tap sees it (no body yet) and points
+// its Upstream at the fetcher, bounded by the tap's lookup timeout.
+func (s *Server) describeRequest(ctx *fasthttp.RequestCtx, st *reqState, tap Tap) {
+	req := &ctx.Request
+	x := &st.x
+	x.Method = req.Header.Method()
+	x.Path = req.URI().PathOriginal()
+	x.Query = req.URI().QueryString()
+	st.reqPeek.h = &req.Header
+	x.Header = &st.reqPeek
+	st.fetch.req = req
+	st.fetch.timeout = s.cfg.UpstreamTimeout
+	if lt, ok := tap.(lookupTimeouter); ok {
+		if d := lt.LookupTimeout(); d > 0 {
+			st.fetch.timeout = d
+		}
+	}
+	x.Upstream = &st.fetch
+	st.ip = appendIP(st.ip[:0], ctx.RemoteAddr())
+	x.RemoteAddr = st.ip
+}
+
+// copyRequestBody gives the tap the request body's first tap_body_limit bytes. A streamed
+// body keeps up to limit+1 bytes (the extra byte tells a cut body from one exactly at the
+// limit), then goes upstream as prefix + rest of the stream: it is never held whole. An
+// error is the client's (its body could not be read).
+func (s *Server) copyRequestBody(req *fasthttp.Request, st *reqState) error {
+	limit := s.cfg.TapBodyLimit
+	x := &st.x
+	if !req.IsBodyStream() {
+		x.Body, x.BodyTrunc = cut(req.Body(), limit)
+		return nil
+	}
+	rest := req.BodyStream()
+	cl := req.Header.ContentLength()
+	var err error
+	st.body, err = readPrefix(st.body[:0], rest, limit+1)
+	if err != nil {
+		return err
+	}
+	x.Body, x.BodyTrunc = cut(st.body, limit)
+	st.replay = replay{pre: st.body, rest: rest}
+	req.SetBodyStream(&st.replay, cl)
+	return nil
+}
+
+// copyResponseBody gives the tap the answer's first tap_body_limit bytes, unless Before said
+// no rule can match whatever the body says (a page view under a rule for ?action=rollback):
+// then the body streams through uncopied, as on the pass-through path. A streamed answer's
+// prefix lives in the body, not in st: fasthttp writes the body to the client after the
+// handler has returned and st is back in the pool. An event stream is never read ahead.
+func (s *Server) copyResponseBody(resp *fasthttp.Response, x *rules.Exchange) {
+	limit := s.cfg.TapBodyLimit
+	switch {
+	case x.RespUnneeded:
+	case resp.IsBodyStream():
+		if p, ok := resp.BodyStream().(prefixer); ok && !isEventStream(resp) {
+			pre, err := p.readPrefix(limit + 1)
+			if err == nil {
+				x.RespBody, x.RespTrunc = cut(pre, limit)
+			} else {
+				x.RespBody, x.RespTrunc = cut(pre, 0)
+			}
+		}
+	default:
+		x.RespBody, x.RespTrunc = cut(resp.Body(), limit)
+	}
 }
 
 // cut bounds b to limit bytes and reports whether it was longer.

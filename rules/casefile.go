@@ -377,11 +377,7 @@ func RunCase(name string, src []byte, xs []CaseExchange) (out, kind string, err 
 		}
 		return err.Error() + "\n", CaseErrors, nil
 	}
-	m, err := Compile(f)
-	if err != nil {
-		return "", "", fmt.Errorf("rules: %s: Parse accepted the file but Compile did not: %w", name, err)
-	}
-	return runCase(m, f.Classify, xs), CaseEvents, nil
+	return runCase(f.Matcher(), f.Classify, xs), CaseEvents, nil
 }
 
 func runCase(m *Matcher, cfg ClassifySection, xs []CaseExchange) string {

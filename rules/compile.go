@@ -108,7 +108,7 @@ type tnode struct {
 
 // Compile compiles f's rules (and [classify] user) into a Matcher. It reports every error in
 // the rules as [Errors]. Parse already compiles once to validate, so Compile on a loaded File
-// does not fail.
+// does not fail, and [File.Matcher] returns that first compilation without a second one.
 func Compile(f *File) (*Matcher, error) {
 	d := f.meta
 	if d == nil {

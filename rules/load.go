@@ -72,15 +72,21 @@ func ParseWith(name string, data []byte, ov Overrides) (*File, error) {
 	d.override(f, ov)
 	fillDefaults(f)
 	d.validateSections(f)
-	_, cerrs := compile(f, d)
+	m, cerrs := compile(f, d)
 	d.errs = append(d.errs, cerrs...)
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
 	d.errs, d.bad = nil, nil
 	f.meta = d
+	f.matcher = m
 	return f, nil
 }
+
+// Matcher returns the Matcher that Parse compiled while it validated f, so that a loaded
+// file is compiled once. It is f's rules as parsed: a File changed afterwards, or built in
+// Go (nil here), needs [Compile].
+func (f *File) Matcher() *Matcher { return f.matcher }
 
 // Summary describes f in one line: "rules.toml: 61 rules, 43 events, 2 webhooks", where
 // events counts the distinct event names the rules can emit, and the name is the file's

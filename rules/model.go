@@ -20,6 +20,8 @@ type File struct {
 	// meta keeps the key order and lines found by Parse, for Compile. nil for a File built in
 	// Go, whose payload keys are then taken in sorted order.
 	meta *decoder
+	// matcher is what Parse compiled from this File; see Matcher.
+	matcher *Matcher
 }
 
 // ProxySection is [proxy]: where clients connect and the upstream wiki/CMS.
