@@ -65,9 +65,9 @@ func (s *state) eval(e *expr, x *Exchange) value {
 	return v
 }
 
-// evalSource computes e's value from its source, before filters. The JSON documents, which
-// most expressions read, are read here (the bodies memoized per phase); the other sources
-// in evalText.
+// evalSource computes e's value from its source, before filters. What most expressions
+// read, the JSON documents (the bodies memoized per phase), literals and headers, is read
+// here; the other sources one call further, in evalText.
 func (s *state) evalSource(e *expr, x *Exchange) value {
 	switch e.src {
 	case srcReq, srcResp:
@@ -105,13 +105,19 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 			return s.jsonAt(l.body, e)
 		}
 		return value{}
+	case srcLit:
+		return value{kind: vText, text: s2b(e.name)}
+	case srcHeader:
+		return headerValue(x.Header, e.name)
+	case srcRespHeader:
+		return headerValue(x.RespHeader, e.name)
 	}
 	return s.evalText(e, x)
 }
 
-// evalText computes the value of a source that is not a JSON document: a literal, a path
-// segment, a query parameter, a header, a form field, a number, a user, a list (lists.go),
-// or an expression of other expressions.
+// evalText computes the value of a source that is not a JSON document, a literal or a
+// header: a path segment, a query parameter, a form field, a number, a user, a list
+// (lists.go), a response cookie, or an expression of other expressions.
 func (s *state) evalText(e *expr, x *Exchange) value {
 	switch e.src {
 	case srcConcat:
@@ -120,8 +126,6 @@ func (s *state) evalText(e *expr, x *Exchange) value {
 		return s.first(e, x)
 	case srcRespCookie:
 		return s.respCookie(e, x)
-	case srcLit:
-		return value{kind: vText, text: s2b(e.name)}
 	case srcPath:
 		raw, ok := s.segment(e.idx, e.rest)
 		if !ok {
@@ -133,10 +137,6 @@ func (s *state) evalText(e *expr, x *Exchange) value {
 		if v, ok := findParam(x.Query, e.name, &s.scratch); ok {
 			return value{kind: vText, text: v} // an empty value counts
 		}
-	case srcHeader:
-		return headerValue(x.Header, e.name)
-	case srcRespHeader:
-		return headerValue(x.RespHeader, e.name)
 	case srcForm:
 		if f, ok := s.formField(x, e.name); ok {
 			return value{kind: vText, text: f}
