@@ -232,33 +232,17 @@ type fetcher struct {
 }
 
 func (f *fetcher) Fetch(dst []byte, pathAndQuery []byte) (int, []byte, error) {
-	if f.req == nil {
-		return 0, dst, fmt.Errorf("proxy: lookup %q: exchange is over", pathAndQuery)
-	}
-	r := fasthttp.AcquireRequest()
-	resp := fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(r)
-	defer fasthttp.ReleaseResponse(resp)
-	r.Header.SetMethod(fasthttp.MethodGet)
-	r.SetRequestURIBytes(pathAndQuery)
-	r.Header.SetHostBytes(f.req.Header.Host())
-	r.UseHostHeader = true
-	f.peek.h = &f.req.Header
-	if v := f.peek.Peek("Authorization"); v != nil {
-		r.Header.SetBytesV("Authorization", v)
-	}
-	if v := f.peek.Peek("Cookie"); v != nil {
-		r.Header.SetBytesV("Cookie", v)
-	}
-	f.peek.h = nil
-	if err := f.s.lookup.DoTimeout(r, resp, f.timeout); err != nil {
-		return 0, dst, fmt.Errorf("proxy: lookup %q: %w", pathAndQuery, err)
-	}
-	return resp.StatusCode(), append(dst, resp.Body()...), nil
+	return f.do(dst, fasthttp.MethodGet, pathAndQuery, nil, nil)
 }
 
 // Post is a lookup that POSTs body (an XML-RPC methodCall: rules.Poster), otherwise as Fetch.
 func (f *fetcher) Post(dst, pathAndQuery, contentType, body []byte) (int, []byte, error) {
+	return f.do(dst, fasthttp.MethodPost, pathAndQuery, contentType, body)
+}
+
+// do makes one lookup: method to pathAndQuery on the upstream with the client's Host,
+// Authorization and Cookie (and body, when contentType is set), appending the answer to dst.
+func (f *fetcher) do(dst []byte, method string, pathAndQuery, contentType, body []byte) (int, []byte, error) {
 	if f.req == nil {
 		return 0, dst, fmt.Errorf("proxy: lookup %q: exchange is over", pathAndQuery)
 	}
@@ -266,12 +250,14 @@ func (f *fetcher) Post(dst, pathAndQuery, contentType, body []byte) (int, []byte
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(r)
 	defer fasthttp.ReleaseResponse(resp)
-	r.Header.SetMethod(fasthttp.MethodPost)
+	r.Header.SetMethod(method)
 	r.SetRequestURIBytes(pathAndQuery)
 	r.Header.SetHostBytes(f.req.Header.Host())
 	r.UseHostHeader = true
-	r.Header.SetContentTypeBytes(contentType)
-	r.SetBody(body)
+	if contentType != nil {
+		r.Header.SetContentTypeBytes(contentType)
+		r.SetBody(body)
+	}
 	f.peek.h = &f.req.Header
 	if v := f.peek.Peek("Authorization"); v != nil {
 		r.Header.SetBytesV("Authorization", v)

@@ -142,7 +142,7 @@
 //	respbody           the upstream's response body as text (an HTML or XML answer, for
 //	                   matches); missing when empty or cut at the tap limit
 //	lookup.<name>#body a lookup's answer as text, spaces around it trimmed (an answer that is
-//	                   not JSON: a nonce)
+//	                   not JSON: a nonce); missing unless the lookup answered 2xx
 //	'text'             a literal string
 //	a + b              the texts of a and b joined (any number of operands, each with its own
 //	                   filters): "resp._links.base + resp._links.webui"; missing when any

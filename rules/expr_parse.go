@@ -6,7 +6,12 @@ import (
 )
 
 // splitConcat splits s at each " + " outside quotes and brackets; nil when there is none.
-func splitConcat(s string) []string {
+func splitConcat(s string) []string { return splitTop(s, "+", false) }
+
+// splitTop splits s at each op outside quotes and brackets with a space on each side (or,
+// with atEdges, the start or the end of s there: "?? b" has an empty first operand); the
+// operands are trimmed; nil when there is no such op.
+func splitTop(s, op string, atEdges bool) []string {
 	var out []string
 	depth, start := 0, 0
 	var quote byte
@@ -25,8 +30,9 @@ func splitConcat(s string) []string {
 			depth++
 		case c == ')' || c == ']' || c == '}':
 			depth--
-		case c == '+' && depth == 0 && i > 0 && s[i-1] == ' ' && i+1 < len(s) && s[i+1] == ' ':
+		case depth == 0 && strings.HasPrefix(s[i:], op) && spaceOrEdge(s, i-1, atEdges) && spaceOrEdge(s, i+len(op), atEdges):
 			out = append(out, strings.TrimSpace(s[start:i]))
+			i += len(op) - 1
 			start = i + 1
 		}
 	}
@@ -34,6 +40,14 @@ func splitConcat(s string) []string {
 		return nil
 	}
 	return append(out, strings.TrimSpace(s[start:]))
+}
+
+// spaceOrEdge reports whether s[i] is a space, or i is outside s and atEdges allows that.
+func spaceOrEdge(s string, i int, atEdges bool) bool {
+	if i < 0 || i >= len(s) {
+		return atEdges
+	}
+	return s[i] == ' '
 }
 
 // parseExpr compiles an expression string.

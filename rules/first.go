@@ -1,9 +1,6 @@
 package rules
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // "a ?? b ?? c" is the first of its operands that has a value: missing only when all are.
 // It reads one thing that may be sent in several places, as MediaWiki's page title (the
@@ -16,36 +13,7 @@ import (
 
 // splitFirst splits s at each "??" standing alone (white space or the end on each side)
 // outside quotes and brackets; nil when there is none.
-func splitFirst(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' && quote == '"' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '(' || c == '[' || c == '{':
-			depth++
-		case c == ')' || c == ']' || c == '}':
-			depth--
-		case depth == 0 && strings.HasPrefix(s[i:], "??") && (i == 0 || s[i-1] == ' ') && (i+2 == len(s) || s[i+2] == ' '):
-			out = append(out, strings.TrimSpace(s[start:i]))
-			i++
-			start = i + 1
-		}
-	}
-	if out == nil {
-		return nil
-	}
-	return append(out, strings.TrimSpace(s[start:]))
-}
+func splitFirst(s string) []string { return splitTop(s, "??", true) }
 
 // parseFirst compiles "a ?? b ...", whose operands ops are, into an srcFirst expression.
 func parseFirst(s string, ops []string, sc *scope) (expr, error) {

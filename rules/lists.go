@@ -69,7 +69,12 @@ func (s *state) evalList(e *expr, x *Exchange) value {
 		if x.Header == nil || len(x.Body) == 0 || !hasPrefixFold(x.Header.Peek("Content-Type"), "application/x-www-form-urlencoded") {
 			return value{}
 		}
-		return s.allParams(x.Body, e.name)
+		body := x.Body
+		if x.BodyTrunc {
+			// The last pair may be cut inside its value (delete_tags[]=12 of 123): drop it.
+			body = body[:max(bytes.LastIndexByte(body, '&'), 0)]
+		}
+		return s.allParams(body, e.name)
 	case srcLocation, srcLocationFrag:
 		if x.RespHeader == nil {
 			return value{}
@@ -105,8 +110,10 @@ func (s *state) evalList(e *expr, x *Exchange) value {
 		}
 		return value{kind: vText, text: x.RespBody}
 	case srcLookupBody:
+		// Only a 2xx answer's text: an error page must not become a value (a nonce in the
+		// next lookup's URL, say).
 		l := s.lookupOf(e, x)
-		if l == nil || l.status == 0 {
+		if l == nil || l.status < 200 || l.status > 299 {
 			return value{}
 		}
 		return value{kind: vText, text: bytes.TrimSpace(l.body)}

@@ -94,8 +94,14 @@ func checkXMLRPCExpr(e *expr, head, tail string, sc *scope) error {
 	if tail == "" {
 		return fmt.Errorf("%q: xmlrpc needs a path (xmlrpc.method, xmlrpc.params.N..., xmlrpc.user): the whole call holds the password", e.text)
 	}
-	if first, _, _ := strings.Cut(tail, "."); strings.HasPrefix(first, "password") {
+	first, _, _ := strings.Cut(tail, ".")
+	if strings.HasPrefix(first, "password") {
 		return fmt.Errorf("%q: xmlrpc.password is the client's password: only an xmlrpc lookup's params may read it", e.text)
+	}
+	if first, _, _ = strings.Cut(first, "|"); first != "method" && first != "params" && first != "user" {
+		// A wildcard (xmlrpc.pass*), an escape (xmlrpc.p\assword), a modifier
+		// (xmlrpc.@this) or a multipath would reach the password member too.
+		return fmt.Errorf("%q: xmlrpc.<path> starts with method, params or user", e.text)
 	}
 	return nil
 }

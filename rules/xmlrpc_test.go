@@ -32,9 +32,9 @@ func TestXMLRPCJSON(t *testing.T) {
     </struct></value></param>
   </params>
 </methodCall>`, false,
-			`{"method":"wp.newPost","params":[1,"admin","pa&ss",{"post_title":"A <b> é☺ \"q\"","terms_names":{"post_tag":["x",""]},"n":-7,"d":1.5,"b":true,"z":null,"t":"20261204T10:00:00","c":"<raw>"}],"user":"admin","password":"pa&ss"}`},
+			`{"method":"wp.newPost","params":[1,"admin","***",{"post_title":"A <b> é☺ \"q\"","terms_names":{"post_tag":["x",""]},"n":-7,"d":1.5,"b":true,"z":null,"t":"20261204T10:00:00","c":"<raw>"}],"user":"admin","password":"pa&ss"}`},
 		{`<methodCall><methodName>blogger.deletePost</methodName><params><param><value>k</value></param><param><value>5</value></param><param><value>bob</value></param><param><value>pw</value></param><param><value><boolean>0</boolean></value></param></params></methodCall>`, false,
-			`{"method":"blogger.deletePost","params":["k","5","bob","pw",false],"user":"bob","password":"pw"}`},
+			`{"method":"blogger.deletePost","params":["k","5","bob","***",false],"user":"bob","password":"pw"}`},
 		{`<methodCall><methodName>system.listMethods</methodName><params/></methodCall>`, false, `{"method":"system.listMethods","params":[]}`},
 		{`<methodCall><methodName>x</methodName></methodCall>`, false, `{"method":"x","params":[]}`},
 		{`<?xml version="1.0" encoding="UTF-8"?>
@@ -96,7 +96,7 @@ func TestXMLRPCCallRoundTrip(t *testing.T) {
 		t.Fatal("appendCall: not made")
 	}
 	got, ok := appendXMLRPCJSON(nil, body, false)
-	want := `{"method":"wp.getPost","params":[1,"a<b&c",true,["post_status","terms"],{"number":100,"post_type":"post"}],"user":"a<b&c"}`
+	want := `{"method":"wp.getPost","params":[1,"a<b&c","***",["post_status","terms"],{"number":100,"post_type":"post"}],"user":"a<b&c"}`
 	if !ok || string(got) != want {
 		t.Fatalf("round trip of %s:\ngot  %s\nwant %s", body, got, want)
 	}

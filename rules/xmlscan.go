@@ -274,8 +274,28 @@ func (sc *xmlScanner) call(dst []byte) ([]byte, bool) {
 			dst = append(dst, dst[spans[c.i][0]:spans[c.i][1]]...)
 		}
 	}
+	if pass >= 0 && pass < n && pass < len(spans) {
+		dst = maskSpan(dst, spans[pass][0], spans[pass][1])
+	}
 	dst = append(dst, '}')
 	return dst, sc.expect(tagClose, "methodCall")
+}
+
+// passwordMask stands in params for the password, which only the password member holds
+// (refused outside an xmlrpc lookup's params): xmlrpc.params and xmlrpc.params.N, readable
+// anywhere, never carry it.
+const passwordMask = `"***"`
+
+// maskSpan replaces dst[lo:hi] with passwordMask, moving what follows.
+func maskSpan(dst []byte, lo, hi int) []byte {
+	end := len(dst)
+	n := end + len(passwordMask) - (hi - lo)
+	if n > end {
+		dst = append(dst, passwordMask[:n-end]...)
+	}
+	copy(dst[lo+len(passwordMask):], dst[hi:end])
+	copy(dst[lo:], passwordMask)
+	return dst[:n]
 }
 
 func (sc *xmlScanner) response(dst []byte) ([]byte, bool) {

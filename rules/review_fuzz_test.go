@@ -1,0 +1,70 @@
+package rules
+
+import (
+	"testing"
+
+	"github.com/tidwall/gjson"
+)
+
+// FuzzFormLists feeds random query strings, cookie patterns and Set-Cookie headers to the
+// list sources and respcookie's matcher: never a panic, every list valid JSON, and a matched
+// star's bounds inside the name.
+func FuzzFormLists(f *testing.F) {
+	f.Add([]byte("post%5B%5D=1&post[]=2&ids=1,%202,,3"), "post[]", "*PostEditRevision*", []byte("wikiPostEditRevision345=saved; path=/"))
+	f.Add([]byte("a=%zz&a&=&a=%E2%98"), "a", "**", []byte("=\"\""))
+	f.Fuzz(func(t *testing.T, q []byte, name, pat string, h []byte) {
+		s := &state{}
+		if v := s.allParams(q, name); v.kind != vMissing && !gjson.Valid(v.res.Raw) {
+			t.Fatalf("allParams(%q, %q): %s", q, name, v.res.Raw)
+		}
+		if v := s.splitList(value{kind: vText, text: q}); !gjson.Valid(v.res.Raw) {
+			t.Fatalf("splitList(%q): %s", q, v.res.Raw)
+		}
+		e := &expr{text: "respcookie." + pat}
+		if parseCookieExpr(e, pat) != nil {
+			return
+		}
+		n, _, ok := splitSetCookie(h)
+		if !ok {
+			return
+		}
+		for part := -1; part <= len(e.cookie.pieces)-1; part++ {
+			e.cookie.part = part
+			if lo, hi, ok := e.cookie.match(n); ok && (lo < 0 || hi > len(n) || lo > hi) {
+				t.Fatalf("%q on %q part %d: [%d:%d]", pat, n, part, lo, hi)
+			}
+		}
+	})
+}
+
+// TestFormAllTruncated checks that formall leaves out the last pair of a form body cut at the
+// tap limit, whose value may be cut short (12 of 123).
+func TestFormAllTruncated(t *testing.T) {
+	e, err := parseExpr("formall.delete_tags[]", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		body string
+		want string
+	}{
+		{"delete_tags[]=1&delete_tags[]=12", `["1"]`},
+		{"delete_tags[]=12", ""},
+	} {
+		s := &state{}
+		x := &Exchange{Header: headerMap{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte(c.body), BodyTrunc: true}
+		v := s.evalList(&e, x)
+		if got := v.res.Raw; v.kind == vMissing && c.want != "" || v.kind != vMissing && got != c.want {
+			t.Errorf("%s (cut): got %v %s, want %s", c.body, v.kind, got, c.want)
+		}
+	}
+}
+
+type headerMap map[string]string
+
+func (h headerMap) Peek(name string) []byte {
+	if v, ok := h[name]; ok {
+		return []byte(v)
+	}
+	return nil
+}
