@@ -65,41 +65,33 @@ func (s *state) eval(e *expr, x *Exchange) value {
 	return v
 }
 
-// evalSource computes e's value from its source, before filters.
+// evalSource computes e's value from its source, before filters. What most expressions
+// read, the JSON documents (the bodies memoized per phase), literals and headers, is read
+// here; the other sources one call further, in evalText.
 func (s *state) evalSource(e *expr, x *Exchange) value {
 	switch e.src {
-	case srcConcat:
-		return s.concatenate(e, x)
-	case srcFirst:
-		return s.first(e, x)
-	case srcRespCookie:
-		return s.respCookie(e, x)
-	case srcLit:
-		return value{kind: vText, text: s2b(e.name)}
-	case srcPath:
-		raw, ok := s.segment(e.idx, e.rest)
-		if !ok {
-			return value{}
-		}
-		s.scratch = appendUnescape(s.scratch[:0], raw, false)
-		return value{kind: vText, text: s.scratch}
-	case srcQuery:
-		if v, ok := findParam(x.Query, e.name, &s.scratch); ok {
-			return value{kind: vText, text: v} // an empty value counts
-		}
-	case srcHeader:
-		return headerValue(x.Header, e.name)
-	case srcRespHeader:
-		return headerValue(x.RespHeader, e.name)
-	case srcForm:
-		if f, ok := s.formField(x, e.name); ok {
-			return value{kind: vText, text: f}
-		}
 	case srcReq, srcResp:
 		if e.slot > 0 && e.slot <= len(s.memo) && s.memo[e.slot-1].gen == s.gen {
 			return s.memo[e.slot-1].v
 		}
-		return s.bodyValue(e, x)
+		doc := x.Body
+		if x.BodyTrunc {
+			doc = nil // a cut JSON document would be misread
+		}
+		if e.src == srcResp {
+			doc = x.RespBody
+			if x.RespTrunc {
+				doc = nil
+			}
+		}
+		if e.xml {
+			doc = s.xmlDoc(x, e.src == srcResp)
+		}
+		v := s.jsonAt(doc, e)
+		if e.slot > 0 && e.slot <= len(s.memo) {
+			s.memo[e.slot-1] = memoVal{v: v, gen: s.gen}
+		}
+		return v
 	case srcItem:
 		if !s.inItem {
 			return value{}
@@ -111,6 +103,43 @@ func (s *state) evalSource(e *expr, x *Exchange) value {
 	case srcLookup:
 		if l := s.lookupOf(e, x); l != nil && l.status != 0 {
 			return s.jsonAt(l.body, e)
+		}
+		return value{}
+	case srcLit:
+		return value{kind: vText, text: s2b(e.name)}
+	case srcHeader:
+		return headerValue(x.Header, e.name)
+	case srcRespHeader:
+		return headerValue(x.RespHeader, e.name)
+	}
+	return s.evalText(e, x)
+}
+
+// evalText computes the value of a source that is not a JSON document, a literal or a
+// header: a path segment, a query parameter, a form field, a number, a user, a list
+// (lists.go), a response cookie, or an expression of other expressions.
+func (s *state) evalText(e *expr, x *Exchange) value {
+	switch e.src {
+	case srcConcat:
+		return s.concatenate(e, x)
+	case srcFirst:
+		return s.first(e, x)
+	case srcRespCookie:
+		return s.respCookie(e, x)
+	case srcPath:
+		raw, ok := s.segment(e.idx, e.rest)
+		if !ok {
+			return value{}
+		}
+		s.scratch = appendUnescape(s.scratch[:0], raw, false)
+		return value{kind: vText, text: s.scratch}
+	case srcQuery:
+		if v, ok := findParam(x.Query, e.name, &s.scratch); ok {
+			return value{kind: vText, text: v} // an empty value counts
+		}
+	case srcForm:
+		if f, ok := s.formField(x, e.name); ok {
+			return value{kind: vText, text: f}
 		}
 	case srcQueryAll, srcFormAll, srcLocation, srcLocationFrag, srcLookupBody, srcRespBody:
 		return s.evalList(e, x)
@@ -171,29 +200,6 @@ func (s *state) concatenate(e *expr, x *Exchange) value {
 	}
 	s.concat = buf
 	return value{kind: vText, text: buf}
-}
-
-// bodyValue reads e's path in the JSON request or response body and memoizes it for this
-// phase. A body cut at the tap limit is not read: a cut JSON document would be misread.
-func (s *state) bodyValue(e *expr, x *Exchange) value {
-	doc := x.Body
-	if x.BodyTrunc {
-		doc = nil
-	}
-	if e.src == srcResp {
-		doc = x.RespBody
-		if x.RespTrunc {
-			doc = nil
-		}
-	}
-	if e.xml {
-		doc = s.xmlDoc(x, e.src == srcResp)
-	}
-	v := s.jsonAt(doc, e)
-	if e.slot > 0 && e.slot <= len(s.memo) {
-		s.memo[e.slot-1] = memoVal{v: v, gen: s.gen}
-	}
-	return v
 }
 
 // basicUser decodes the user name of a Basic Authorization header into the state.
