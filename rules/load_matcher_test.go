@@ -2,6 +2,7 @@ package rules_test
 
 import (
 	"testing"
+	"time"
 
 	"hooktap/rules"
 )
@@ -26,6 +27,7 @@ func TestParseKeepsItsCompilation(t *testing.T) {
 	for i, mm := range []*rules.Matcher{m, fresh} {
 		sk := &sink{}
 		c := rules.NewClassifier(mm, f.Classify, sk, nil)
+		c.Clock = func() time.Time { return fixedNow } // the same timestamps from both
 		x := pageCreate()
 		c.Before(x)
 		if err := c.After(x); err != nil {
