@@ -96,22 +96,36 @@ func FromDoc(doc *Doc) *File {
 // Go (nil here), needs [Compile].
 func (f *File) Matcher() *Matcher { return f.matcher }
 
-// fillDefaults sets every zero field of [classify] and the rules to its documented default.
-func fillDefaults(f *File) {
-	c := &f.Classify
+// Defaults of the zero fields of [classify] (User's is X-AUSERNAME, then the Basic-auth
+// user).
+const (
+	DefaultCacheSize       = 10000
+	DefaultCacheTTL        = 30 * time.Second
+	DefaultLookupTimeout   = 2 * time.Second
+	DefaultEachLookupLimit = 50
+)
+
+// SetDefaults sets every zero field of c to its default: the one place they are filled, for
+// Parse, Compile and NewClassifier alike.
+func (c *ClassifySection) SetDefaults() {
 	if len(c.User) == 0 {
 		c.User = []string{"respheader.X-AUSERNAME", "basic.user"}
 	}
-	setI(&c.CacheSize, 10000)
-	setD(&c.CacheTTL, 30*time.Second)
-	setD(&c.LookupTimeout, 2*time.Second)
-	setI(&c.EachLookupLimit, 50)
+	setI(&c.CacheSize, DefaultCacheSize)
+	setD(&c.CacheTTL, DefaultCacheTTL)
+	setD(&c.LookupTimeout, DefaultLookupTimeout)
+	setI(&c.EachLookupLimit, DefaultEachLookupLimit)
 	for j := range c.Lookups {
 		if c.Lookups[j].Cache == nil {
 			t := true
 			c.Lookups[j].Cache = &t
 		}
 	}
+}
+
+// fillDefaults sets every zero field of [classify] and the rules to its documented default.
+func fillDefaults(f *File) {
+	f.Classify.SetDefaults()
 	for i := range f.Rules {
 		r := &f.Rules[i]
 		if len(r.Status) == 0 {
