@@ -20,7 +20,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"hooktap/rules"
+	"hooktap/config"
+	"hooktap/dispatch"
 	"hooktap/wiki"
 )
 
@@ -128,14 +129,14 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 
 // demoRules is hooktap's configuration for the demo: the shipped rules pointed at the wiki
 // (upstream), with one webhook to the receiver and data kept under data.
-func demoRules(f demoFlags, upstream, receiver net.Addr, data string) (*rules.File, error) {
-	file, err := rules.ParseWith("rules.toml (built in)", shippedRules, rules.Overrides{
+func demoRules(f demoFlags, upstream, receiver net.Addr, data string) (*config.File, error) {
+	file, err := config.ParseWith("rules.toml (built in)", shippedRules, config.Overrides{
 		Listen:   f.listen,
 		Upstream: "http://" + upstream.String(),
 		Admin:    f.admin,
 		DataDir:  data,
 		Queue:    f.queue,
-		Webhooks: []rules.Webhook{{
+		Webhooks: []dispatch.Webhook{{
 			Name:   "demo receiver",
 			URL:    "http://" + receiver.String() + "/hook",
 			Secret: demoSecret,

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -37,13 +38,17 @@ func subcommand(name string) func(args []string, stdout, stderr io.Writer) int {
 
 // compileRules parses and compiles a rules file as case files do (no target policy: a
 // case's webhooks are not dialled).
-func compileRules(name string, src []byte) (*rules.File, *rules.Matcher, error) {
-	f, err := rules.Parse(name, src)
+func compileRules(name string, src []byte) (*config.File, *rules.Matcher, error) {
+	f, err := config.Parse(name, src)
 	if err != nil {
 		return nil, nil, err
 	}
 	return f, f.Matcher(), nil
 }
+
+// parseRules is config.ParseRules, for where a flag's variable named config hides the
+// package.
+func parseRules(name string, src []byte) (*rules.File, error) { return config.ParseRules(name, src) }
 
 func runExplain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hooktap explain", flag.ContinueOnError)
@@ -453,7 +458,7 @@ func testCases(paths []string, config string, update bool, w io.Writer) (testRes
 			line := 1 + strings.Count(c.Rules, "\n") + 1 + strings.Count(c.ExchangesText, "\n")
 			return res, fmt.Errorf("%s:%d: no %q section with the expected output (-update writes it)", path, line, rules.CaseEvents)
 		}
-		got, kind, err := rules.RunCase(name, src, c.Exchanges)
+		got, kind, err := rules.RunCase(parseRules, name, src, c.Exchanges)
 		if err != nil {
 			return res, err
 		}

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"hooktap/admin"
+	"hooktap/config"
 	"hooktap/dispatch"
 	"hooktap/proxy"
 	"hooktap/rules"
@@ -77,8 +78,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 }
 
 // overrides returns the command-line values that replace the rules file's.
-func (f flags) overrides() rules.Overrides {
-	return rules.Overrides{Listen: f.listen, Upstream: f.upstream, Admin: f.admin, DataDir: f.data}
+func (f flags) overrides() config.Overrides {
+	return config.Overrides{Listen: f.listen, Upstream: f.upstream, Admin: f.admin, DataDir: f.data}
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -120,7 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer wcancel()
 	go watchFile(wctx, fl.config, 2*time.Second, hup)
 
-	reload := func() (*rules.File, error) { return loadFile(fl.config, fl.overrides()) }
+	reload := func() (*config.File, error) { return loadFile(fl.config, fl.overrides()) }
 	if err := serve(ctx, file, reload, hup, log, nil); err != nil {
 		log.Error("hooktap stopped", "err", err)
 		return 1
@@ -178,23 +179,22 @@ func signalContext() context.Context {
 
 // loadFile loads the rules file and applies the target policy it sets to its webhooks, so
 // that a refused webhook URL is a load error with its file and line.
-func loadFile(path string, ov rules.Overrides) (*rules.File, error) {
-	file, err := rules.LoadWith(path, ov)
+func loadFile(path string, ov config.Overrides) (*config.File, error) {
+	file, err := config.LoadWith(path, ov)
 	if err != nil {
 		return nil, err
 	}
-	if err := dispatch.CheckFile(file); err != nil {
+	if err := file.CheckTargets(); err != nil {
 		return nil, err
 	}
 	return file, nil
 }
 
-// checkParts builds the proxy and the dispatcher from a validated file, which does no I/O,
-// so that -check also refuses what only those packages know to refuse.
-func checkParts(file *rules.File) error {
-	if _, err := proxy.New(file.Proxy, nil, nil); err != nil {
-		return fmt.Errorf("%s: %w", file.Path, err)
-	}
+// checkParts builds the dispatcher from a validated file, which does no I/O, so that -check
+// also refuses what only building its queue finds (nats_* credentials given to the embedded
+// queue) and the webhook secrets that the variables named hold. Every section's own checks
+// are its Validate, which loading ran.
+func checkParts(file *config.File) error {
 	if _, err := dispatch.New(file.Dispatch, file.Webhooks, nil); err != nil {
 		return fmt.Errorf("%s: %w", file.Path, err)
 	}
@@ -203,7 +203,7 @@ func checkParts(file *rules.File) error {
 
 // restartOnly names the sections of next that differ from cur and that a reload does not
 // apply: they take effect at the next start.
-func restartOnly(cur, next *rules.File) []string {
+func restartOnly(cur, next *config.File) []string {
 	var s []string
 	if !reflect.DeepEqual(cur.Proxy, next.Proxy) {
 		s = append(s, "[proxy]")
@@ -227,7 +227,7 @@ type ready func(proxyAddr, adminAddr net.Addr)
 // and the admin server. A value on hup (SIGHUP, or the file watcher) reloads the rules file
 // through reload; a bad file is refused and the running one stays. Shutdown runs in a fixed
 // order (see members).
-func serve(ctx context.Context, file *rules.File, reload func() (*rules.File, error), hup <-chan os.Signal, log *slog.Logger, onReady ready) error {
+func serve(ctx context.Context, file *config.File, reload func() (*config.File, error), hup <-chan os.Signal, log *slog.Logger, onReady ready) error {
 	p, err := build(file, log)
 	if err != nil {
 		return err
@@ -259,7 +259,7 @@ type parts struct {
 
 // build compiles the rules and wires the dispatcher, the classifier, the proxy and the admin
 // server, then binds the listeners.
-func build(file *rules.File, log *slog.Logger) (*parts, error) {
+func build(file *config.File, log *slog.Logger) (*parts, error) {
 	m, err := matcher(file)
 	if err != nil {
 		return nil, err
@@ -325,7 +325,7 @@ func build(file *rules.File, log *slog.Logger) (*parts, error) {
 // a shutdown), the proxy (it stops accepting and finishes in-flight requests, whose events
 // are enqueued), the dispatcher (in-flight attempts finish or stay unacknowledged in the
 // queue), then the admin server, which reports on the others until the end.
-func (p *parts) members(file *rules.File, reload func() (*rules.File, error), hup <-chan os.Signal, log *slog.Logger) []member {
+func (p *parts) members(file *config.File, reload func() (*config.File, error), hup <-chan os.Signal, log *slog.Logger) []member {
 	grace := file.Proxy.ShutdownTimeout
 	dctx, dcancel := context.WithCancel(context.Background())
 	rctx, rcancel := context.WithCancel(context.Background())
@@ -362,7 +362,7 @@ func (p *parts) members(file *rules.File, reload func() (*rules.File, error), hu
 // reloader applies the rules file again at each value on hup until ctx ends. A file that
 // does not load or compile, or whose webhooks the admin server refuses, is refused whole
 // and the running rules stay.
-func reloader(ctx context.Context, file *rules.File, reload func() (*rules.File, error), hup <-chan os.Signal, cls *rules.Classifier, adm *admin.Server, log *slog.Logger) {
+func reloader(ctx context.Context, file *config.File, reload func() (*config.File, error), hup <-chan os.Signal, cls *rules.Classifier, adm *admin.Server, log *slog.Logger) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -428,9 +428,9 @@ func proxyCounters(st proxy.Stats) admin.ProxyCounters {
 
 // matcher is file's compiled rules: the compilation its loading made, else a new one (a File
 // built in Go, as the demo's).
-func matcher(file *rules.File) (*rules.Matcher, error) {
+func matcher(file *config.File) (*rules.Matcher, error) {
 	if m := file.Matcher(); m != nil {
 		return m, nil
 	}
-	return rules.Compile(file)
+	return rules.Compile(&file.File)
 }

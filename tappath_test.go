@@ -13,6 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"hooktap/config"
 	"hooktap/dispatch"
 	"hooktap/internal/testkit"
 	"hooktap/proxy"
@@ -91,12 +92,12 @@ func startTapStack(tb testing.TB, queue string) *tapStack {
 		default: // a parallel benchmark does not wait for each delivery
 		}
 	})
-	file, err := rules.Parse("tappath.toml", fmt.Appendf(nil, tapPathRules, up, queue, tb.TempDir(), recv))
+	file, err := config.Parse("tappath.toml", fmt.Appendf(nil, tapPathRules, up, queue, tb.TempDir(), recv))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	m, err := rules.Compile(file)
+	m, err := rules.Compile(&file.File)
 	if err != nil {
 		tb.Fatal(err)
 	}

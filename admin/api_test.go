@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"hooktap/dispatch"
-	"hooktap/rules"
 )
 
 func newHook(name, url string, events ...string) map[string]any {
@@ -105,14 +104,14 @@ func TestTokenRules(t *testing.T) {
 	t.Run("token_env", func(t *testing.T) {
 		t.Setenv("HOOKTAP_TEST_ADMIN_TOKEN", "from-env")
 		d := newTestDispatcher(t)
-		srv, err := New(rules.AdminSection{TokenEnv: "HOOKTAP_TEST_ADMIN_TOKEN"}, Deps{Dispatcher: d}, nil)
+		srv, err := New(Config{TokenEnv: "HOOKTAP_TEST_ADMIN_TOKEN"}, Deps{Dispatcher: d}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !srv.hasTok {
 			t.Fatal("token_env names a set variable, yet the API is read-only")
 		}
-		srv, err = New(rules.AdminSection{TokenEnv: "HOOKTAP_TEST_UNSET_VARIABLE"}, Deps{Dispatcher: d}, nil)
+		srv, err = New(Config{TokenEnv: "HOOKTAP_TEST_UNSET_VARIABLE"}, Deps{Dispatcher: d}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +250,7 @@ func TestPagination(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	rcv := newReceiver(t)
-	h := newHarness(t, harnessOpts{token: testToken, file: []rules.Webhook{{Name: "from-file", URL: rcv.url(), Events: []string{"page_created"}}}})
+	h := newHarness(t, harnessOpts{token: testToken, file: []dispatch.Webhook{{Name: "from-file", URL: rcv.url(), Events: []string{"page_created"}}}})
 	auth := bearer(testToken)
 	created := h.do("POST", "/rest/api/webhooks", newHook("taken", rcv.url(), "page_created"), auth).mustStatus(t, http.StatusCreated)
 	id := strconv.FormatInt(num(created.json, "id"), 10)
@@ -346,7 +345,7 @@ func TestBadInput(t *testing.T) {
 
 func TestWebhooksReadOnly(t *testing.T) {
 	rcv := newReceiver(t)
-	file := []rules.Webhook{
+	file := []dispatch.Webhook{
 		{Name: "file-a", URL: rcv.url(), Events: []string{"*"}, Secret: "file-secret"},
 		{Name: "file-b", URL: rcv.url(), Events: []string{"page_created"}, Active: boolp(false)},
 	}
@@ -376,7 +375,7 @@ func TestWebhooksReadOnly(t *testing.T) {
 func TestPersistence(t *testing.T) {
 	dir := t.TempDir()
 	rcv := newReceiver(t)
-	file := []rules.Webhook{{Name: "file-a", URL: rcv.url(), Events: []string{"space_created"}}}
+	file := []dispatch.Webhook{{Name: "file-a", URL: rcv.url(), Events: []string{"space_created"}}}
 	h := newHarness(t, harnessOpts{token: testToken, file: file, dir: dir})
 	auth := bearer(testToken)
 	b := newHook("api-1", rcv.url(), "page_created")
@@ -400,7 +399,7 @@ func TestPersistence(t *testing.T) {
 	}
 
 	// A new server on the same directory, with a new file webhook placed first.
-	file2 := append([]rules.Webhook{{Name: "file-new", URL: rcv.url(), Events: []string{"page_moved"}}}, file...)
+	file2 := append([]dispatch.Webhook{{Name: "file-new", URL: rcv.url(), Events: []string{"page_moved"}}}, file...)
 	h2 := newHarness(t, harnessOpts{token: testToken, file: file2, dir: dir})
 	byName := map[string]map[string]any{}
 	for _, r := range h2.do("GET", "/rest/api/webhooks", nil, bearer(testToken)).results() {
@@ -441,7 +440,7 @@ func TestPersistence(t *testing.T) {
 func TestStoreFailureChangesNothing(t *testing.T) {
 	dir := t.TempDir()
 	// One delivery in flight per webhook, so that the others wait in the queue.
-	disp := newDispatcher(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second, MaxInFlightPerHook: 1, AllowTargets: loopback})
+	disp := newDispatcher(t, dispatch.Config{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second, MaxInFlightPerHook: 1, AllowTargets: loopback})
 	h := newHarness(t, harnessOpts{token: testToken, dir: dir, disp: disp})
 	rcv := newHoldingReceiver(t)
 	id := num(h.do("POST", "/rest/api/webhooks", newHook("p", rcv.url(), "page_created"), bearer(testToken)).mustStatus(t, 201).json, "id")
@@ -602,7 +601,7 @@ func TestDispatcherRefusalRestoresStore(t *testing.T) {
 
 func TestDispatcherRefusalFailsLoad(t *testing.T) {
 	d := newTestDispatcher(t)
-	srv, err := New(rules.AdminSection{}, Deps{Dispatcher: d, DataDir: t.TempDir(), Webhooks: []rules.Webhook{
+	srv, err := New(Config{}, Deps{Dispatcher: d, DataDir: t.TempDir(), Webhooks: []dispatch.Webhook{
 		{Name: "env", URL: "http://127.0.0.1:9/", Events: []string{"*"}, SecretEnv: "HOOKTAP_TEST_UNSET_SECRET"},
 	}}, nil)
 	if err != nil {
@@ -615,18 +614,18 @@ func TestDispatcherRefusalFailsLoad(t *testing.T) {
 
 func TestNewRejects(t *testing.T) {
 	d := newTestDispatcher(t)
-	if _, err := New(rules.AdminSection{}, Deps{}, nil); err == nil {
+	if _, err := New(Config{}, Deps{}, nil); err == nil {
 		t.Error("New without a dispatcher: no error")
 	}
-	dup := []rules.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}, {Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}
-	if _, err := New(rules.AdminSection{}, Deps{Dispatcher: d, Webhooks: dup}, nil); err == nil || !strings.Contains(err.Error(), "twice") {
+	dup := []dispatch.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}, {Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}
+	if _, err := New(Config{}, Deps{Dispatcher: d, Webhooks: dup}, nil); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("New with a duplicate file webhook: got %v", err)
 	}
 }
 
 func TestReloadFileWebhooks(t *testing.T) {
 	fileRcv, apiRcv := newReceiver(t), newReceiver(t)
-	h := newHarness(t, harnessOpts{token: testToken, file: []rules.Webhook{{Name: "a", URL: fileRcv.url(), Events: []string{"space_created"}}}})
+	h := newHarness(t, harnessOpts{token: testToken, file: []dispatch.Webhook{{Name: "a", URL: fileRcv.url(), Events: []string{"space_created"}}}})
 	h.do("POST", "/rest/api/webhooks", newHook("api", apiRcv.url(), "page_created"), bearer(testToken)).mustStatus(t, http.StatusCreated)
 	ids := func() map[string]int64 {
 		out := map[string]int64{}
@@ -637,7 +636,7 @@ func TestReloadFileWebhooks(t *testing.T) {
 	}
 	before := ids()
 
-	if err := h.srv.SetFileWebhooks([]rules.Webhook{
+	if err := h.srv.SetFileWebhooks([]dispatch.Webhook{
 		{Name: "b", URL: fileRcv.url(), Events: []string{"page_created"}},
 		{Name: "a", URL: fileRcv.url(), Events: []string{"space_created"}},
 	}); err != nil {
@@ -655,7 +654,7 @@ func TestReloadFileWebhooks(t *testing.T) {
 	fileRcv.next(t)
 
 	// A reload that takes an API webhook's name, or repeats a name, is refused; nothing changes.
-	for _, bad := range [][]rules.Webhook{
+	for _, bad := range [][]dispatch.Webhook{
 		{{Name: "api", URL: fileRcv.url(), Events: []string{"*"}}},
 		{{Name: "x", URL: fileRcv.url(), Events: []string{"*"}}, {Name: "x", URL: fileRcv.url(), Events: []string{"*"}}},
 	} {

@@ -129,7 +129,7 @@ type Deps struct {
 	Checks     []Check         // readiness checks; none: ready while the process runs
 
 	// Webhooks are the rules file's webhooks: listed, never changed by the API.
-	Webhooks []rules.Webhook
+	Webhooks []dispatch.Webhook
 	// Events are the event names webhooks may subscribe to; nil means rules.Names.
 	Events []string
 	// DataDir is where API-made webhooks are kept (file admin-webhooks.json, mode 0600);

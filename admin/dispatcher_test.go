@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"hooktap/dispatch"
-	"hooktap/rules"
 )
 
 // The real dispatcher satisfies what the admin server needs, directly.
@@ -30,11 +29,11 @@ var loopback = []string{"127.0.0.1", "::1"}
 // failed delivery is dead at once), stopped when the test ends.
 func newTestDispatcher(t *testing.T) *dispatch.Dispatcher {
 	t.Helper()
-	return newDispatcher(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second, AllowTargets: loopback})
+	return newDispatcher(t, dispatch.Config{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second, AllowTargets: loopback})
 }
 
 // newDispatcher returns a running dispatcher made with cfg, stopped when the test ends.
-func newDispatcher(t *testing.T, cfg rules.DispatchSection) *dispatch.Dispatcher {
+func newDispatcher(t *testing.T, cfg dispatch.Config) *dispatch.Dispatcher {
 	t.Helper()
 	d, err := dispatch.New(cfg, nil, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"hooktap/dispatch"
-	"hooktap/rules"
 )
 
 // fuzzAPI is a real admin Server with a real dispatcher, driven through its handler.
@@ -25,7 +24,7 @@ type fuzzAPI struct {
 
 // newFuzzAPI builds the server once per fuzzing process (a *testing.F cannot make a harness).
 func newFuzzAPI(f *testing.F) *fuzzAPI {
-	d, err := dispatch.New(rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second,
+	d, err := dispatch.New(dispatch.Config{Queue: "memory", Retry: []time.Duration{}, Timeout: 30 * time.Second,
 		AllowTargets: []string{"127.0.0.1", "::1"}}, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatalf("dispatch.New: %v", err)
@@ -39,7 +38,7 @@ func newFuzzAPI(f *testing.F) *fuzzAPI {
 			f.Errorf("dispatcher Run: %v", err)
 		}
 	})
-	srv, err := New(rules.AdminSection{Token: testToken}, Deps{Dispatcher: d, DataDir: f.TempDir()}, slog.New(slog.DiscardHandler))
+	srv, err := New(Config{Token: testToken}, Deps{Dispatcher: d, DataDir: f.TempDir()}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatalf("New: %v", err)
 	}

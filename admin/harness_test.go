@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/dispatch"
 	"hooktap/internal/testkit"
 	"hooktap/rules"
 )
@@ -42,7 +43,7 @@ type testDispatcher interface {
 type harnessOpts struct {
 	token  string
 	read   string // read_token
-	file   []rules.Webhook
+	file   []dispatch.Webhook
 	dir    string // "" = a new temporary directory
 	disp   testDispatcher
 	checks []Check
@@ -63,7 +64,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := New(rules.AdminSection{Token: o.token, ReadToken: o.read}, Deps{
+	srv, err := New(Config{Token: o.token, ReadToken: o.read}, Deps{
 		Dispatcher: o.disp, Webhooks: o.file, DataDir: o.dir, Checks: o.checks,
 		Proxy: o.proxy, Classifier: o.class,
 	}, log)

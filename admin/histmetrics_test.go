@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"hooktap/dispatch"
-	"hooktap/rules"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -111,7 +110,7 @@ func TestMetricsHistogramFormat(t *testing.T) {
 			AttemptDuration: dispatch.Histogram{Bounds: []float64{0.005}, Cumulative: []uint64{2}, Count: 2, Sum: 0.003},
 		}},
 	}}
-	h := newHarness(t, harnessOpts{disp: d, file: []rules.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}})
+	h := newHarness(t, harnessOpts{disp: d, file: []dispatch.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}})
 	fams, raw := parseMetrics(t, h)
 	for _, want := range []string{
 		"# TYPE hooktap_delivery_latency_seconds histogram\n" +

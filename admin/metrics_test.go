@@ -131,7 +131,7 @@ func TestMetricsFromStats(t *testing.T) {
 			{ID: "api-7", Name: "old name", Delivered: 1, Gone: true},
 		},
 	}}
-	h := newHarness(t, harnessOpts{disp: d, file: []rules.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}})
+	h := newHarness(t, harnessOpts{disp: d, file: []dispatch.Webhook{{Name: "a", URL: "http://127.0.0.1:9/", Events: []string{"*"}}}})
 	fams, raw := parseMetrics(t, h)
 	type l = map[string]string
 	for _, c := range []struct {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"hooktap/rules"
+	"hooktap/dispatch"
 )
 
 const testReadToken = "r3ad-only-t0ken"
@@ -103,7 +103,7 @@ func TestURLRedactedInReads(t *testing.T) {
 func TestAnonymousReadersSeeNoResponse(t *testing.T) {
 	rcv := newReceiver(t)
 	rcv.reply.Store("internal-service-secret-page")
-	h := newHarness(t, harnessOpts{file: []rules.Webhook{{Name: "from-file", URL: rcv.url(), Events: []string{"*"}, Payload: "id"}}})
+	h := newHarness(t, harnessOpts{file: []dispatch.Webhook{{Name: "from-file", URL: rcv.url(), Events: []string{"*"}, Payload: "id"}}})
 	if err := h.disp.Enqueue(event("page_created", 1)); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
-	"unicode/utf8"
 
 	"hooktap/rules"
 )
@@ -27,26 +26,4 @@ func newSecret() string {
 func (s *Server) generateSecret(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]string{"secret": newSecret()})
-}
-
-// checkSecret checks a secret or previous secret given in a webhook's configuration: its
-// length, and that a whsec_ one decodes to a key the way the signer decodes it
-// ([rules.StandardKey]). The messages never hold the secret.
-func checkSecret(field, name, v string) []fieldError {
-	if utf8.RuneCountInString(v) > maxSecretRunes {
-		return []fieldError{{Field: field, Message: name + " is longer than 255 characters"}}
-	}
-	if _, err := rules.StandardKey(v); err != nil {
-		return []fieldError{{Field: field, Message: name + ": " + err.Error()}}
-	}
-	return nil
-}
-
-// checkRotation refuses a previous secret without a secret to rotate to, as the rules file
-// does.
-func checkRotation(sh *storedHook) *fieldError {
-	if sh.PreviousSecret != "" && sh.Secret == "" {
-		return &fieldError{Field: "configuration.previousSecret", Message: "previousSecret needs a secret (the new one) to rotate to"}
-	}
-	return nil
 }

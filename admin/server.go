@@ -62,7 +62,7 @@ type hook struct {
 	Created        int64 // ms
 	Updated        int64 // ms
 	File           bool  // from the rules file: read-only
-	file           rules.Webhook
+	file           dispatch.Webhook
 	dispID         string // the dispatcher's id: the name for a file webhook, "api-<id>" for the API's
 }
 
@@ -70,9 +70,11 @@ type hook struct {
 // its breaker, counters, delivery log and dead letters carry over.
 func apiDispID(id int64) string { return "api-" + strconv.FormatInt(id, 10) }
 
-// New checks cfg and deps and returns a server. It reads the token (token, or the variable
-// named by token_env) and does no other I/O; the webhook store is read by Load.
-func New(cfg rules.AdminSection, deps Deps, log *slog.Logger) (*Server, error) {
+// New checks deps and returns a server. It reads the token (token, or the variable named by
+// token_env) and does no other I/O; the webhook store is read by Load.
+// It does not refuse what [Config.Validate] refuses (the loader does): a token variable that
+// is unset leaves the API read-only, with a warning.
+func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if deps.Dispatcher == nil {
 		return nil, errors.New("admin: a dispatcher is required")
 	}
@@ -176,7 +178,7 @@ func (s *Server) Load() error {
 // SetFileWebhooks replaces the rules file's webhooks after a reload and pushes the merged set
 // to the dispatcher. A name that an API-made webhook already uses is refused, and the old set
 // stays.
-func (s *Server) SetFileWebhooks(file []rules.Webhook) error {
+func (s *Server) SetFileWebhooks(file []dispatch.Webhook) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.loaded {
@@ -202,7 +204,7 @@ func (s *Server) SetFileWebhooks(file []rules.Webhook) error {
 
 // mergeLocked builds the merged set from the store and the file's webhooks, giving each new
 // file webhook the next id; changed reports whether doc gained ids.
-func (s *Server) mergeLocked(doc storeDoc, file []rules.Webhook) (hooks []*hook, out storeDoc, changed bool, err error) {
+func (s *Server) mergeLocked(doc storeDoc, file []dispatch.Webhook) (hooks []*hook, out storeDoc, changed bool, err error) {
 	out = doc
 	out.FileIDs = make(map[string]int64, len(file))
 	for k, v := range doc.FileIDs {
@@ -257,7 +259,7 @@ func flatten(hooks []*hook) []dispatch.Hook {
 			continue
 		}
 		active := h.Active
-		out = append(out, dispatch.Hook{ID: h.dispID, Webhook: rules.Webhook{
+		out = append(out, dispatch.Hook{ID: h.dispID, Webhook: dispatch.Webhook{
 			Name: h.Name, URL: h.URL, Secret: h.Secret, PreviousSecret: h.PreviousSecret, Events: slices.Clone(h.Events),
 			Active: &active, Payload: h.Payload,
 		}})

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"hooktap/rules"
+	"hooktap/dispatch"
 )
 
 // TestTargetPolicyRefusals: under the dispatcher's default policy (no allow_targets) a
@@ -18,7 +18,7 @@ import (
 // is refused even when its address is allowed.
 func TestTargetPolicyRefusals(t *testing.T) {
 	rcv := newReceiver(t)
-	d := newDispatcher(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}})
+	d := newDispatcher(t, dispatch.Config{Queue: "memory", Retry: []time.Duration{}})
 	h := newHarness(t, harnessOpts{token: testToken, disp: d})
 	auth := bearer(testToken)
 	created := h.do("POST", "/rest/api/webhooks", newHook("public", "http://203.0.113.5/x", "page_created"), auth).

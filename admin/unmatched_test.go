@@ -20,8 +20,6 @@ var _ UnmatchedReader = (*rules.Classifier)(nil)
 func unmatchedClassifier(t *testing.T) *rules.Classifier {
 	t.Helper()
 	f, err := rules.Parse("unmatched.toml", []byte(`
-[proxy]
-upstream = "http://127.0.0.1:1"
 [[rule]]
 name   = "page created"
 method = "POST"

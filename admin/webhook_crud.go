@@ -101,8 +101,8 @@ func (s *Server) createHook(w http.ResponseWriter, r *http.Request) {
 	sh := storedHook{ID: doc.NextID, Created: now, Updated: now}
 	doc.NextID++
 	fill(&sh, in, true)
-	if e := checkRotation(&sh); e != nil {
-		writeErrors(w, http.StatusBadRequest, *e)
+	if errs := s.checkHook(&sh); errs != nil {
+		writeErrors(w, http.StatusBadRequest, errs...)
 		return
 	}
 	doc.Webhooks = append(doc.Webhooks, sh)
@@ -156,8 +156,8 @@ func (s *Server) updateHook(w http.ResponseWriter, r *http.Request) {
 		in.URL = &old // the client sent back what it was shown: the URL is unchanged
 	}
 	fill(&doc.Webhooks[i], in, false)
-	if e := checkRotation(&doc.Webhooks[i]); e != nil {
-		writeErrors(w, http.StatusBadRequest, *e)
+	if errs := s.checkHook(&doc.Webhooks[i]); errs != nil {
+		writeErrors(w, http.StatusBadRequest, errs...)
 		return
 	}
 	doc.Webhooks[i].Updated = now

@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"hooktap/dispatch"
+	"hooktap/internal/conf"
 	"hooktap/rules"
 )
 
@@ -44,65 +47,116 @@ func decodeInput(r *http.Request) (hookInput, []fieldError) {
 	return in, nil
 }
 
-// validate checks in for a create or a full update, collecting every error.
+// validate checks in for a create or a full update, collecting every error: what only the
+// API refuses (a blank or over-long name, an over-long URL or one with credentials, an event
+// this server does not offer, an unknown configuration key), then the webhook as every
+// webhook is checked ([dispatch.Webhook.Validate], the rules file's check), then the target
+// policy. A field the API's own checks refused is not reported again. A secret not given
+// here is the stored one on an update: checkHook checks the rotation on the stored result.
 func (s *Server) validate(in hookInput) []fieldError {
 	var errs []fieldError
+	w := dispatch.Webhook{Events: in.Events, Secret: "-"} // "-": a stored secret may stand in
 	switch {
 	case in.Name == nil || strings.TrimSpace(*in.Name) == "":
 		errs = append(errs, fieldError{Field: "name", Message: "name is required"})
 	case utf8.RuneCountInString(*in.Name) > maxNameRunes:
 		errs = append(errs, fieldError{Field: "name", Message: "name is longer than 255 characters"})
-	case rules.HasControl(*in.Name):
-		errs = append(errs, fieldError{Field: "name", Message: "name holds a control character"})
+	default:
+		w.Name = strings.TrimSpace(*in.Name)
 	}
-	if in.URL == nil || *in.URL == "" {
+	switch {
+	case in.URL == nil || *in.URL == "":
 		errs = append(errs, fieldError{Field: "url", Message: "url is required"})
-	} else if msg := checkURL(*in.URL); msg != "" {
-		errs = append(errs, fieldError{Field: "url", Message: msg})
-	} else if msg := s.checkTarget(*in.URL); msg != "" {
-		errs = append(errs, fieldError{Field: "url", Message: msg})
+	case len(*in.URL) > maxURLLen:
+		errs = append(errs, fieldError{Field: "url", Message: "url is longer than 2000 characters"})
+	case hasUser(*in.URL):
+		errs = append(errs, fieldError{Field: "url", Message: "url must not hold credentials; use the secret"})
+	default:
+		w.URL = *in.URL
 	}
-	errs = append(errs, s.checkEvents(in.Events)...)
+	errs = append(errs, s.checkOffered(in.Events)...)
 	for k, v := range in.Configuration {
 		switch k {
-		case "secret", "previousSecret":
-			errs = append(errs, checkSecret("configuration."+k, k, v)...)
+		case "secret":
+			w.Secret = v
+		case "previousSecret":
+			w.PreviousSecret = v
 		default:
 			errs = append(errs, fieldError{Field: "configuration." + k, Message: "unknown configuration key " + strconv.Quote(k) + "; only secret and previousSecret are known"})
 		}
 	}
-	if in.Payload != nil && *in.Payload != "" && *in.Payload != "id" && *in.Payload != "full" {
-		errs = append(errs, fieldError{Field: "payload", Message: `payload must be "id" or "full"`})
+	if in.Payload != nil {
+		w.Payload = *in.Payload
+	}
+	return s.checkWebhook(&w, errs)
+}
+
+// checkHook checks sh, a webhook as a create or update is about to store it, as validate
+// checks the request: only the rotation can be wrong here (a previous secret left without a
+// secret to rotate to), as the rest was checked.
+func (s *Server) checkHook(sh *storedHook) []fieldError {
+	w := dispatch.Webhook{Name: sh.Name, URL: sh.URL, Secret: sh.Secret, PreviousSecret: sh.PreviousSecret,
+		Events: sh.Events, Payload: sh.Payload}
+	return s.checkWebhook(&w, nil)
+}
+
+// checkWebhook appends to errs what [dispatch.Webhook.Validate] and the target policy find
+// wrong with w, under the API's field names, leaving out the fields errs has already and
+// the empty name and URL that stand for those.
+func (s *Server) checkWebhook(w *dispatch.Webhook, errs []fieldError) []fieldError {
+	done := make(map[string]bool, len(errs))
+	for _, e := range errs {
+		done[e.Field] = true
+	}
+	var es conf.Errors
+	if err := w.Validate(); err != nil {
+		errors.As(err, &es)
+	}
+	for _, e := range es {
+		field, msg := apiField(e.Key), e.Msg
+		if done[field] {
+			continue
+		}
+		if e.Key == "previous_secret" || e.Key == "previous_secret_env" {
+			msg = strings.ReplaceAll(msg, "previous_secret", "previousSecret")
+		}
+		errs = append(errs, fieldError{Field: field, Message: msg})
+		if len(errs) >= 16 {
+			break
+		}
+	}
+	if w.URL != "" && !done["url"] && !slices.ContainsFunc(es, func(e *conf.Error) bool { return e.Key == "url" }) {
+		if msg := s.checkTarget(w.URL); msg != "" {
+			errs = append(errs, fieldError{Field: "url", Message: msg})
+		}
 	}
 	return errs
 }
 
-// checkEvents checks a webhook's events: non-empty, no longer than every event once
-// (rules.MaxWebhookEvents), known names (of this server's list) or a lone "*", none twice.
-// It reports at most a few mistakes, so that a huge list gets a short answer.
-func (s *Server) checkEvents(events []string) []fieldError {
-	bad := func(msg string) fieldError { return fieldError{Field: "events", Message: msg} }
-	switch {
-	case len(events) == 0:
-		return []fieldError{bad(`events is required: one or more event names, or ["*"]`)}
-	case len(events) > rules.MaxWebhookEvents:
-		return []fieldError{bad("events lists " + strconv.Itoa(len(events)) + " names, more than there are events; use [\"*\"] for all")}
+// apiField names a webhook's TOML key as the API's body does.
+func apiField(key string) string {
+	switch key {
+	case "secret":
+		return "configuration.secret"
+	case "previous_secret":
+		return "configuration.previousSecret"
+	}
+	return key
+}
+
+// checkOffered refuses the events that are known but that this server does not offer
+// (Deps.Events); Validate refuses the unknown ones. It reports at most a few.
+func (s *Server) checkOffered(events []string) []fieldError {
+	if len(events) > rules.MaxWebhookEvents {
+		return nil // Validate refuses the list
 	}
 	var errs []fieldError
-	seen := make(map[string]bool, len(events))
 	for _, e := range events {
-		switch {
-		case e == "*" && len(events) == 1:
-		case e == "*":
-			errs = append(errs, bad(`"*" (every event) must be the only name in events`))
-		case !s.eventOK[e]:
-			errs = append(errs, bad("unknown event "+strconv.QuoteToASCII(e)))
-		case seen[e]:
-			errs = append(errs, bad("event "+strconv.Quote(e)+" is listed twice"))
-		}
-		seen[e] = true
-		if len(errs) >= 8 {
-			break
+		if e != "*" && rules.IsName(e) && !s.eventOK[e] {
+			errs = append(errs, fieldError{Field: "events", Message: "unknown event " + strconv.QuoteToASCII(e)})
+			if len(errs) >= 8 {
+				break
+			}
 		}
 	}
 	return errs
@@ -118,26 +172,29 @@ func urlHost(u string) string {
 	return p.Scheme + "://" + p.Host
 }
 
-// checkURL returns why u cannot be a webhook URL, or "".
-func checkURL(u string) string {
-	if len(u) > maxURLLen {
-		return "url is longer than 2000 characters"
-	}
-	if rules.HasControl(u) {
-		return "url holds a control character"
-	}
+// hasUser reports whether the URL u holds credentials (user or password).
+func hasUser(u string) bool {
 	p, err := url.Parse(u)
-	if err != nil {
-		return "url does not parse: " + err.Error()
-	}
-	if p.Scheme != "http" && p.Scheme != "https" {
-		return "url must be http or https, got " + strconv.Quote(u)
-	}
-	if p.Host == "" || p.Hostname() == "" {
-		return "url has no host"
-	}
-	if p.User != nil {
+	return err == nil && p.User != nil
+}
+
+// checkURL returns why u cannot be a webhook URL, or "": what validate checks of a URL.
+func checkURL(u string) string {
+	switch {
+	case len(u) > maxURLLen:
+		return "url is longer than 2000 characters"
+	case hasUser(u):
 		return "url must not hold credentials; use the secret"
+	}
+	w := dispatch.Webhook{URL: u}
+	var es conf.Errors
+	if err := w.Validate(); err != nil {
+		errors.As(err, &es)
+	}
+	for _, e := range es {
+		if e.Key == "url" {
+			return e.Msg
+		}
 	}
 	return ""
 }

@@ -13,14 +13,13 @@ import (
 
 // Limits on what the API accepts.
 const (
-	maxBody        = 1 << 20 // request body
-	maxSecretRunes = 255     // Confluence's limit
-	maxNameRunes   = 255
-	maxURLLen      = 2000 // Confluence's limit
-	defaultLimit   = 100
-	maxLimit       = 1000
-	excerptLen     = 2048 // response bytes shown per attempt
-	pingTimeout    = dispatch.PingTimeout
+	maxBody      = 1 << 20 // request body
+	maxNameRunes = 255
+	maxURLLen    = 2000 // Confluence's limit
+	defaultLimit = 100
+	maxLimit     = 1000
+	excerptLen   = 2048 // response bytes shown per attempt
+	pingTimeout  = dispatch.PingTimeout
 )
 
 // pingView is the answer to a test connection.

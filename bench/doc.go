@@ -28,7 +28,7 @@
 // nginx/HAProxy are started by it with configs written to a temporary directory, so that the
 // load generator (this process) can be pinned to other CPUs than the servers when the
 // machine has more than two; on two CPUs or fewer everything shares them and the report
-// says so. hooktap is wired in the child exactly as main.go wires it: rules.Load,
+// says so. hooktap is wired in the child exactly as main.go wires it: config.Load,
 // rules.Compile, dispatch.New, rules.NewClassifier, proxy.New. The dispatch, classify and
 // backlog scenarios run in this process, because they measure allocations and memory of the
 // dispatcher itself.

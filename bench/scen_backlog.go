@@ -105,11 +105,11 @@ func backlogOnce(ctx context.Context, s *Settings, p *Progress, queue string) (b
 	if err != nil {
 		return br, err
 	}
-	retry := make([]rules.Duration, 40)
+	retry := make([]time.Duration, 40)
 	for i := range retry {
 		retry[i] = time.Second
 	}
-	d, err := newDispatcher(queue, filepath.Join(s.tmp, "backlog-"+queue), []string{addr}, func(c *rules.DispatchSection) {
+	d, err := newDispatcher(queue, filepath.Join(s.tmp, "backlog-"+queue), []string{addr}, func(c *dispatch.Config) {
 		c.Retry = retry
 		c.MemoryQueueSize = s.Events + 1024
 	})

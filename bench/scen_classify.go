@@ -16,6 +16,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 
+	"hooktap/config"
 	"hooktap/rules"
 	"hooktap/wiki"
 )
@@ -119,7 +120,7 @@ func estimateClassify(s *Settings) time.Duration {
 // classifyPack is a rules pack and the exchanges benchmarked against it.
 type classifyPack struct {
 	name  string
-	file  *rules.File
+	file  *config.File
 	cases []classifyCase
 	fetch rules.Fetcher
 }
@@ -146,7 +147,7 @@ func runClassify(ctx context.Context, s *Settings, p *Progress) (Result, error) 
 	}
 	raw := []map[string]any{}
 	for _, pk := range packs {
-		m, err := rules.Compile(pk.file)
+		m, err := rules.Compile(&pk.file.File)
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", pk.name, err)
 		}
@@ -176,13 +177,13 @@ func shippedClassifyPack(s *Settings) (*classifyPack, error) {
 	if err != nil {
 		return nil, nil
 	}
-	f, err := rules.Parse(s.Pack, data)
+	f, err := config.Parse(s.Pack, data)
 	if err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", s.Pack, err)
 	}
 	w := wiki.New()
 	fe := &memoFetcher{w: w, memo: map[string]memoAnswer{}}
-	pm, err := rules.Compile(f)
+	pm, err := rules.Compile(&f.File)
 	if err != nil {
 		return nil, fmt.Errorf("compiling %s: %w", s.Pack, err)
 	}
@@ -216,7 +217,7 @@ func shippedClassifyPack(s *Settings) (*classifyPack, error) {
 // syntheticClassifyPack is a 1000-rule synthetic pack against a read, a write no rule wants
 // and a write one rule wants.
 func syntheticClassifyPack() (classifyPack, error) {
-	f, err := rules.Parse("synthetic.toml", []byte(syntheticPack(1000, "http://127.0.0.1:1", "")))
+	f, err := config.Parse("synthetic.toml", []byte(syntheticPack(1000, "http://127.0.0.1:1", "")))
 	if err != nil {
 		return classifyPack{}, fmt.Errorf("synthetic pack: %w", err)
 	}
@@ -277,9 +278,9 @@ var benchOnce sync.Once
 
 // parsePack parses and compiles a rules file held in memory.
 func parsePack(src string) (*rules.Matcher, error) {
-	f, err := rules.Parse("pack.toml", []byte(src))
+	f, err := config.Parse("pack.toml", []byte(src))
 	if err != nil {
 		return nil, err
 	}
-	return rules.Compile(f)
+	return rules.Compile(&f.File)
 }

@@ -34,15 +34,15 @@ type dispatchRun struct {
 	Drops         uint64  `json:"drops"`
 }
 
-func newDispatcher(queue, dataDir string, addrs []string, extra func(*rules.DispatchSection)) (*dispatch.Dispatcher, error) {
-	cfg := rules.DispatchSection{Queue: queue, DataDir: dataDir, MemoryQueueSize: 1 << 20,
+func newDispatcher(queue, dataDir string, addrs []string, extra func(*dispatch.Config)) (*dispatch.Dispatcher, error) {
+	cfg := dispatch.Config{Queue: queue, DataDir: dataDir, MemoryQueueSize: 1 << 20,
 		AllowTargets: []string{"127.0.0.1", "::1"}} // the receiver is on loopback
 	if extra != nil {
 		extra(&cfg)
 	}
-	hooks := make([]rules.Webhook, len(addrs))
+	hooks := make([]dispatch.Webhook, len(addrs))
 	for i, a := range addrs {
-		hooks[i] = rules.Webhook{Name: fmt.Sprintf("r%d", i), URL: "http://" + a + "/hook", Secret: "bench-secret", Events: []string{"label_added"}}
+		hooks[i] = dispatch.Webhook{Name: fmt.Sprintf("r%d", i), URL: "http://" + a + "/hook", Secret: "bench-secret", Events: []string{"label_added"}}
 	}
 	return dispatch.New(cfg, hooks, nil)
 }

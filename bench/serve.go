@@ -26,6 +26,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/valyala/fasthttp"
 
+	"hooktap/config"
 	"hooktap/dispatch"
 	"hooktap/proxy"
 	"hooktap/rules"
@@ -284,12 +285,12 @@ func serveRevProxy(upstream string) (func() map[string]any, error) {
 // serveHooktap wires hooktap as main.go does: load the rules file, compile it, build the
 // dispatcher and the classifier, and put the classifier in the proxy as its tap. upstream,
 // queue and dataDir override the file's values when set.
-func serveHooktap(config, upstream, queue, dataDir string, log *slog.Logger) (func() map[string]any, error) {
-	data, err := os.ReadFile(config)
+func serveHooktap(path, upstream, queue, dataDir string, log *slog.Logger) (func() map[string]any, error) {
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	f, err := rules.Parse(config, data)
+	f, err := config.Parse(path, data)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +305,7 @@ func serveHooktap(config, upstream, queue, dataDir string, log *slog.Logger) (fu
 	if dataDir != "" {
 		f.Dispatch.DataDir = dataDir
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,7 @@ func TestAllocsEnqueueFetchAck(t *testing.T) {
 
 func TestAllocsDelivery(t *testing.T) {
 	r := newAllocRig(t)
-	for i := 0; i < 2*defaultHistorySize; i++ { // fill the delivery log's ring
+	for i := 0; i < 2*DefaultHistorySize; i++ { // fill the delivery log's ring
 		r.deliver(t)
 	}
 	if n := testing.AllocsPerRun(200, func() { r.deliver(t) }); n != 0 {

@@ -4,15 +4,161 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
-	"hooktap/rules"
+	"hooktap/internal/conf"
 )
 
-// settings is rules.DispatchSection with defaults filled and values checked.
+// Config is [dispatch] of the rules file: the queue and the delivery policy. A zero field
+// means its default (the Default constants), which SetDefaults fills in.
+type Config struct {
+	// Queue is "memory", "disk" (default: embedded JetStream in DataDir) or
+	// "nats://host:4222,nats://host2:4222" (an external JetStream cluster).
+	Queue   string `toml:"queue"`
+	DataDir string `toml:"data_dir"` // default "./data"
+
+	MaxInFlight        int             `toml:"max_in_flight"`          // deliveries in flight in total; default 500
+	MaxInFlightPerHook int             `toml:"max_in_flight_per_hook"` // per webhook; default 64
+	Timeout            time.Duration   `toml:"timeout"`                // per attempt; default 20s
+	Retry              []time.Duration `toml:"retry"`                  // delays after each failure; default 5s,5m,30m,2h,5h,10h; [] = never retry
+	OnSkip             string          `toml:"on_skip"`                // "retry" (default) | "drop" (Confluence's behaviour)
+	OnStoreError       string          `toml:"on_store_error"`         // "reject" (default: 503 to the client) | "pass"
+	EnqueueTimeout     time.Duration   `toml:"enqueue_timeout"`        // bound on the write path's wait for the store; default 5s
+	MemoryQueueSize    int             `toml:"memory_queue_size"`      // events held by queue = "memory"; default 65536
+	HistorySize        int             `toml:"history_size"`           // attempts kept per webhook for the admin API; default 100
+
+	// AllowTargets lists webhook targets that the target policy would otherwise refuse
+	// (loopback, link-local, private, unique-local, unspecified, IPv4-mapped and cloud
+	// metadata addresses): IP addresses ("127.0.0.1", "::1"), CIDR prefixes ("10.1.0.0/16")
+	// or host names ("hooks.internal"). Default: none; public addresses are always allowed.
+	AllowTargets []string `toml:"allow_targets"`
+
+	// External NATS only.
+	NATSCreds    string `toml:"nats_creds"`    // path to a .creds file
+	NATSUser     string `toml:"nats_user"`     // user/password auth
+	NATSPassword string `toml:"nats_password"` // or nats_password_env
+	NATSPassEnv  string `toml:"nats_password_env"`
+	NATSToken    string `toml:"nats_token_env"` // name of an env var holding a token
+
+	// Stream limits (disk and nats).
+	MaxAge   time.Duration `toml:"max_age"`   // how long undelivered events are kept; default 168h
+	MaxBytes int64         `toml:"max_bytes"` // stream size cap in bytes; default 1 GiB (further writes are store errors)
+}
+
+// Defaults of the zero fields of Config (Retry's is defaultRetry).
+const (
+	DefaultQueue              = "disk"
+	DefaultDataDir            = "./data"
+	DefaultMaxInFlight        = 500
+	DefaultMaxInFlightPerHook = 64
+	DefaultTimeout            = 20 * time.Second
+	DefaultOnSkip             = "retry"
+	DefaultOnStoreError       = "reject"
+	DefaultEnqueueTimeout     = 5 * time.Second
+	DefaultMemoryQueueSize    = 65536
+	DefaultHistorySize        = 100
+	DefaultMaxAge             = 168 * time.Hour
+	DefaultMaxBytes           = int64(1 << 30)
+)
+
+// defaultRetry is the retry schedule used when [dispatch] retry is not set: the delays
+// after the 1st, 2nd, ... failed attempt (each with ±20 % jitter); a delivery whose 7th
+// attempt fails is dead.
+var defaultRetry = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour,
+}
+
+// SetDefaults sets every zero field of c to its default (a nil Retry to the default
+// schedule; an empty one means never retry). A negative value stays, for Validate to
+// refuse.
+func (c *Config) SetDefaults() {
+	setS := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	setI := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setD := func(p *time.Duration, v time.Duration) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	setS(&c.Queue, DefaultQueue)
+	setS(&c.DataDir, DefaultDataDir)
+	setI(&c.MaxInFlight, DefaultMaxInFlight)
+	setI(&c.MaxInFlightPerHook, DefaultMaxInFlightPerHook)
+	setD(&c.Timeout, DefaultTimeout)
+	if c.Retry == nil {
+		c.Retry = slices.Clone(defaultRetry)
+	}
+	setS(&c.OnSkip, DefaultOnSkip)
+	setS(&c.OnStoreError, DefaultOnStoreError)
+	setD(&c.EnqueueTimeout, DefaultEnqueueTimeout)
+	setI(&c.MemoryQueueSize, DefaultMemoryQueueSize)
+	setI(&c.HistorySize, DefaultHistorySize)
+	setD(&c.MaxAge, DefaultMaxAge)
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+}
+
+// Validate checks c, defaults filled: the queue (and an external queue's credentials), the
+// policies, the limits and allow_targets. It returns a [conf.Errors] naming each mistake's
+// key, or nil. (What only building the queue finds, as credentials given to the embedded
+// server, New reports.)
+func (c *Config) Validate() error {
+	var es conf.Errors
+	switch {
+	case c.Queue == "memory" || c.Queue == "disk":
+	case strings.HasPrefix(c.Queue, "nats://") || strings.HasPrefix(c.Queue, "tls://"):
+		for _, u := range strings.Split(c.Queue, ",") {
+			if pu, err := url.Parse(strings.TrimSpace(u)); err != nil || pu.Host == "" {
+				es.Add("queue", "queue: bad NATS URL %q", conf.Redact(u))
+			}
+		}
+		if c.NATSPassword == "" {
+			es.Env("nats_password_env", c.NATSPassEnv)
+		}
+		es.Env("nats_token_env", c.NATSToken)
+	default:
+		es.Add("queue", "queue must be \"memory\", \"disk\" or \"nats://host:port,...\", not %q", conf.Redact(c.Queue))
+	}
+	if c.OnSkip != "retry" && c.OnSkip != "drop" {
+		es.Add("on_skip", "on_skip must be \"retry\" or \"drop\", not %q", c.OnSkip)
+	}
+	if c.OnStoreError != "reject" && c.OnStoreError != "pass" {
+		es.Add("on_store_error", "on_store_error must be \"reject\" or \"pass\", not %q", c.OnStoreError)
+	}
+	for _, kv := range []struct {
+		key string
+		n   int64
+	}{{"max_in_flight", int64(c.MaxInFlight)}, {"max_in_flight_per_hook", int64(c.MaxInFlightPerHook)},
+		{"memory_queue_size", int64(c.MemoryQueueSize)}, {"history_size", int64(c.HistorySize)}, {"max_bytes", c.MaxBytes},
+		{"timeout", int64(c.Timeout)}, {"enqueue_timeout", int64(c.EnqueueTimeout)}, {"max_age", int64(c.MaxAge)}} {
+		if kv.n < 0 {
+			es.Add(kv.key, "%s must not be negative", kv.key)
+		}
+	}
+	for i, r := range c.Retry {
+		if r <= 0 {
+			es.Add("retry", "retry[%d] = %s: must be positive", i, r)
+		}
+	}
+	for i, s := range c.AllowTargets {
+		if _, _, err := ParseAllowTarget(s); err != nil {
+			es.Add("allow_targets", "allow_targets[%d]: %v", i, err)
+		}
+	}
+	return es.Err()
+}
+
+// settings is a Config, defaults filled and checked, as the Dispatcher runs with it.
 type settings struct {
 	queue           string
 	maxInFlight     int
@@ -27,225 +173,33 @@ type settings struct {
 	policy          *TargetPolicy // [dispatch] allow_targets
 }
 
-// hookConfig is one webhook's resolved configuration; immutable once built (a reload
-// swaps in a new one).
-type hookConfig struct {
-	name    string
-	url     string
-	secret  string // resolved from secret or secret_env; never logged
-	prev    string // resolved from previous_secret(_env): the secret being rotated out; never logged
-	full    bool
-	timeout time.Duration
-	events  []string
-	active  bool
-}
-
-func resolveSettings(cfg rules.DispatchSection) (settings, error) {
-	s := settings{
-		queue:          cfg.Queue,
-		maxInFlight:    cfg.MaxInFlight,
-		perHook:        cfg.MaxInFlightPerHook,
-		timeout:        cfg.Timeout,
-		retry:          cfg.Retry,
-		enqueueTimeout: cfg.EnqueueTimeout,
-		queueSize:      cfg.MemoryQueueSize,
-		historySize:    cfg.HistorySize,
-	}
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("dispatch: "+format, a...)) }
-	if s.queue == "" {
-		s.queue = defaultQueue
-	}
-	pos := func(name string, v *int, def int) {
-		switch {
-		case *v == 0:
-			*v = def
-		case *v < 0:
-			bad("%s = %d: must be positive", name, *v)
+// resolveSettings fills cfg's defaults and validates it.
+func resolveSettings(cfg Config) (settings, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		var es conf.Errors
+		errors.As(err, &es)
+		errs := make([]error, len(es))
+		for i, e := range es {
+			errs[i] = fmt.Errorf("dispatch: %s", e.Msg)
 		}
+		return settings{}, errors.Join(errs...)
 	}
-	pos("max_in_flight", &s.maxInFlight, defaultMaxInFlight)
-	pos("max_in_flight_per_hook", &s.perHook, defaultMaxInFlightPerHook)
-	pos("memory_queue_size", &s.queueSize, defaultMemoryQueueSize)
-	pos("history_size", &s.historySize, defaultHistorySize)
-	dur := func(name string, v *time.Duration, def time.Duration) {
-		switch {
-		case *v == 0:
-			*v = def
-		case *v < 0:
-			bad("%s = %s: must be positive", name, *v)
-		}
-	}
-	dur("timeout", &s.timeout, defaultTimeout)
-	dur("enqueue_timeout", &s.enqueueTimeout, defaultEnqueueTimeout)
-	if s.retry == nil {
-		s.retry = defaultRetry
-	}
-	s.retry = slices.Clone(s.retry)
 	p, err := NewTargetPolicy(cfg.AllowTargets)
 	if err != nil {
-		errs = append(errs, err)
+		return settings{}, err // not reached: Validate parsed every entry
 	}
-	s.policy = p
-	for i, r := range s.retry {
-		if r <= 0 {
-			bad("retry[%d] = %s: must be positive", i, r)
-		}
-	}
-	switch cfg.OnSkip {
-	case "", "retry":
-	case "drop":
-		s.dropOnSkip = true
-	default:
-		bad("on_skip = %q: want \"retry\" or \"drop\"", cfg.OnSkip)
-	}
-	switch cfg.OnStoreError {
-	case "", "reject":
-	case "pass":
-		s.passStoreErrors = true
-	default:
-		bad("on_store_error = %q: want \"reject\" or \"pass\"", cfg.OnStoreError)
-	}
-	return s, errors.Join(errs...)
-}
-
-func fromWebhooks(hooks []rules.Webhook) []Hook {
-	out := make([]Hook, len(hooks))
-	for i, w := range hooks {
-		out[i] = Hook{ID: w.Name, Webhook: w}
-	}
-	return out
-}
-
-// resolveHook checks one webhook and resolves its secret; a zero timeout becomes
-// defTimeout.
-func resolveHook(h Hook, defTimeout time.Duration, policy *TargetPolicy) (string, *hookConfig, error) {
-	w := h.Webhook
-	id := h.ID
-	if id == "" {
-		id = w.Name
-	}
-	where := fmt.Sprintf("webhook %q", w.Name)
-	if w.Line > 0 {
-		where = fmt.Sprintf("line %d: %s", w.Line, where)
-	}
-	var errs []error
-	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("dispatch: %s: "+format, append([]any{where}, a...)...))
-	}
-	if w.Name == "" {
-		bad("name is required")
-	}
-	if id == "" {
-		bad("id is required")
-	}
-	if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("url %q: want an absolute http or https URL", RedactURL(w.URL))
-	} else if err := policy.CheckURL(w.URL); err != nil {
-		bad("url %s: %s", RedactURL(w.URL), strings.TrimPrefix(err.Error(), "dispatch: "))
-	}
-	if strings.ContainsFunc(w.URL, isControl) {
-		bad("url holds a control character")
-	}
-	if strings.ContainsFunc(w.Name, isControl) {
-		bad("name holds a control character")
-	}
-	if len(w.Events) > len(rules.Names)+1 {
-		bad("events lists %d names; there are only %d events", len(w.Events), len(rules.Names))
-	}
-	secret := resolveSecret(w.Secret, w.SecretEnv, "secret", bad)
-	prev := resolveSecret(w.PreviousSecret, w.PreviousSecretEnv, "previous_secret", bad)
-	if prev != "" && secret == "" {
-		bad("previous_secret needs a secret (the new one) to rotate to")
-	}
-	checkEvents(w.Events, bad)
-	full := false
-	switch w.Payload {
-	case "", "id":
-	case "full":
-		full = true
-	default:
-		bad("payload = %q: want \"id\" or \"full\"", w.Payload)
-	}
-	timeout := w.Timeout
-	if timeout < 0 {
-		bad("timeout = %s: must be positive", timeout)
-	} else if timeout == 0 {
-		timeout = defTimeout
-	}
-	return id, &hookConfig{
-		name:    w.Name,
-		url:     w.URL,
-		secret:  secret,
-		prev:    prev,
-		full:    full,
-		timeout: timeout,
-		events:  slices.Clone(w.Events),
-		active:  w.Active == nil || *w.Active,
-	}, errors.Join(errs...)
-}
-
-// checkEvents reports through bad what is wrong with a webhook's event list: empty, a name
-// listed twice, an unknown name, or "*" with others.
-func checkEvents(events []string, bad func(string, ...any)) {
-	if len(events) == 0 {
-		bad("events is required (event names, or [\"*\"])")
-	}
-	seenEv := make(map[string]bool, len(events))
-	for _, e := range events {
-		if seenEv[e] {
-			bad("event %q is listed twice", e)
-			continue
-		}
-		seenEv[e] = true
-		if e == "*" {
-			if len(events) > 1 {
-				bad("\"*\" must be the only event")
-			}
-		} else if !rules.IsName(e) {
-			bad("unknown event %q", e)
-		}
-	}
-}
-
-// resolveSecret returns the secret that value or the variable env names holds, reporting
-// through bad when both are set, the variable is empty, or the secret is too long or a whsec_
-// secret that does not decode. key is "secret" or "previous_secret". The value is never shown.
-func resolveSecret(value, env, key string, bad func(string, ...any)) string {
-	secret := value
-	if env != "" {
-		if value != "" {
-			bad("%s and %s_env are both set", key, key)
-		}
-		secret = os.Getenv(env)
-		if secret == "" {
-			bad("%s_env %s is empty or unset", key, env)
-		}
-	}
-	if len(secret) > maxSecretLen {
-		bad("%s is %d characters long, at most %d", key, len(secret), maxSecretLen)
-	} else if _, err := rules.StandardKey(secret); err != nil {
-		bad("%s: %v", key, err)
-	}
-	return secret
-}
-
-// resolveHooks checks every hook, collecting all errors.
-func resolveHooks(hooks []Hook, defTimeout time.Duration, policy *TargetPolicy) ([]string, []*hookConfig, error) {
-	cfgs := make([]*hookConfig, len(hooks))
-	ids := make([]string, len(hooks))
-	seen := make(map[string]bool, len(hooks))
-	var errs []error
-	for i, h := range hooks {
-		id, c, err := resolveHook(h, defTimeout, policy)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if seen[id] {
-			errs = append(errs, fmt.Errorf("dispatch: webhook id %q is not unique", id))
-		}
-		seen[id] = true
-		ids[i], cfgs[i] = id, c
-	}
-	return ids, cfgs, errors.Join(errs...)
+	return settings{
+		queue:           cfg.Queue,
+		maxInFlight:     cfg.MaxInFlight,
+		perHook:         cfg.MaxInFlightPerHook,
+		timeout:         cfg.Timeout,
+		retry:           slices.Clone(cfg.Retry),
+		dropOnSkip:      cfg.OnSkip == "drop",
+		passStoreErrors: cfg.OnStoreError == "pass",
+		enqueueTimeout:  cfg.EnqueueTimeout,
+		queueSize:       cfg.MemoryQueueSize,
+		historySize:     cfg.HistorySize,
+		policy:          p,
+	}, nil
 }

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"hooktap/rules"
 )
 
 // A receiver whose keep-alive timeout is shorter than the client's (Node.js, Apache: 5 s;
@@ -36,7 +34,7 @@ func TestDeliveryAfterReceiverClosedIdleConnection(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	h := start(t, memCfg(), []rules.Webhook{webhook("short", srv.URL, "*")}, nil)
+	h := start(t, memCfg(), []Webhook{webhook("short", srv.URL, "*")}, nil)
 	enqueue(t, h.d, event("page_created", 1))
 	if e := h.next(t); e.a == nil || e.a.Outcome != "delivered" {
 		t.Fatalf("first delivery: %+v, want delivered", e.a)
@@ -106,7 +104,7 @@ func TestStaleConnectionResentOnceOnly(t *testing.T) {
 	}()
 	cfg := memCfg()
 	cfg.Retry = []time.Duration{} // a failure is dead at once
-	h := start(t, cfg, []rules.Webhook{webhook("rude", "http://"+ln.Addr().String()+"/hook", "*")}, nil)
+	h := start(t, cfg, []Webhook{webhook("rude", "http://"+ln.Addr().String()+"/hook", "*")}, nil)
 	enqueue(t, h.d, event("page_created", 1))
 	if e := h.next(t); e.a == nil || e.a.Outcome != "delivered" {
 		t.Fatalf("first delivery: %+v, want delivered", e.a)

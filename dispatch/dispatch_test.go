@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-
-	"hooktap/rules"
 )
 
 func TestDeliveryHeadersAndSignatures(t *testing.T) {
@@ -24,7 +22,7 @@ func TestDeliveryHeadersAndSignatures(t *testing.T) {
 	const secret = "s3cret-with-ünïcode"
 	w := webhook("chat", rc.URL+"/hook", "page_created")
 	w.Secret = secret
-	h := start(t, memCfg(), []rules.Webhook{w}, nil, WithVersion("1.2.3"))
+	h := start(t, memCfg(), []Webhook{w}, nil, WithVersion("1.2.3"))
 
 	ev := event("page_created", 123456)
 	want := string(ev.Payload)
@@ -85,7 +83,7 @@ func TestDeliveryHeadersAndSignatures(t *testing.T) {
 
 func TestUnsignedHasNoSignatureHeaders(t *testing.T) {
 	rc := newReceiver(t)
-	h := start(t, memCfg(), []rules.Webhook{webhook("plain", rc.URL, "*")}, nil)
+	h := start(t, memCfg(), []Webhook{webhook("plain", rc.URL, "*")}, nil)
 	enqueue(t, h.d, event("label_added", 1))
 	got := rc.next(t)
 	for _, k := range []string{"X-Hub-Signature", "X-Hub-Signature-256", "webhook-signature"} {
@@ -105,7 +103,7 @@ func TestFanOutFilteringInactiveAndPayloadModes(t *testing.T) {
 	off.Active = &no
 	fullHook := webhook("full", full.URL, "*")
 	fullHook.Payload = "full"
-	h := start(t, memCfg(), []rules.Webhook{
+	h := start(t, memCfg(), []Webhook{
 		webhook("pages", pages.URL, "page_created", "page_updated"),
 		webhook("all", all.URL, "*"),
 		webhook("labels", labels.URL, "label_added"),
@@ -166,7 +164,7 @@ func TestRetryScheduleRedeliverAndDead(t *testing.T) {
 	rc.setAnswer(func(*http.Request, int) (int, map[string]string) { return 500, nil })
 	cfg := memCfg()
 	cfg.Retry = []time.Duration{5 * time.Second, time.Minute}
-	h := start(t, cfg, []rules.Webhook{webhook("flaky", rc.URL, "*")}, fc)
+	h := start(t, cfg, []Webhook{webhook("flaky", rc.URL, "*")}, fc)
 
 	enqueue(t, h.d, event("page_created", 7))
 	first := rc.next(t)
@@ -223,7 +221,7 @@ func TestRedeliverAll(t *testing.T) {
 	rc.setAnswer(func(*http.Request, int) (int, map[string]string) { return 404, nil })
 	cfg := memCfg()
 	cfg.Retry = []time.Duration{} // never retry: first failure is dead
-	h := start(t, cfg, []rules.Webhook{webhook("x", rc.URL, "*")}, nil)
+	h := start(t, cfg, []Webhook{webhook("x", rc.URL, "*")}, nil)
 	for i := 0; i < 3; i++ {
 		enqueue(t, h.d, event("page_created", i))
 	}
@@ -258,7 +256,7 @@ func TestRetryAfterPausesReceiver(t *testing.T) {
 			})
 			cfg := memCfg()
 			cfg.Retry = []time.Duration{time.Second}
-			h := start(t, cfg, []rules.Webhook{webhook("busy", rc.URL, "*")}, fc)
+			h := start(t, cfg, []Webhook{webhook("busy", rc.URL, "*")}, fc)
 			enqueue(t, h.d, event("page_created", 1))
 			rc.next(t)
 			if e := h.next(t); e.a.Outcome != "throttled" {
@@ -289,7 +287,7 @@ func TestRetryAfterPausesReceiver(t *testing.T) {
 func TestGoneDeactivates(t *testing.T) {
 	rc := newReceiver(t)
 	rc.setAnswer(func(*http.Request, int) (int, map[string]string) { return 410, nil })
-	h := start(t, memCfg(), []rules.Webhook{webhook("old", rc.URL, "*")}, nil)
+	h := start(t, memCfg(), []Webhook{webhook("old", rc.URL, "*")}, nil)
 	enqueue(t, h.d, event("page_created", 1))
 	if e := h.next(t); e.a.Outcome != "gone" {
 		t.Fatalf("got %+v, want gone", e.a)
@@ -318,14 +316,14 @@ func TestGoneDeactivates(t *testing.T) {
 	enqueue(t, h.d, event("page_created", 4))
 	h.next(t)
 	waitFor(t, func() bool { _, ok := h.q.depthOf("old"); return !ok }, "unsubscribed after the second 410")
-	if err := h.d.SetWebhooks([]rules.Webhook{webhook("old", rc.URL, "*")}); err != nil {
+	if err := h.d.SetWebhooks([]Webhook{webhook("old", rc.URL, "*")}); err != nil {
 		t.Fatal(err)
 	}
 	if hs := h.hookStats(t, "old"); !hs.Gone {
 		t.Errorf("got %+v after a reload with the same URL, want still gone", hs)
 	}
 	moved := newReceiver(t)
-	if err := h.d.SetWebhooks([]rules.Webhook{webhook("old", moved.URL, "*")}); err != nil {
+	if err := h.d.SetWebhooks([]Webhook{webhook("old", moved.URL, "*")}); err != nil {
 		t.Fatal(err)
 	}
 	enqueue(t, h.d, event("page_created", 5))
@@ -342,7 +340,7 @@ func TestOnSkipDrop(t *testing.T) {
 	cfg.OnSkip = "drop"
 	cfg.Retry = []time.Duration{} // Confluence: no retries either
 	cfg.MaxInFlightPerHook = 1
-	h := start(t, cfg, []rules.Webhook{webhook("down", rc.URL, "*")}, fc)
+	h := start(t, cfg, []Webhook{webhook("down", rc.URL, "*")}, fc)
 	for i := 0; i < 5; i++ {
 		enqueue(t, h.d, event("page_created", i))
 		h.next(t)
@@ -381,7 +379,7 @@ func TestBreakerOpenHoldsBacklog(t *testing.T) {
 	cfg := memCfg()
 	cfg.MaxInFlightPerHook = 1
 	cfg.Retry = []time.Duration{time.Hour}
-	h := start(t, cfg, []rules.Webhook{webhook("down", rc.URL, "*")}, fc)
+	h := start(t, cfg, []Webhook{webhook("down", rc.URL, "*")}, fc)
 	for i := 0; i < 5; i++ {
 		enqueue(t, h.d, event("page_created", i))
 		h.next(t)
@@ -413,7 +411,7 @@ func TestIsolation(t *testing.T) {
 	cfg := memCfg()
 	cfg.MaxInFlight = 16
 	cfg.MaxInFlightPerHook = 4
-	h := start(t, cfg, []rules.Webhook{
+	h := start(t, cfg, []Webhook{
 		webhook("hanging", hanging.URL, "*"), webhook("failing", failing.URL, "*"), webhook("healthy", healthy.URL, "*"),
 	}, nil)
 	t.Cleanup(func() { close(hang) }) // runs before the dispatcher stops and the receivers close
@@ -450,7 +448,7 @@ func TestMemoryQueueFullIsCounted(t *testing.T) {
 			cfg.MemoryQueueSize = 1
 			cfg.MaxInFlightPerHook = 1
 			cfg.OnStoreError = policy
-			h := start(t, cfg, []rules.Webhook{webhook("slow", rc.URL, "*")}, nil)
+			h := start(t, cfg, []Webhook{webhook("slow", rc.URL, "*")}, nil)
 			t.Cleanup(func() { close(hang) })
 			enqueue(t, h.d, event("page_created", 1))
 			rc.next(t) // in flight, still held; nothing pending that could make room
@@ -482,7 +480,7 @@ func TestMemoryQueueFullEvictsLongestBacklog(t *testing.T) {
 	cfg := memCfg()
 	cfg.MemoryQueueSize = 3
 	cfg.MaxInFlightPerHook = 1
-	h := start(t, cfg, []rules.Webhook{webhook("down", down.URL, "*"), webhook("up", up.URL, "*")}, nil)
+	h := start(t, cfg, []Webhook{webhook("down", down.URL, "*"), webhook("up", up.URL, "*")}, nil)
 	t.Cleanup(func() { close(hang) })
 	const n = 10
 	for i := 1; i <= n; i++ {
@@ -508,7 +506,7 @@ func TestMemoryQueueFullEvictsLongestBacklog(t *testing.T) {
 
 func TestShutdownClosesIntake(t *testing.T) {
 	rc := newReceiver(t)
-	h := start(t, memCfg(), []rules.Webhook{webhook("a", rc.URL, "*")}, nil)
+	h := start(t, memCfg(), []Webhook{webhook("a", rc.URL, "*")}, nil)
 	enqueue(t, h.d, event("page_created", 1))
 	rc.next(t)
 	h.stop()
@@ -523,7 +521,7 @@ func TestShutdownClosesIntake(t *testing.T) {
 
 func TestSetWebhooksAtRuntime(t *testing.T) {
 	a, b := newReceiver(t), newReceiver(t)
-	h := start(t, memCfg(), []rules.Webhook{webhook("a", a.URL, "*")}, nil)
+	h := start(t, memCfg(), []Webhook{webhook("a", a.URL, "*")}, nil)
 	if err := h.d.SetHooks([]Hook{
 		{ID: "a", Webhook: webhook("a", a.URL, "page_created")},
 		{ID: "api-7", Webhook: webhook("made by the API", b.URL, "*")},
@@ -555,7 +553,7 @@ func TestNewValidates(t *testing.T) {
 	t.Setenv("HOOKTAP_TEST_SECRET", "from-env")
 	ok := webhook("ok", "http://127.0.0.1:9/x", "*")
 	ok.SecretEnv = "HOOKTAP_TEST_SECRET"
-	d, err := New(memCfg(), []rules.Webhook{ok}, nil)
+	d, err := New(memCfg(), []Webhook{ok}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,7 +567,7 @@ func TestNewValidates(t *testing.T) {
 
 	long := webhook("long", "http://127.0.0.1:9/", "*")
 	long.Secret = strings.Repeat("x", 256)
-	bad := []rules.Webhook{
+	bad := []Webhook{
 		webhook("", "http://127.0.0.1:9/", "*"),
 		webhook("ftp", "ftp://127.0.0.1/", "*"),
 		webhook("ev", "http://127.0.0.1:9/", "page_made"),
@@ -585,18 +583,18 @@ func TestNewValidates(t *testing.T) {
 	if err == nil {
 		t.Fatal("got no error, want one per problem")
 	}
-	for _, want := range []string{"name is required", "ftp://", `unknown event "page_made"`, `"*" must be the only`,
+	for _, want := range []string{"name is required", "ftp://", `unknown event "page_made"`, `"*" (every event) must be the only`,
 		"events is required", "at most 255", "HOOKTAP_TEST_UNSET_VAR", `"dup" is not unique`, "on_skip"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("got error %q, want it to mention %q", err, want)
 		}
 	}
-	if d, err := New(rules.DispatchSection{}, nil, nil); err != nil {
+	if d, err := New(Config{}, nil, nil); err != nil {
 		t.Errorf("default queue: %v", err)
 	} else if _, ok := d.queue.(*JetStreamQueue); !ok {
 		t.Errorf("default queue is a %T, want the JetStream queue (queue = disk)", d.queue)
 	}
-	if _, err := New(rules.DispatchSection{Queue: "carrier-pigeon"}, []rules.Webhook{webhook("", "x", "*")}, nil); err == nil ||
+	if _, err := New(Config{Queue: "carrier-pigeon"}, []Webhook{webhook("", "x", "*")}, nil); err == nil ||
 		!strings.Contains(err.Error(), "carrier-pigeon") || !strings.Contains(err.Error(), "name is required") {
 		t.Errorf("got %v, want the unknown queue and the webhook error together", err)
 	}
@@ -670,7 +668,7 @@ func TestDeadLettersNeitherFillTheQueueNorOutliveTheirWebhook(t *testing.T) {
 	cfg.MemoryQueueSize = 2
 	cfg.Retry = []time.Duration{} // first failure is dead
 	cfg.OnStoreError = "reject"
-	h := start(t, cfg, []rules.Webhook{webhook("rejects", rc.URL, "*")}, nil)
+	h := start(t, cfg, []Webhook{webhook("rejects", rc.URL, "*")}, nil)
 	const n = 6
 	for i := 1; i <= n; i++ {
 		if err := h.d.Enqueue(event("page_created", i)); err != nil {
@@ -694,7 +692,7 @@ func TestDeadLettersNeitherFillTheQueueNorOutliveTheirWebhook(t *testing.T) {
 	// Deactivated: unsubscribed, dead letters kept.
 	off := webhook("rejects", rc.URL, "*")
 	off.Active = new(bool)
-	if err := h.d.SetWebhooks([]rules.Webhook{off}); err != nil {
+	if err := h.d.SetWebhooks([]Webhook{off}); err != nil {
 		t.Fatal(err)
 	}
 	if dead, err := h.d.Dead(context.Background(), "rejects", 0); err != nil || len(dead) != 2 {
@@ -721,7 +719,7 @@ func TestBreakerHalfOpenSendsOneProbe(t *testing.T) {
 	cfg := memCfg()
 	cfg.MaxInFlightPerHook = 8
 	cfg.Retry = []time.Duration{time.Hour}
-	h := start(t, cfg, []rules.Webhook{webhook("down", rc.URL, "*")}, fc)
+	h := start(t, cfg, []Webhook{webhook("down", rc.URL, "*")}, fc)
 	for i := 0; i < 5; i++ {
 		enqueue(t, h.d, event("page_created", i))
 		h.next(t)

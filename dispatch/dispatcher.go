@@ -17,8 +17,8 @@ import (
 	"hooktap/rules"
 )
 
-// An Option sets something of a Dispatcher that is not in rules.DispatchSection because no
-// rules file says it.
+// An Option sets something of a Dispatcher that is not in Config because no rules file says
+// it.
 type Option func(*Dispatcher)
 
 // WithVersion makes every attempt's User-Agent hooktap/<v> (default: hooktap/dev).
@@ -26,17 +26,7 @@ func WithVersion(v string) Option {
 	return func(d *Dispatcher) { d.userAgent = "hooktap/" + v }
 }
 
-// Defaults for zero fields of rules.DispatchSection (rules.Load fills the same; New fills
-// them again because tests and the admin API build configurations by hand).
 const (
-	defaultQueue              = "disk"
-	defaultMaxInFlight        = 500
-	defaultMaxInFlightPerHook = 64
-	defaultTimeout            = 20 * time.Second
-	defaultEnqueueTimeout     = 5 * time.Second
-	defaultMemoryQueueSize    = 65536
-	defaultHistorySize        = 100
-	maxSecretLen              = 255
 	// inFlightSkipWait is how long a delivery waits for a global in-flight slot before it
 	// is skipped when on_skip = "drop" (Confluence's dispatchTimeout).
 	inFlightSkipWait = 250 * time.Millisecond
@@ -49,13 +39,6 @@ const (
 	fetchErrorBackoff = time.Second
 )
 
-// defaultRetry is the retry schedule used when [dispatch] retry is not set: the delays
-// after the 1st, 2nd, ... failed attempt (each with ±20 % jitter); a delivery whose 7th
-// attempt fails is dead.
-var defaultRetry = []time.Duration{
-	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour,
-}
-
 // Hook is a webhook as the dispatcher runs it: a runtime identity plus its configuration.
 // ID is the key of everything per-webhook (queue subscription, breaker, counters, delivery
 // log, dead letters) and must be stable across reloads for those to carry over; webhooks
@@ -63,7 +46,7 @@ var defaultRetry = []time.Duration{
 // webhooks it creates IDs of its own (e.g. "api-7") and may rename them freely.
 type Hook struct {
 	ID      string // unique; "" means Webhook.Name
-	Webhook rules.Webhook
+	Webhook Webhook
 }
 
 // Dispatcher accepts events (Enqueue), keeps them in a [Queue] and delivers them to the
@@ -116,10 +99,11 @@ const (
 
 var dropNames = [numDrops]string{"queue_full", "store_error", "closed", "skipped", "unsubscribed", "dead_deleted"}
 
-// New checks cfg and hooks and returns a Dispatcher with the queue that cfg.Queue names. It
-// does no I/O and starts no goroutines; Run does. Zero fields of cfg take their defaults.
+// New fills cfg's defaults, checks cfg (see [Config.Validate]) and hooks (see
+// [Webhook.Validate]) and returns a Dispatcher with the queue that cfg.Queue names. It does
+// no I/O and starts no goroutines; Run does.
 // secret_env is read from the environment here (and on each SetWebhooks).
-func New(cfg rules.DispatchSection, hooks []rules.Webhook, log *slog.Logger, opts ...Option) (*Dispatcher, error) {
+func New(cfg Config, hooks []Webhook, log *slog.Logger, opts ...Option) (*Dispatcher, error) {
 	set, err := resolveSettings(cfg)
 	if err != nil {
 		_, _, herr := resolveHooks(fromWebhooks(hooks), set.timeout, set.policy)
@@ -136,7 +120,7 @@ func New(cfg rules.DispatchSection, hooks []rules.Webhook, log *slog.Logger, opt
 // NewWithQueue is New with a queue built by the caller (cfg.Queue is then ignored), which
 // must also be the [DeadLetterStore] of the dead letters its Dead keeps. The Dispatcher owns
 // q: Run opens it and closes it.
-func NewWithQueue(cfg rules.DispatchSection, hooks []rules.Webhook, q Queue, log *slog.Logger, opts ...Option) (*Dispatcher, error) {
+func NewWithQueue(cfg Config, hooks []Webhook, q Queue, log *slog.Logger, opts ...Option) (*Dispatcher, error) {
 	if q == nil {
 		return nil, errors.New("dispatch: nil queue")
 	}
@@ -158,13 +142,12 @@ type store interface {
 	DeadLetterStore
 }
 
-// newQueue builds the queue that cfg.Queue names: "memory", or a JetStream queue for "disk"
-// (the default) and nats:// URLs. Neither does I/O here.
-func newQueue(cfg rules.DispatchSection, set settings, log *slog.Logger) (store, error) {
+// newQueue builds the queue that cfg names: "memory", or a JetStream queue for "disk" (the
+// default) and nats:// URLs. Neither does I/O here.
+func newQueue(cfg Config, set settings, log *slog.Logger) (store, error) {
 	if set.queue == "memory" {
 		return NewMemoryQueue(set.queueSize), nil
 	}
-	cfg.Queue = set.queue
 	q, err := NewJetStreamQueue(cfg, log)
 	if err != nil {
 		return nil, err
@@ -218,7 +201,7 @@ func newDispatcher(set settings, hooks []Hook, q store, log *slog.Logger, c cloc
 
 // SetWebhooks replaces the set of webhooks with those of a rules file, each identified by its
 // name. See SetHooks.
-func (d *Dispatcher) SetWebhooks(hooks []rules.Webhook) error {
+func (d *Dispatcher) SetWebhooks(hooks []Webhook) error {
 	return d.SetHooks(fromWebhooks(hooks))
 }
 

@@ -27,9 +27,9 @@ func Example() {
 	}))
 	defer rc.Close()
 
-	d, err := dispatch.New(rules.DispatchSection{Queue: "memory",
+	d, err := dispatch.New(dispatch.Config{Queue: "memory",
 		AllowTargets: []string{"127.0.0.1"}}, // the receiver is on loopback, refused by default
-		[]rules.Webhook{{
+		[]dispatch.Webhook{{
 			Name: "chat", URL: rc.URL, Secret: secret, Events: []string{"page_created"},
 		}}, nil)
 	if err != nil {

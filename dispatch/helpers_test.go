@@ -155,11 +155,11 @@ type settledEvent struct {
 	a    *Attempt // nil for a skip
 }
 
-func memCfg() rules.DispatchSection {
-	return rules.DispatchSection{Queue: "memory", AllowTargets: []string{"127.0.0.1", "::1"}}
+func memCfg() Config {
+	return Config{Queue: "memory", AllowTargets: []string{"127.0.0.1", "::1"}}
 }
 
-func start(t *testing.T, cfg rules.DispatchSection, hooks []rules.Webhook, c clock, opts ...Option) *harness {
+func start(t *testing.T, cfg Config, hooks []Webhook, c clock, opts ...Option) *harness {
 	t.Helper()
 	if c == nil {
 		c = realClock{}
@@ -244,8 +244,8 @@ func itoa(n int) string {
 	return string(b)
 }
 
-func webhook(name, url string, events ...string) rules.Webhook {
-	return rules.Webhook{Name: name, URL: url, Events: events}
+func webhook(name, url string, events ...string) Webhook {
+	return Webhook{Name: name, URL: url, Events: events}
 }
 
 func enqueue(t *testing.T, d *Dispatcher, ev *rules.Event) {

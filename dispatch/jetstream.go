@@ -14,8 +14,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"hooktap/rules"
 )
 
 // Names and limits of the JetStream queue. The stream and subject names are part of the
@@ -28,8 +26,6 @@ const (
 	jsDeadPrefix     = "hooktap.dead."      // + hook token
 	jsAllEvents      = jsEventPrefix + ">"  // a "*" webhook's filter
 	jsDuplicates     = 2 * time.Minute      // Nats-Msg-Id de-duplication window
-	jsDefaultMaxAge  = 168 * time.Hour      // [dispatch] max_age default
-	jsDefaultMaxByte = int64(1 << 30)       // [dispatch] max_bytes default
 	jsFetchWait      = 2 * time.Second      // one long pull; Fetch re-issues it until ctx ends
 	jsOpTimeout      = 10 * time.Second     // acks, dead letters, admin calls without a deadline
 	jsStartTimeout   = 30 * time.Second     // embedded server start-up
@@ -178,9 +174,9 @@ type jsPub struct {
 // NewJetStreamQueue checks cfg and returns a JetStream queue for cfg.Queue ("disk", or a
 // comma-separated list of nats:// or tls:// URLs). It reads the credential environment
 // variables named by cfg (nats_password_env, nats_token_env) but does no other I/O and
-// starts nothing: Open does. Zero limits take their defaults (max_age 168h, max_bytes 1 GiB,
-// enqueue_timeout 5s, data_dir "./data").
-func NewJetStreamQueue(cfg rules.DispatchSection, log *slog.Logger) (*JetStreamQueue, error) {
+// starts nothing: Open does. Zero fields take their defaults ([Config.SetDefaults]).
+func NewJetStreamQueue(cfg Config, log *slog.Logger) (*JetStreamQueue, error) {
+	cfg.SetDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -197,26 +193,14 @@ func NewJetStreamQueue(cfg rules.DispatchSection, log *slog.Logger) (*JetStreamQ
 	q.bufs.New = func() any { return &jsPub{id: make([]string, 1)} }
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("dispatch: "+format, a...)) }
-	switch {
-	case q.maxAge == 0:
-		q.maxAge = jsDefaultMaxAge
-	case q.maxAge < 0:
+	if q.maxAge < 0 {
 		bad("max_age = %s: must be positive", q.maxAge)
 	}
-	switch {
-	case q.maxBytes == 0:
-		q.maxBytes = jsDefaultMaxByte
-	case q.maxBytes < 0:
+	if q.maxBytes < 0 {
 		bad("max_bytes = %d: must be positive", q.maxBytes)
 	}
-	switch {
-	case q.pubWait == 0:
-		q.pubWait = defaultEnqueueTimeout
-	case q.pubWait < 0:
+	if q.pubWait < 0 {
 		bad("enqueue_timeout = %s: must be positive", q.pubWait)
-	}
-	if q.dataDir == "" {
-		q.dataDir = "./data"
 	}
 	switch queue := strings.TrimSpace(cfg.Queue); {
 	case queue == "disk" || queue == "":
@@ -248,7 +232,7 @@ func NewJetStreamQueue(cfg rules.DispatchSection, log *slog.Logger) (*JetStreamQ
 }
 
 // natsAuth turns the nats_* settings into connection options.
-func natsAuth(cfg rules.DispatchSection) ([]nats.Option, error) {
+func natsAuth(cfg Config) ([]nats.Option, error) {
 	var opts []nats.Option
 	var errs []error
 	n := 0

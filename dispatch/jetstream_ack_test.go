@@ -5,8 +5,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"hooktap/rules"
 )
 
 // TestJetStreamGroupAck holds a hook's ack group "on its way" while ten acks arrive, so that
@@ -14,7 +12,7 @@ import (
 // confirmed, the consumer holds nothing, and after a restart nothing is delivered again.
 func TestJetStreamGroupAck(t *testing.T) {
 	dir := t.TempDir()
-	cfg := rules.DispatchSection{DataDir: dir}
+	cfg := Config{DataDir: dir}
 	q := openJS(t, cfg)
 	const ackWait = time.Second
 	subscribe(t, q, "h", ackWait, "page_created")

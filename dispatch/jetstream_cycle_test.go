@@ -16,7 +16,7 @@ import (
 //
 //	go test -run XXX -bench JetStreamCycle -count 5 ./dispatch
 func BenchmarkJetStreamCycle(b *testing.B) {
-	q := openJS(b, rules.DispatchSection{DataDir: b.TempDir()})
+	q := openJS(b, Config{DataDir: b.TempDir()})
 	subscribe(b, q, "h", time.Minute, "*")
 	ctx := context.Background()
 	m := &Message{Event: "page_created", Time: 1778071365412,

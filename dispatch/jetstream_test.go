@@ -24,7 +24,7 @@ import (
 // on events (a Fetch returning), never on sleeps.
 const jsWait = 60 * time.Second
 
-func openJS(t testing.TB, cfg rules.DispatchSection) *JetStreamQueue {
+func openJS(t testing.TB, cfg Config) *JetStreamQueue {
 	t.Helper()
 	if cfg.Queue == "" {
 		cfg.Queue = "disk"
@@ -126,7 +126,7 @@ func sameMessage(t testing.TB, d *Delivery, m *Message) {
 }
 
 func TestJetStreamPublishFetchAck(t *testing.T) {
-	q := openJS(t, rules.DispatchSection{DataDir: t.TempDir()})
+	q := openJS(t, Config{DataDir: t.TempDir()})
 	subscribe(t, q, "chat", time.Minute, "page_created", "label_added")
 	subscribe(t, q, "all", time.Minute, "*")
 
@@ -192,7 +192,7 @@ func TestJetStreamPublishFetchAck(t *testing.T) {
 }
 
 func TestJetStreamRetryDelay(t *testing.T) {
-	q := openJS(t, rules.DispatchSection{DataDir: t.TempDir()})
+	q := openJS(t, Config{DataDir: t.TempDir()})
 	subscribe(t, q, "h", time.Minute, "page_created")
 	later, soon := testMsg("page_created", false), testMsg("page_created", false)
 	publish(t, q, later)
@@ -233,7 +233,7 @@ func TestJetStreamRetryDelay(t *testing.T) {
 }
 
 func TestJetStreamDeadAndRedeliver(t *testing.T) {
-	q := openJS(t, rules.DispatchSection{DataDir: t.TempDir()})
+	q := openJS(t, Config{DataDir: t.TempDir()})
 	subscribe(t, q, "h", time.Minute, "page_created", "comment_created")
 	subscribe(t, q, "other", time.Minute, "page_created")
 	ms := []*Message{testMsg("page_created", true), testMsg("comment_created", false), testMsg("page_created", false)}
@@ -328,7 +328,7 @@ func TestJetStreamDeadAndRedeliver(t *testing.T) {
 
 // TestJetStreamPurgeDead: a deleted webhook's dead letters are purged, and only its own.
 func TestJetStreamPurgeDead(t *testing.T) {
-	q := openJS(t, rules.DispatchSection{DataDir: t.TempDir()})
+	q := openJS(t, Config{DataDir: t.TempDir()})
 	subscribe(t, q, "gone", time.Minute, "page_created")
 	subscribe(t, q, "kept", time.Minute, "page_created")
 	for i := 0; i < 3; i++ {
@@ -365,7 +365,7 @@ func TestJetStreamPurgeDead(t *testing.T) {
 // the fetched ones after AckWait, with the same IDs and the next attempt number.
 func TestJetStreamRestartKeepsDeliveries(t *testing.T) {
 	dir := t.TempDir()
-	cfg := rules.DispatchSection{DataDir: dir}
+	cfg := Config{DataDir: dir}
 	q := openJS(t, cfg)
 	const ackWait = time.Second
 	subscribe(t, q, "h", ackWait, "page_created")
@@ -421,7 +421,7 @@ func TestJetStreamRestartKeepsDeliveries(t *testing.T) {
 }
 
 func TestJetStreamFullStream(t *testing.T) {
-	q := openJS(t, rules.DispatchSection{DataDir: t.TempDir(), MaxBytes: 8 << 10})
+	q := openJS(t, Config{DataDir: t.TempDir(), MaxBytes: 8 << 10})
 	subscribe(t, q, "h", time.Minute, "*")
 	ctx, cancel := context.WithTimeout(context.Background(), jsWait)
 	defer cancel()
@@ -448,7 +448,7 @@ func TestJetStreamFullStream(t *testing.T) {
 }
 
 func TestJetStreamSubscribeUpdate(t *testing.T) {
-	q := openJS(t, rules.DispatchSection{DataDir: t.TempDir()})
+	q := openJS(t, Config{DataDir: t.TempDir()})
 	ctx := context.Background()
 	fetchNoneErr := func(hook string, want error) {
 		t.Helper()
@@ -549,7 +549,7 @@ func TestHookToken(t *testing.T) {
 
 func TestJetStreamConfig(t *testing.T) {
 	t.Setenv("HOOKTAP_TEST_NATS_PASS", "pw")
-	good := []rules.DispatchSection{
+	good := []Config{
 		{Queue: "disk"},
 		{Queue: "nats://127.0.0.1:4222,nats://127.0.0.1:4223", NATSUser: "u", NATSPassEnv: "HOOKTAP_TEST_NATS_PASS"},
 		{Queue: "tls://nats.example:4222", NATSCreds: "/etc/hooktap.creds"},
@@ -560,14 +560,14 @@ func TestJetStreamConfig(t *testing.T) {
 		}
 	}
 	bad := []struct {
-		cfg  rules.DispatchSection
+		cfg  Config
 		want string
 	}{
-		{rules.DispatchSection{Queue: "nats://u:secret@127.0.0.1:4222,http://x"}, "not a nats:// or tls:// URL"},
-		{rules.DispatchSection{Queue: "disk", NATSUser: "u"}, "embedded server"},
-		{rules.DispatchSection{Queue: "nats://h:1", NATSUser: "u", NATSPassEnv: "HOOKTAP_TEST_UNSET_VAR"}, "empty or unset"},
-		{rules.DispatchSection{Queue: "nats://h:1", NATSCreds: "c", NATSToken: "T"}, "one of"},
-		{rules.DispatchSection{Queue: "disk", MaxBytes: -1, MaxAge: -time.Second}, "max_bytes"},
+		{Config{Queue: "nats://u:secret@127.0.0.1:4222,http://x"}, "not a nats:// or tls:// URL"},
+		{Config{Queue: "disk", NATSUser: "u"}, "embedded server"},
+		{Config{Queue: "nats://h:1", NATSUser: "u", NATSPassEnv: "HOOKTAP_TEST_UNSET_VAR"}, "empty or unset"},
+		{Config{Queue: "nats://h:1", NATSCreds: "c", NATSToken: "T"}, "one of"},
+		{Config{Queue: "disk", MaxBytes: -1, MaxAge: -time.Second}, "max_bytes"},
 	}
 	for _, c := range bad {
 		_, err := NewJetStreamQueue(c.cfg, nil)
@@ -653,7 +653,7 @@ func benchPublish(b *testing.B, q Queue) {
 }
 
 func BenchmarkJetStreamPublish(b *testing.B) {
-	benchPublish(b, openJS(b, rules.DispatchSection{DataDir: b.TempDir()}))
+	benchPublish(b, openJS(b, Config{DataDir: b.TempDir()}))
 }
 
 func BenchmarkMemoryQueuePublish(b *testing.B) {
@@ -668,7 +668,7 @@ func BenchmarkMemoryQueuePublish(b *testing.B) {
 // startJS runs a dispatcher over a JetStream queue (not yet opened: Run opens it), with an
 // optional fake clock for the breaker and retry schedule (retry delays themselves are
 // JetStream's, in real time).
-func startJS(t *testing.T, cfg rules.DispatchSection, hooks []rules.Webhook, c clock) (*harness, *JetStreamQueue) {
+func startJS(t *testing.T, cfg Config, hooks []Webhook, c clock) (*harness, *JetStreamQueue) {
 	t.Helper()
 	if c == nil {
 		c = realClock{}
@@ -723,8 +723,8 @@ func TestJetStreamDispatcherBreakerHoldsBacklog(t *testing.T) {
 	fc := newFakeClock()
 	rc := newReceiver(t)
 	rc.setAnswer(func(*http.Request, int) (int, map[string]string) { return 500, nil })
-	cfg := rules.DispatchSection{MaxInFlightPerHook: 1, Retry: []time.Duration{time.Hour}}
-	h, q := startJS(t, cfg, []rules.Webhook{webhook("down", rc.URL, "*")}, fc)
+	cfg := Config{MaxInFlightPerHook: 1, Retry: []time.Duration{time.Hour}}
+	h, q := startJS(t, cfg, []Webhook{webhook("down", rc.URL, "*")}, fc)
 	for i := 0; i < 5; i++ {
 		enqueue(t, h.d, event("page_created", i))
 		if e := h.next(t); e.a == nil || e.a.Outcome == "delivered" {
@@ -759,7 +759,7 @@ func TestJetStreamDispatcherBreakerHoldsBacklog(t *testing.T) {
 // queue to two receivers, and checks each got every event once with a stable webhook-id.
 func TestJetStreamDispatcherDelivers(t *testing.T) {
 	a, b := newReceiver(t), newReceiver(t)
-	h, _ := startJS(t, rules.DispatchSection{}, []rules.Webhook{
+	h, _ := startJS(t, Config{}, []Webhook{
 		webhook("a", a.URL, "page_created"), webhook("b", b.URL, "*"),
 	}, nil)
 	const n = 200
@@ -811,13 +811,13 @@ func BenchmarkDispatchQueueFanout(b *testing.B) {
 
 func benchDispatchQueue(b *testing.B, queue string, hooks int) {
 	rc := newBenchReceiver(b)
-	var ws []rules.Webhook
+	var ws []Webhook
 	for i := 0; i < hooks; i++ {
 		w := webhook("h"+strconv.Itoa(i), "http://"+rc.addr+"/hook", "*")
 		w.Secret = "s3cret"
 		ws = append(ws, w)
 	}
-	cfg := rules.DispatchSection{Queue: queue, DataDir: b.TempDir(), MemoryQueueSize: 1 << 20,
+	cfg := Config{Queue: queue, DataDir: b.TempDir(), MemoryQueueSize: 1 << 20,
 		AllowTargets: []string{"127.0.0.1", "::1"}} // the receiver is on loopback
 	var q Queue = NewMemoryQueue(cfg.MemoryQueueSize)
 	var jq *JetStreamQueue

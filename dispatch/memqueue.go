@@ -90,7 +90,7 @@ func NewMemoryQueue(size int) *MemoryQueue {
 
 func newMemoryQueue(size int, c clock) *MemoryQueue {
 	if size <= 0 {
-		size = defaultMemoryQueueSize
+		size = DefaultMemoryQueueSize
 	}
 	return &MemoryQueue{
 		size:    size,

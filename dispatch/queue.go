@@ -54,7 +54,7 @@ import (
 //
 // # Choosing an implementation
 //
-// [New] builds the queue named by rules.DispatchSection.Queue ("memory" is built in; a
+// [New] builds the queue named by [Config].Queue ("memory" is built in; a
 // durable implementation adds its case to newQueue in dispatcher.go); [NewWithQueue] takes
 // any Queue that is also a [DeadLetterStore] (the store its Dead writes to), e.g. one built
 // by a test. Either way the Dispatcher owns the queue: Run opens and closes it.

@@ -31,7 +31,7 @@ func newAllocRig(tb testing.TB) *allocRig {
 		tb.Fatal(err)
 	}
 	q := newMemoryQueue(set.queueSize, realClock{})
-	d, err := newDispatcher(set, fromWebhooks([]rules.Webhook{w}), q, nil, realClock{})
+	d, err := newDispatcher(set, fromWebhooks([]Webhook{w}), q, nil, realClock{})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"hooktap/rules"
 )
 
 // TestSignatureHeaders delivers with each kind of secret and recomputes every signature
@@ -34,7 +32,7 @@ func TestSignatureHeaders(t *testing.T) {
 			rc := newReceiver(t)
 			w := webhook("signed", rc.URL, "*")
 			w.Secret, w.PreviousSecret = tc.secret, tc.prev
-			h := start(t, memCfg(), []rules.Webhook{w}, nil)
+			h := start(t, memCfg(), []Webhook{w}, nil)
 			ev := event("page_created", 42)
 			body := string(ev.Payload)
 			enqueue(t, h.d, ev)
@@ -68,13 +66,13 @@ func TestSecretRotationReload(t *testing.T) {
 	rc := newReceiver(t)
 	w := webhook("rot", rc.URL, "*")
 	w.Secret, w.PreviousSecret = "new", "old"
-	h := start(t, memCfg(), []rules.Webhook{w}, nil)
+	h := start(t, memCfg(), []Webhook{w}, nil)
 	enqueue(t, h.d, event("page_created", 1))
 	if s := rc.next(t).Header.Get("webhook-signature"); strings.Count(s, "v1,") != 2 {
 		t.Fatalf("during the rotation: webhook-signature %q, want two signatures", s)
 	}
 	w.PreviousSecret = ""
-	if err := h.d.SetWebhooks([]rules.Webhook{w}); err != nil {
+	if err := h.d.SetWebhooks([]Webhook{w}); err != nil {
 		t.Fatal(err)
 	}
 	enqueue(t, h.d, event("page_created", 2))
@@ -91,17 +89,17 @@ func TestSecretRotationReload(t *testing.T) {
 func TestSecretErrors(t *testing.T) {
 	t.Setenv("HOOKTAP_TEST_EMPTY_PREV", "")
 	for _, tc := range []struct {
-		w    rules.Webhook
+		w    Webhook
 		want string
 	}{
-		{rules.Webhook{Secret: "whsec_zz*zz"}, "secret: a whsec_ secret must be whsec_ followed by standard, padded base64"},
-		{rules.Webhook{Secret: "ok", PreviousSecret: "whsec_zz*zz"}, "previous_secret: a whsec_ secret"},
-		{rules.Webhook{PreviousSecret: "old"}, "previous_secret needs a secret"},
-		{rules.Webhook{Secret: "ok", PreviousSecretEnv: "HOOKTAP_TEST_EMPTY_PREV"}, "previous_secret_env HOOKTAP_TEST_EMPTY_PREV is empty or unset"},
+		{Webhook{Secret: "whsec_zz*zz"}, "secret: a whsec_ secret must be whsec_ followed by standard, padded base64"},
+		{Webhook{Secret: "ok", PreviousSecret: "whsec_zz*zz"}, "previous_secret: a whsec_ secret"},
+		{Webhook{PreviousSecret: "old"}, "previous_secret needs a secret"},
+		{Webhook{Secret: "ok", PreviousSecretEnv: "HOOKTAP_TEST_EMPTY_PREV"}, "previous_secret_env HOOKTAP_TEST_EMPTY_PREV is empty"},
 	} {
 		w := tc.w
 		w.Name, w.URL, w.Events = "bad", "http://127.0.0.1:9/", []string{"*"}
-		_, err := New(memCfg(), []rules.Webhook{w}, nil)
+		_, err := New(memCfg(), []Webhook{w}, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: got %v, want %q", tc.w, err, tc.want)
 		} else if strings.Contains(err.Error(), "zz*zz") {
@@ -123,7 +121,7 @@ func TestHistograms(t *testing.T) {
 	})
 	cfg := memCfg()
 	cfg.Retry = []time.Duration{10 * time.Second} // ±20 %: due within 12s
-	h := start(t, cfg, []rules.Webhook{webhook("slow", rc.URL, "*")}, fc)
+	h := start(t, cfg, []Webhook{webhook("slow", rc.URL, "*")}, fc)
 	enqueue(t, h.d, event("page_created", 1))
 	if e := h.next(t); e.a == nil || e.a.Outcome != "status_5xx" {
 		t.Fatalf("first attempt: %+v, want status_5xx", e.a)

@@ -12,14 +12,12 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"hooktap/rules"
 )
 
 // noRetry is a memory queue with no retries (a failed attempt is dead at once) and no
 // allow_targets: the default policy.
-func noRetry() rules.DispatchSection {
-	return rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}}
+func noRetry() Config {
+	return Config{Queue: "memory", Retry: []time.Duration{}}
 }
 
 // resolveTo makes h's dispatcher resolve every host name to a, in place of the system
@@ -38,7 +36,7 @@ func TestDialRefusesResolvedLoopback(t *testing.T) {
 	port := rc.Listener.Addr().(*net.TCPAddr).Port
 	hookURL := "http://hooks.example:" + strconv.Itoa(port) + "/x"
 
-	h := start(t, noRetry(), []rules.Webhook{webhook("r", hookURL, "*")}, nil)
+	h := start(t, noRetry(), []Webhook{webhook("r", hookURL, "*")}, nil)
 	resolveTo(h, netip.MustParseAddr("127.0.0.1"))
 	enqueue(t, h.d, event("page_created", 1))
 	e := h.next(t)
@@ -54,7 +52,7 @@ func TestDialRefusesResolvedLoopback(t *testing.T) {
 
 	cfg := noRetry()
 	cfg.AllowTargets = []string{"127.0.0.1"}
-	h2 := start(t, cfg, []rules.Webhook{webhook("r", hookURL, "*")}, nil)
+	h2 := start(t, cfg, []Webhook{webhook("r", hookURL, "*")}, nil)
 	resolveTo(h2, netip.MustParseAddr("127.0.0.1"))
 	enqueue(t, h2.d, event("page_created", 2))
 	if e := h2.next(t); e.a == nil || e.a.Outcome != "delivered" {
@@ -68,7 +66,7 @@ func TestLiteralLoopbackRefusedAtConfig(t *testing.T) {
 	rc := newReceiver(t)
 	u, _ := url.Parse(rc.URL)
 	for _, host := range []string{"127.0.0.1", "2130706433", "0x7f.1", "[::ffff:127.0.0.1]", "localhost"} {
-		_, err := New(noRetry(), []rules.Webhook{webhook("r", "http://"+host+":"+u.Port()+"/x", "*")}, nil)
+		_, err := New(noRetry(), []Webhook{webhook("r", "http://"+host+":"+u.Port()+"/x", "*")}, nil)
 		if err == nil || !strings.Contains(err.Error(), "refused") {
 			t.Errorf("%s: New: %v, want a refusal", host, err)
 		}
@@ -89,8 +87,8 @@ func TestLiteralLoopbackRefusedAtConfig(t *testing.T) {
 // allow_targets allows its address (a loop), counted "refused".
 func TestOwnListenerRefusedAtDial(t *testing.T) {
 	rc := newReceiver(t)
-	h := start(t, rules.DispatchSection{Queue: "memory", Retry: []time.Duration{}, AllowTargets: []string{"127.0.0.1"}},
-		[]rules.Webhook{webhook("self", rc.URL+"/x", "*")}, nil)
+	h := start(t, Config{Queue: "memory", Retry: []time.Duration{}, AllowTargets: []string{"127.0.0.1"}},
+		[]Webhook{webhook("self", rc.URL+"/x", "*")}, nil)
 	h.d.SetOwnListeners(rc.Listener.Addr().String())
 	enqueue(t, h.d, event("page_created", 1))
 	e := h.next(t)
@@ -134,7 +132,7 @@ func TestBigAnswerIsSuccess(t *testing.T) {
 		length bool
 	}{{1 << 20, true}, {8 << 20, false}} {
 		srv, _ := bigReceiver(t, http.StatusOK, c.size, c.length)
-		h := start(t, noRetryLoopback(), []rules.Webhook{webhook("big", srv.URL+"/x", "*")}, nil)
+		h := start(t, noRetryLoopback(), []Webhook{webhook("big", srv.URL+"/x", "*")}, nil)
 		enqueue(t, h.d, event("page_created", 1))
 		e := h.next(t)
 		if e.a == nil || e.a.Outcome != "delivered" {
@@ -154,7 +152,7 @@ func TestBigAnswerIsSuccess(t *testing.T) {
 // judged by its status and keeps at most 16 KiB.
 func TestAnswerReadOnlyTo16KiB(t *testing.T) {
 	srv, wrote := bigReceiver(t, http.StatusInternalServerError, 64<<20, false)
-	h := start(t, noRetryLoopback(), []rules.Webhook{webhook("big", srv.URL+"/x", "*")}, nil)
+	h := start(t, noRetryLoopback(), []Webhook{webhook("big", srv.URL+"/x", "*")}, nil)
 	enqueue(t, h.d, event("page_created", 1))
 	e := h.next(t)
 	if e.a == nil || e.a.Outcome != "status_5xx" || e.a.Status != 500 {
@@ -173,7 +171,7 @@ func TestAnswerReadOnlyTo16KiB(t *testing.T) {
 	}
 }
 
-func noRetryLoopback() rules.DispatchSection {
+func noRetryLoopback() Config {
 	c := noRetry()
 	c.AllowTargets = []string{"127.0.0.1", "::1"}
 	return c
@@ -190,7 +188,7 @@ func TestRedirectNotFollowed(t *testing.T) {
 	})
 	cfg := memCfg()
 	cfg.Retry = []time.Duration{}
-	h := start(t, cfg, []rules.Webhook{webhook("r", rc.URL, "*")}, nil)
+	h := start(t, cfg, []Webhook{webhook("r", rc.URL, "*")}, nil)
 	enqueue(t, h.d, event("page_created", 1))
 	e := h.next(t)
 	if e.a == nil || e.a.Status != http.StatusFound || e.a.Outcome == "delivered" {
@@ -214,7 +212,7 @@ func TestNewWithQueueWantsDeadLetterStore(t *testing.T) {
 	if _, err := NewWithQueue(noRetry(), nil, NewMemoryQueue(1), nil); err != nil {
 		t.Errorf("MemoryQueue: got %v, want nil", err)
 	}
-	jq, err := NewJetStreamQueue(rules.DispatchSection{Queue: "disk", DataDir: t.TempDir()}, nil)
+	jq, err := NewJetStreamQueue(Config{Queue: "disk", DataDir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

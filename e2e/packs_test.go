@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -12,11 +13,11 @@ import (
 func TestPacksCompile(t *testing.T) {
 	for _, name := range []string{"mediawiki", "tiddlywiki", "wordpress"} {
 		t.Run(name, func(t *testing.T) {
-			f, err := rules.Load(filepath.Join("..", "packs", name+".toml"))
+			f, err := config.Load(filepath.Join("..", "packs", name+".toml"))
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
-			m, err := rules.Compile(f)
+			m, err := rules.Compile(&f.File)
 			if err != nil {
 				t.Fatalf("compile: %v", err)
 			}

@@ -18,7 +18,7 @@ import (
 func allocsThroughProxy(t *testing.T, tap Tap, method string, body []byte) float64 {
 	t.Helper()
 	up := startBenchUpstream(t)
-	_, addr, _ := startProxy(t, rules.ProxySection{Upstream: "http://" + up}, tap)
+	_, addr, _ := startProxy(t, Config{Upstream: "http://" + up}, tap)
 	c := benchClient(addr)
 	req := fasthttp.AcquireRequest()
 	resp := fasthttp.AcquireResponse()

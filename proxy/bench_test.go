@@ -109,7 +109,7 @@ func buildRequest(req *fasthttp.Request, method string, body []byte) {
 }
 
 func benchProxy(b *testing.B, upstream string, tap Tap) string {
-	_, addr, _ := startProxy(b, rules.ProxySection{Upstream: "http://" + upstream}, tap)
+	_, addr, _ := startProxy(b, Config{Upstream: "http://" + upstream}, tap)
 	return addr
 }
 

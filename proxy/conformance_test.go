@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"hooktap/rules"
 )
 
 func TestHopByHopRemovedFromRequest(t *testing.T) {
@@ -639,11 +637,11 @@ func runtimeYield() { time.Sleep(time.Millisecond) }
 
 func TestNewValidates(t *testing.T) {
 	for _, up := range []string{"", "https://wiki:443", "ftp://x", "http://", "http://h:1/prefix", "http://u:p@h:1", "::"} {
-		if _, err := New(rules.ProxySection{Upstream: up}, nil, nil); err == nil {
+		if _, err := New(Config{Upstream: up}, nil, nil); err == nil {
 			t.Errorf("New(%q): got nil error", up)
 		}
 	}
-	s, err := New(rules.ProxySection{Upstream: "http://127.0.0.1"}, nil, nil)
+	s, err := New(Config{Upstream: "http://127.0.0.1"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

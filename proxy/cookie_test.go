@@ -10,9 +10,7 @@ import (
 	"hooktap/rules"
 )
 
-const cookieRules = `[proxy]
-upstream = "http://127.0.0.1:1"
-
+const cookieRules = `
 [[rule]]
 name   = "form save"
 method = "POST"

@@ -31,8 +31,8 @@ const fuzzTapLimit = 64
 
 // fuzzCfg is the fuzzed proxies' configuration: short timeouts, so that an input that leaves
 // the proxy waiting (a body shorter than its Content-Length) costs seconds, not minutes.
-func fuzzCfg(upstream string) rules.ProxySection {
-	return rules.ProxySection{
+func fuzzCfg(upstream string) Config {
+	return Config{
 		Upstream: upstream, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second,
 		IdleTimeout: 3 * time.Second, UpstreamTimeout: 3 * time.Second, DialTimeout: 3 * time.Second,
 		TapBodyLimit: fuzzTapLimit,

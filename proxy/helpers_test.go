@@ -13,14 +13,13 @@ import (
 	"time"
 
 	"hooktap/internal/testkit"
-	"hooktap/rules"
 )
 
 // ioDeadline bounds every network wait in the tests; generous for a loaded 2-core machine.
 const ioDeadline = 60 * time.Second
 
 // startProxy runs a proxy to upstream on 127.0.0.1:0 and returns its address.
-func startProxy(t testing.TB, cfg rules.ProxySection, tap Tap) (*Server, string, *testkit.LogBuffer) {
+func startProxy(t testing.TB, cfg Config, tap Tap) (*Server, string, *testkit.LogBuffer) {
 	t.Helper()
 	lb := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(lb, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -192,6 +191,6 @@ func ok200(c net.Conn, _ *bufio.Reader, _ string, req *http.Request) {
 	_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok")
 }
 
-func cfgFor(upstream string) rules.ProxySection {
-	return rules.ProxySection{Upstream: upstream}
+func cfgFor(upstream string) Config {
+	return Config{Upstream: upstream}
 }

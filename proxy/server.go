@@ -14,22 +14,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"hooktap/rules"
-)
-
-// Defaults applied by New to zero fields of rules.ProxySection.
-const (
-	DefaultListen          = ":8080"
-	DefaultReadTimeout     = 10 * time.Minute
-	DefaultWriteTimeout    = 10 * time.Minute
-	DefaultIdleTimeout     = 90 * time.Second
-	DefaultUpstreamTimeout = 60 * time.Second
-	DefaultDialTimeout     = 3 * time.Second
-	DefaultMaxConns        = 1024
-	DefaultMaxHeaderBytes  = 64 << 10
-	DefaultTapBodyLimit    = 1 << 20
-	DefaultShutdownTimeout = 30 * time.Second
 )
 
 // upstreamIdle is how long an idle upstream connection is kept. It is shorter than the
@@ -39,7 +23,7 @@ const upstreamIdle = 4 * time.Second
 
 // Server is the reverse proxy. Create it with New, run it with Serve, stop it with Shutdown.
 type Server struct {
-	cfg    rules.ProxySection // defaults filled; never changed after New
+	cfg    Config // defaults filled; never changed after New
 	log    *slog.Logger
 	addr   string // upstream host:port
 	srv    *fasthttp.Server
@@ -68,22 +52,18 @@ func newTapHolder(t Tap) *tapHolder {
 	return h
 }
 
-// New validates cfg, fills its defaults and builds a Server that forwards to cfg.Upstream. tap
-// may be nil (pure pass-through; see SetTap). A nil log discards. New does no I/O and starts
-// no goroutines.
-func New(cfg rules.ProxySection, tap Tap, log *slog.Logger) (*Server, error) {
+// New fills cfg's defaults, validates it (see [Config.Validate]) and builds a Server that
+// forwards to cfg.Upstream. tap may be nil (pure pass-through; see SetTap). A nil log
+// discards. New does no I/O and starts no goroutines.
+func New(cfg Config, tap Tap, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	addr, err := upstreamAddr(cfg.Upstream)
-	if err != nil {
-		return nil, err
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	fill(&cfg)
-	if cfg.MaxConns < 0 || cfg.MaxHeaderBytes < 4096 || cfg.TapBodyLimit < 0 {
-		return nil, fmt.Errorf("proxy: max_conns must be >= 0, max_header_bytes >= 4096 and tap_body_limit >= 0 (got %d, %d, %d)",
-			cfg.MaxConns, cfg.MaxHeaderBytes, cfg.TapBodyLimit)
-	}
+	addr := upstreamAddr(cfg.Upstream)
 	s := &Server{cfg: cfg, log: log, addr: addr, tunnels: make(map[net.Conn]struct{})}
 	s.states.New = func() any { return newReqState(s) }
 	if tap != nil {
@@ -137,59 +117,18 @@ func New(cfg rules.ProxySection, tap Tap, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-func fill(c *rules.ProxySection) {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	def(&c.ReadTimeout, DefaultReadTimeout)
-	def(&c.WriteTimeout, DefaultWriteTimeout)
-	def(&c.IdleTimeout, DefaultIdleTimeout)
-	def(&c.UpstreamTimeout, DefaultUpstreamTimeout)
-	def(&c.DialTimeout, DefaultDialTimeout)
-	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
-	if c.MaxConns == 0 {
-		c.MaxConns = DefaultMaxConns
-	}
-	if c.MaxHeaderBytes == 0 {
-		c.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if c.TapBodyLimit == 0 {
-		c.TapBodyLimit = DefaultTapBodyLimit
-	}
-}
-
-// upstreamAddr validates an upstream URL and returns its host:port.
-func upstreamAddr(raw string) (string, error) {
-	if raw == "" {
-		return "", errors.New("proxy: upstream is required (http://host:port)")
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("proxy: upstream %q: %w", raw, err)
-	}
-	if u.Scheme != "http" {
-		return "", fmt.Errorf("proxy: upstream %q: scheme must be http (got %q)", raw, u.Scheme)
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return "", fmt.Errorf("proxy: upstream %q: missing host", raw)
-	}
-	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
-		return "", fmt.Errorf("proxy: upstream %q: only http://host:port is supported (no path, query or user)", raw)
-	}
+// upstreamAddr returns the host:port of a valid upstream URL.
+func upstreamAddr(raw string) string {
+	u, _ := url.Parse(raw) // Validate parsed it
 	port := u.Port()
 	if port == "" {
 		port = "80"
 	}
-	return net.JoinHostPort(u.Hostname(), port), nil
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // Config returns the configuration in use, defaults filled.
-func (s *Server) Config() rules.ProxySection { return s.cfg }
+func (s *Server) Config() Config { return s.cfg }
 
 // SetTap replaces the tap for requests that start after it returns; nil makes the proxy a
 // pure pass-through. Safe to call while serving.

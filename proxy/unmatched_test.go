@@ -15,8 +15,6 @@ import (
 
 // unmatchedRules has one rule, for POST /rest/api/content with type page.
 const unmatchedRules = `
-[proxy]
-upstream = "http://127.0.0.1:1"
 
 [[rule]]
 name   = "page created"
@@ -64,7 +62,7 @@ func TestUnmatchedWritesCounted(t *testing.T) {
 	go func() { _ = up.Serve(ln) }()
 	t.Cleanup(func() { _ = up.Shutdown() })
 	cls := unmatchedClassifier(t)
-	_, addr, _ := startProxy(t, rules.ProxySection{Upstream: "http://" + ln.Addr().String()}, cls)
+	_, addr, _ := startProxy(t, Config{Upstream: "http://" + ln.Addr().String()}, cls)
 
 	send := func(method, uri, body string) {
 		t.Helper()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -109,11 +110,11 @@ func (s *tagSink) Enqueue(ev *rules.Event) error {
 // each, not_in and a payload) allocates nothing in steady state, and gives the right events:
 // added "beta" and "three words"; removed "two words" and "gamma".
 func TestAllocsTitleList(t *testing.T) {
-	f, err := rules.Parse("tags.toml", []byte(tagPack))
+	f, err := config.Parse("tags.toml", []byte(tagPack))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}

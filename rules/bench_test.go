@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -27,11 +28,11 @@ func packs(tb testing.TB) map[string]*rules.Matcher {
 		tb.Fatal(err)
 	}
 	compile := func(name string, data []byte) *rules.Matcher {
-		f, err := rules.Parse(name, data)
+		f, err := config.Parse(name, data)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		m, err := rules.Compile(f)
+		m, err := rules.Compile(&f.File)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -53,11 +54,11 @@ path   = "/rest/api/user"
 event   = "user_reactivated"
 payload = { "u" = "query.u" }
 `
-	f, err := rules.Parse("c.toml", []byte(src))
+	f, err := config.Parse("c.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,11 +163,11 @@ invalidate = ["/rest/api/content/{id}"]
 event   = "label_added"
 payload = { "labeled.id" = "path.id|num" }
 `
-	f, err := rules.Parse("c.toml", []byte(src))
+	f, err := config.Parse("c.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,17 +5,18 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
 // shipped returns a Classifier over the shipped rules.toml, with its sink's events.
 func shipped(t *testing.T) (*rules.Classifier, *sink) {
 	t.Helper()
-	f, err := rules.Load("../rules.toml")
+	f, err := config.Load("../rules.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}

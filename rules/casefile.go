@@ -363,13 +363,17 @@ func (s *caseSink) Enqueue(ev *Event) error {
 	return nil
 }
 
-// RunCase parses the rules src (named name) and plays the exchanges through a Classifier on
-// CaseClock with a CaseFetcher, returning the output and its kind: CaseErrors with the
-// file's errors when it does not parse, else CaseEvents with, per exchange, its line
+// ParseFunc parses the rules file src, named name, as [Parse] does: package config's
+// ParseRules parses a whole hooktap file, the sections of other packages included.
+type ParseFunc func(name string, src []byte) (*File, error)
+
+// RunCase parses the rules src (named name) with parse and plays the exchanges through a
+// Classifier on CaseClock with a CaseFetcher, returning the output and its kind: CaseErrors
+// with the file's errors when it does not parse, else CaseEvents with, per exchange, its line
 // "== N METHOD path -> STATUS", then "not wanted", or its lookups, events and sink error;
 // and a last stats line. The *_env keys read the process's environment.
-func RunCase(name string, src []byte, xs []CaseExchange) (out, kind string, err error) {
-	f, err := Parse(name, src)
+func RunCase(parse ParseFunc, name string, src []byte, xs []CaseExchange) (out, kind string, err error) {
+	f, err := parse(name, src)
 	if err != nil {
 		var es Errors
 		if !errors.As(err, &es) {

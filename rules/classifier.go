@@ -46,14 +46,9 @@ type cacheEntry struct {
 	others  []*cacheEntry // the path's other queries, newest first; immutable
 }
 
+// newLookupCache returns a cache of size entries (at least one) that keep for ttl.
 func newLookupCache(size int, ttl time.Duration) *lookupCache {
-	if size <= 0 {
-		size = 10000
-	}
-	if ttl <= 0 {
-		ttl = 30 * time.Second
-	}
-	c, _ := lru.New[string, *cacheEntry](size) // only fails for size <= 0
+	c, _ := lru.New[string, *cacheEntry](max(size, 1)) // only fails for size <= 0
 	return &lookupCache{lru: c, ttl: int64(ttl), seed: maphash.MakeSeed()}
 }
 
@@ -178,6 +173,7 @@ func NewClassifier(m *Matcher, cfg ClassifySection, sink Sink, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	cfg.SetDefaults()
 	c := &Classifier{sink: sink, log: log, cache: newLookupCache(cfg.CacheSize, cfg.CacheTTL), miss: newUnmatchedTable()}
 	c.m.Store(m)
 	c.pool.New = func() any { return new(state) }

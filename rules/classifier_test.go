@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -16,12 +17,12 @@ func TestClassifierConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := rules.Parse("confluence.toml", data)
+	f, err := config.Parse("confluence.toml", data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m1, _ := rules.Compile(f)
-	m2, _ := rules.Compile(f)
+	m1, _ := rules.Compile(&f.File)
+	m2, _ := rules.Compile(&f.File)
 	var mu sync.Mutex
 	counts := map[string]int{}
 	sk := sinkFunc(func(ev *rules.Event) error {
@@ -86,7 +87,7 @@ func (f sinkFunc) Enqueue(ev *rules.Event) error { return f(ev) }
 // TestLookupCacheTTL checks that a cached lookup expires after cache_ttl, on the injected
 // clock.
 func TestLookupCacheTTL(t *testing.T) {
-	f, err := rules.Parse("ttl.toml", []byte(`
+	f, err := config.Parse("ttl.toml", []byte(`
 [proxy]
 upstream = "http://127.0.0.1:8090"
 [classify]
@@ -106,7 +107,7 @@ payload = { "space.id" = "lookup.space.id" }
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, _ := rules.Compile(f)
+	m, _ := rules.Compile(&f.File)
 	now := fixedNow
 	sk := &sink{}
 	c := rules.NewClassifier(m, f.Classify, sk, nil)

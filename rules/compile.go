@@ -133,11 +133,13 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 	if d.name == "" {
 		d.name = "rules"
 	}
-	m := newMatcher(&f.Classify)
+	c := f.Classify // a File built in Go may leave defaults to fill
+	c.SetDefaults()
+	m := newMatcher(&c)
 	d.memo = memoTable{}
 	usc := &scope{user: true}
-	m.userLookups = d.compileUserLookups(f.Classify.Lookups, usc)
-	m.user = d.compileUser(f.Classify.User, usc)
+	m.userLookups = d.compileUserLookups(c.Lookups, usc)
+	m.user = d.compileUser(c.User, usc)
 	d.compileRules(m, f.Rules)
 	m.memoSlots = len(d.memo)
 	return m, d.errs
@@ -146,20 +148,12 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 // newMatcher returns a Matcher without rules, with [classify]'s lookup bounds (defaults
 // filled) and route.
 func newMatcher(c *ClassifySection) *Matcher {
-	m := &Matcher{root: &tnode{}, lookupTimeout: c.LookupTimeout, eachLimit: c.EachLookupLimit,
+	return &Matcher{root: &tnode{}, lookupTimeout: c.LookupTimeout, eachLimit: c.EachLookupLimit,
 		route: compileRoute(c)}
-	if m.lookupTimeout <= 0 {
-		m.lookupTimeout = 2 * time.Second
-	}
-	if m.eachLimit <= 0 {
-		m.eachLimit = 50
-	}
-	return m
 }
 
-// compileUser compiles [classify] user, the expressions tried in order for the acting user,
-// which may read the [classify] lookups declared in usc; by default X-AUSERNAME, then the
-// Basic-auth user.
+// compileUser compiles [classify] user (defaults filled), the expressions tried in order
+// for the acting user, which may read the [classify] lookups declared in usc.
 func (d *decoder) compileUser(user []string, usc *scope) []expr {
 	var out []expr
 	for i, u := range user {
@@ -172,12 +166,6 @@ func (d *decoder) compileUser(user []string, usc *scope) []expr {
 			continue
 		}
 		out = append(out, e)
-	}
-	if len(user) == 0 {
-		for _, u := range []string{"respheader.X-AUSERNAME", "basic.user"} {
-			e, _ := parseExpr(u, &scope{})
-			out = append(out, e)
-		}
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -78,11 +79,11 @@ func (s *lastSink) Enqueue(ev *rules.Event) error {
 
 func formClassifier(tb testing.TB) (*rules.Classifier, *lastSink) {
 	tb.Helper()
-	f, err := rules.Parse("form.toml", []byte(formPack))
+	f, err := config.Parse("form.toml", []byte(formPack))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -188,11 +189,11 @@ when   = { "respcookie.*PostEditRevision*#2" = "1" }
 [[rule.emit]]
 event = "page_updated"
 `
-	f, err := rules.Parse("c.toml", []byte(src))
+	f, err := config.Parse("c.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,58 +7,42 @@ import (
 	"time"
 )
 
-// decodeFile decodes the top-level sections into f; an unknown section is an error.
-func (d *decoder) decodeFile(raw map[string]any, f *File) {
-	for _, k := range d.keysOf("", raw) {
-		v := raw[k]
-		switch k {
-		case "proxy":
-			d.table(v, reflect.ValueOf(&f.Proxy).Elem(), "proxy", "[proxy]")
-		case "admin":
-			d.table(v, reflect.ValueOf(&f.Admin).Elem(), "admin", "[admin]")
-		case "dispatch":
-			d.table(v, reflect.ValueOf(&f.Dispatch).Elem(), "dispatch", "[dispatch]")
-		case "classify":
-			d.table(v, reflect.ValueOf(&f.Classify).Elem(), "classify", "[classify]")
-		case "webhook":
-			list, ok := asTables(v)
-			if !ok {
-				d.errorf("webhook", "", "webhook must be an array of tables ([[webhook]])")
-				continue
-			}
-			f.Webhooks = make([]Webhook, len(list))
-			for i, m := range list {
-				p := "webhook" + sep + strconv.Itoa(i)
-				where := "webhook #" + strconv.Itoa(i+1)
-				if n, ok := m["name"].(string); ok && n != "" {
-					where = "webhook " + strconv.Quote(n)
-				}
-				d.hookWhere = append(d.hookWhere, where)
-				f.Webhooks[i].Line = d.line(p)
-				d.table(m, reflect.ValueOf(&f.Webhooks[i]).Elem(), p, where)
-			}
-		case "rule":
-			list, ok := asTables(v)
-			if !ok {
-				d.errorf("rule", "", "rule must be an array of tables ([[rule]])")
-				continue
-			}
-			f.Rules = make([]Rule, len(list))
-			for i, m := range list {
-				p := "rule" + sep + strconv.Itoa(i)
-				where := "rule #" + strconv.Itoa(i+1)
-				if n, ok := m["name"].(string); ok && n != "" {
-					where = "rule " + strconv.Quote(n)
-				}
-				d.ruleWhere = append(d.ruleWhere, where)
-				f.Rules[i].Line = d.line(p)
-				d.table(m, reflect.ValueOf(&f.Rules[i]).Elem(), p, where)
-			}
-		default:
-			d.errorf(k, "", "unknown section %q", k)
-		}
+// tables decodes the array of tables v ([[key]]) into the slice *dst points to, each
+// element strictly as a table, and sets each element's Line field (when it has one) to the
+// line of its [[key]]. It returns each element's name for errors: `key "name"`, or
+// "key #n" for an element without a name.
+func (d *decoder) tables(v any, dst any, key string) []string {
+	list, ok := asTables(v)
+	if !ok {
+		d.errorf(key, "", "%s must be an array of tables ([[%s]])", key, key)
+		return nil
 	}
+	sv := reflect.ValueOf(dst).Elem()
+	sv.Set(reflect.MakeSlice(sv.Type(), len(list), len(list)))
+	wheres := make([]string, len(list))
+	for i, m := range list {
+		p := key + sep + strconv.Itoa(i)
+		wheres[i] = elemWhere(key, i, m["name"])
+		ev := sv.Index(i)
+		if lf := ev.FieldByName("Line"); lf.IsValid() && lf.Kind() == reflect.Int {
+			lf.SetInt(int64(d.line(p)))
+		}
+		d.table(m, ev, p, wheres[i])
+	}
+	return wheres
 }
+
+// elemWhere names element i of the array of tables key in errors: by its name when it is a
+// non-empty string (`webhook "chat"`), else by its number ("webhook #3").
+func elemWhere(key string, i int, name any) string {
+	if n, ok := name.(string); ok && n != "" {
+		return key + " " + strconv.Quote(n)
+	}
+	return key + " #" + strconv.Itoa(i+1)
+}
+
+// reflectValue returns the struct that the pointer p points to, for table.
+func reflectValue(p any) reflect.Value { return reflect.ValueOf(p).Elem() }
 
 // asTables returns v as a list of tables: an array of tables ([[x]]) or an array of inline
 // tables (x = [{...}]).

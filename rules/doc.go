@@ -2,28 +2,24 @@
 // events.
 //
 // The rules file is TOML with the sections [proxy], [admin], [dispatch], [classify],
-// [[webhook]] and [[rule]] (see [File]). It is decoded strictly: an unknown key, a value of
-// the wrong type, a bad template or expression, an unknown event name is an error naming the
-// file, the line and the rule or webhook; every error in the file is reported, not just the
-// first. Load decodes and validates; Compile turns the rules into an immutable [Matcher].
+// [[webhook]] and [[rule]]. Package config loads the whole file; this package owns
+// [classify] and the rules ([File]) and the strict decoding with lines that every section is
+// decoded with ([Doc]): an unknown key, a value of the wrong type, a bad template or
+// expression, an unknown event name is an error naming the file, the line and the rule;
+// every error in the file is reported, not just the first. [FromDoc] (or Parse, for a file
+// of rules alone) decodes and validates the rules and compiles them, once, into an
+// immutable [Matcher] ([File.Matcher]); Compile compiles a File built in Go.
 //
 // # Errors
 //
-// Load and Parse return an [Errors], one [Error] per mistake in line order, printed one per
-// line as
+// Parse, Load and config's loader return an [Errors], one [Error] per mistake in line order,
+// printed one per line as
 //
 //	rules.toml:13: rule "page created": path "/rest/api/content/{id": segment "{id": a {name} must be a whole segment
 //	rules.toml:16: rule "page created": unknown event "page_create"
 //
-// A good file's [File.Summary] is one line: "rules.toml: 61 rules, 43 events, 2 webhooks".
-// Every section's zero fields are filled with the defaults documented in model.go.
-//
-// Validation refuses what the parts would refuse at startup, so that a file that passes
-// hooktap -check starts: [proxy] upstream must be http://host[:port] with no path, query,
-// user or fragment (the proxy speaks plain HTTP to the wiki); a secret_env, an [admin]
-// token_env (unless listen = "off") and, for an external NATS queue, nats_password_env and
-// nats_token_env must name a variable that is set and not empty (its value is never
-// shown). A URL echoed in an error has its password replaced by *** ("nats://user:***@host").
+// The zero fields of [classify] and of the rules are filled with the defaults documented in
+// model.go; the other sections' are their packages' (see package config).
 //
 // # Rules
 //

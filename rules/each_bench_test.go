@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -80,11 +81,11 @@ var eachPlain = strings.NewReplacer(
 
 func eachClassifier(tb testing.TB, pack string) (*rules.Classifier, *countSink) {
 	tb.Helper()
-	f, err := rules.Parse("each.toml", []byte(pack))
+	f, err := config.Parse("each.toml", []byte(pack))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -24,12 +25,12 @@ event   = "page_created"
 payload = { "page.id" = "resp.id|num" }
 full    = { "page.title" = "resp.title" }
 `
-	f, err := rules.Parse("rules.toml", []byte(src))
+	f, err := config.Parse("rules.toml", []byte(src))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -48,7 +49,7 @@ full    = { "page.title" = "resp.title" }
 		ev.Time = 0 // the clock
 		fmt.Println(ev.Name, len(ev.Payload) > 0, ev.Full != nil)
 	}
-	_, err = rules.Parse("bad.toml", []byte("[proxy]\nupstream = \"ftp://wiki\"\n\n[[rule]]\nname = \"x\"\nmethod = \"POST\"\npath = \"/a\"\n[[rule.emit]]\nevent = \"page_made\"\n"))
+	_, err = config.Parse("bad.toml", []byte("[proxy]\nupstream = \"ftp://wiki\"\n\n[[rule]]\nname = \"x\"\nmethod = \"POST\"\npath = \"/a\"\n[[rule.emit]]\nevent = \"page_made\"\n"))
 	fmt.Println(err)
 	// Output:
 	// rules.toml: 1 rule, 1 event, 0 webhooks
@@ -60,7 +61,7 @@ full    = { "page.title" = "resp.title" }
 // ExampleClassifier shows the proxy's side: Wants, Before, After, and the events the sink
 // receives.
 func ExampleClassifier() {
-	f, _ := rules.Parse("rules.toml", []byte(`
+	f, _ := config.Parse("rules.toml", []byte(`
 [proxy]
 upstream = "http://127.0.0.1:8090"
 
@@ -74,7 +75,7 @@ status = [204]
 event   = "label_removed"
 payload = { "label.name" = "path.name", "labeled.id" = "path.id|num" }
 `))
-	m, _ := rules.Compile(f)
+	m, _ := rules.Compile(&f.File)
 	sink := &printSink{}
 	c := rules.NewClassifier(m, f.Classify, sink, nil)
 	c.Clock = func() time.Time { return time.UnixMilli(1700000000000) }

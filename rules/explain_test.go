@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -25,11 +26,11 @@ func explainCase(t *testing.T, path, dir string) (*rules.Case, []*rules.Explanat
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := rules.Parse(name, src)
+	f, err := config.Parse(name, src)
 	if err != nil {
 		return c, nil
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,11 +155,11 @@ path = "/rest/page/{id}"
 event   = "page_updated"
 payload = { "page.id" = "lookup.page.id" }
 `
-	f, err := rules.Parse("r.toml", []byte(src))
+	f, err := config.Parse("r.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -27,7 +28,7 @@ func FuzzCompile(f *testing.F) {
 	}
 	f.Add([]byte("[[rule]]\nname='a'\nmethod='PUT'\npath='/{x...}'\n[[rule.emit]]\nevent='page_updated'\npayload={'a.b'='path.x|num|lower'}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		file, err := rules.Parse("fuzz.toml", data)
+		file, err := config.Parse("fuzz.toml", data)
 		if err != nil {
 			if file != nil {
 				t.Fatal("Parse returned a File with an error")
@@ -37,7 +38,7 @@ func FuzzCompile(f *testing.F) {
 			}
 			return
 		}
-		m, err := rules.Compile(file)
+		m, err := rules.Compile(&file.File)
 		if err != nil {
 			t.Fatalf("Parse accepted the file but Compile did not: %v", err)
 		}
@@ -62,11 +63,11 @@ func FuzzMatch(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	file, err := rules.Parse("confluence.toml", data)
+	file, err := config.Parse("confluence.toml", data)
 	if err != nil {
 		f.Fatal(err)
 	}
-	m, err := rules.Compile(file)
+	m, err := rules.Compile(&file.File)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -87,11 +88,11 @@ func (s *listSink) Enqueue(ev *rules.Event) error {
 // TestAllocsLists asserts that queryall, formall, location., location#fragment, |split and
 // chained lookups with #body, and a respbody condition, allocate nothing in steady state, and give the right events.
 func TestAllocsLists(t *testing.T) {
-	f, err := rules.Parse("lists.toml", []byte(listPack))
+	f, err := config.Parse("lists.toml", []byte(listPack))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -11,7 +12,7 @@ import (
 // validation compiled (so a loaded file is compiled once), that it classifies like a fresh
 // Compile, and that a File built in Go has none.
 func TestParseKeepsItsCompilation(t *testing.T) {
-	f, err := rules.Load("../rules.toml")
+	f, err := config.Load("../rules.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,7 +20,7 @@ func TestParseKeepsItsCompilation(t *testing.T) {
 	if m == nil {
 		t.Fatal("Matcher() = nil for a loaded file")
 	}
-	fresh, err := rules.Compile(f)
+	fresh, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"hooktap/config"
 	"hooktap/internal/testkit"
 	"hooktap/rules"
 )
@@ -40,7 +41,7 @@ path   = "/pages"
 event   = "page_created"
 payload = { "t" = "query.t" }
 `
-	f, err := rules.Parse("l.toml", []byte(src))
+	f, err := config.Parse("l.toml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}

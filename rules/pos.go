@@ -9,23 +9,6 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// Pos returns where key path (dotted, with array indices: "dispatch.allow_targets",
-// "webhook.0.url") was written: the file's
-// name and the 1-based line of the key, or of its nearest table whose line is known; line
-// is 0 for a File built in Go or a value given by an override. Packages that check a
-// section against what only they know (dispatch's target policy) report with it, as
-// [Error]s.
-func (f *File) Pos(path string) (file string, line int) {
-	file = f.Path
-	if f.meta == nil {
-		return file, 0
-	}
-	if file == "" {
-		file = f.meta.name
-	}
-	return file, f.meta.line(strings.ReplaceAll(path, ".", sep))
-}
-
 // sep joins the components of a key path with array indices: "rule\x1f3\x1femit\x1f0".
 const sep = "\x1f"
 
@@ -38,9 +21,8 @@ type decoder struct {
 	errs  Errors
 	bad   map[string]bool // key paths already reported as mistyped
 	memo  memoTable       // the Matcher being compiled's req and resp paths
-	// ruleWhere/hookWhere name each rule and webhook in errors.
+	// ruleWhere names each rule in errors.
 	ruleWhere []string
-	hookWhere []string
 }
 
 // errorf records an error for where at key path (on its line, or its nearest table's), and

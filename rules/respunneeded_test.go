@@ -3,6 +3,7 @@ package rules_test
 import (
 	"testing"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -11,7 +12,7 @@ import (
 // ?action=rollback), so that the proxy streams the answer uncopied, and clears it when some
 // rule may still match; the exchange is then classified as usual.
 func TestBeforeSaysWhenTheAnswerIsUnneeded(t *testing.T) {
-	f, err := rules.Parse("unneeded.toml", []byte(`
+	f, err := config.Parse("unneeded.toml", []byte(`
 [proxy]
 upstream = "http://127.0.0.1:1"
 
@@ -27,7 +28,7 @@ payload = { "page.title" = "query.title" }
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,32 +33,3 @@ func StandardKey(secret string) ([]byte, error) {
 	}
 	return key, nil
 }
-
-// checkSecrets checks a webhook's secret, secret_env, previous_secret and
-// previous_secret_env: length, exclusivity, the whsec_ form of a value given in the file, and
-// that a named variable is set. A variable's value is checked for its form by the dispatcher
-// when it reads it. No value is ever shown.
-func (d *decoder) checkSecrets(w *Webhook, p, where string) {
-	for _, s := range []struct{ key, envKey, v, env string }{
-		{"secret", "secret_env", w.Secret, w.SecretEnv},
-		{"previous_secret", "previous_secret_env", w.PreviousSecret, w.PreviousSecretEnv},
-	} {
-		if len(s.v) > MaxSecretLen {
-			d.errorf(p+sep+s.key, where, "%s is %d characters, at most %d allowed", s.key, len(s.v), MaxSecretLen)
-		} else if _, err := StandardKey(s.v); err != nil {
-			d.errorf(p+sep+s.key, where, "%s: %v", s.key, err)
-		}
-		if s.v != "" && s.env != "" {
-			d.errorf(p+sep+s.envKey, where, "%s and %s are exclusive", s.key, s.envKey)
-		} else {
-			d.checkEnv(p+sep+s.envKey, where, s.envKey, s.env)
-		}
-	}
-	if (w.PreviousSecret != "" || w.PreviousSecretEnv != "") && w.Secret == "" && w.SecretEnv == "" {
-		key := "previous_secret"
-		if w.PreviousSecret == "" {
-			key = "previous_secret_env"
-		}
-		d.errorf(p+sep+key, where, "%s needs a secret (the new one) to rotate to", key)
-	}
-}

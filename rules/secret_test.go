@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -53,7 +54,7 @@ func TestWebhookSecretErrors(t *testing.T) {
 		{"secret = \"new\"\nprevious_secret = \"old\"\nprevious_secret_env = \"HOOKTAP_TEST_PREV\"\n", "previous_secret and previous_secret_env are exclusive"},
 		{"secret = \"new\"\nprevious_secret_env = \"HOOKTAP_TEST_UNSET_PREV\"\n", "p.toml:8: webhook \"a\": previous_secret_env HOOKTAP_TEST_UNSET_PREV is not set"},
 	} {
-		_, err := rules.Parse("p.toml", []byte(head+tc.body))
+		_, err := config.Parse("p.toml", []byte(head+tc.body))
 		if tc.want == "" {
 			if err != nil {
 				t.Errorf("%q: %v", tc.body, err)

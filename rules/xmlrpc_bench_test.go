@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -114,11 +115,11 @@ func wordpressClassifier(tb testing.TB) (*rules.Classifier, xrSink) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f, err := rules.Parse("wordpress.toml", src)
+	f, err := config.Parse("wordpress.toml", src)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
@@ -25,11 +26,11 @@ payload = { "all" = "xmlrpc.params", "third" = "xmlrpc.params.2", "user" = "xmlr
 // TestXMLRPCParamsHidePassword checks that xmlrpc.params and xmlrpc.params.N, which any
 // payload may read, show the password as "***".
 func TestXMLRPCParamsHidePassword(t *testing.T) {
-	f, err := rules.Parse("mask.toml", []byte(maskPack))
+	f, err := config.Parse("mask.toml", []byte(maskPack))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,9 +63,9 @@ func TestXMLRPCParamsHidePassword(t *testing.T) {
 func TestXMLRPCPasswordPaths(t *testing.T) {
 	for _, path := range []string{`xmlrpc.pass*`, `xmlrpc.p?ssword`, `xmlrpc.p\\assword`, `xmlrpc.@this`, `xmlrpc.{password}`, `xmlrpc.*`, `xmlrpc.@values`} {
 		src := strings.Replace(maskPack, `"xmlrpc.params.2"`, `"`+path+`"`, 1)
-		f, err := rules.Parse("mask.toml", []byte(src))
+		f, err := config.Parse("mask.toml", []byte(src))
 		if err == nil {
-			_, err = rules.Compile(f)
+			_, err = rules.Compile(&f.File)
 		}
 		if err == nil {
 			t.Errorf("%s: compiled", path)

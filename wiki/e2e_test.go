@@ -67,7 +67,7 @@ func (r *receiver) wait(t *testing.T, n int) []delivery {
 // checks the delivered bodies and headers: X-Event-Key, the signature, the full shape.
 func TestPackThroughProxyAndDispatcher(t *testing.T) {
 	f := loadPack(t)
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestPackThroughProxyAndDispatcher(t *testing.T) {
 	dcfg := f.Dispatch
 	dcfg.Queue = "memory"
 	dcfg.AllowTargets = []string{"127.0.0.1", "::1"} // the receiver is on loopback
-	hooks := []rules.Webhook{
+	hooks := []dispatch.Webhook{
 		{Name: "signed", URL: recv.srv.URL + "/signed", Secret: secret, Events: []string{"*"}},
 		{Name: "full", URL: recv.srv.URL + "/full", Events: []string{"page_created", "label_created"}, Payload: "full"},
 	}

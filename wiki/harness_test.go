@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/rules"
 	"hooktap/wiki"
 
@@ -118,13 +119,13 @@ const failHeader = "X-Test-Upstream-Fail"
 
 var (
 	packOnce sync.Once
-	packFile *rules.File
+	packFile *config.File
 	packErr  error
 )
 
-func loadPack(t *testing.T) *rules.File {
+func loadPack(t *testing.T) *config.File {
 	t.Helper()
-	packOnce.Do(func() { packFile, packErr = rules.Load("../rules.toml") })
+	packOnce.Do(func() { packFile, packErr = config.Load("../rules.toml") })
 	if packErr != nil {
 		t.Fatalf("loading rules.toml: %v", packErr)
 	}
@@ -162,7 +163,7 @@ func serveUpstream(t *testing.T, w *wiki.Wiki) string {
 func newPackHarness(t *testing.T) *packHarness {
 	t.Helper()
 	f := loadPack(t)
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatalf("compiling rules.toml: %v", err)
 	}

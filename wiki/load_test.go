@@ -3,17 +3,18 @@ package wiki_test
 import (
 	"testing"
 
+	"hooktap/config"
 	"hooktap/rules"
 )
 
 // TestShippedRulesLoad loads the shipped rules.toml with rules.Load and compiles it, so that
 // the default pack cannot rot.
 func TestShippedRulesLoad(t *testing.T) {
-	f, err := rules.Load("../rules.toml")
+	f, err := config.Load("../rules.toml")
 	if err != nil {
 		t.Fatalf("rules.toml: %v", err)
 	}
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatalf("compile rules.toml: %v", err)
 	}

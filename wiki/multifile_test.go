@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"hooktap/config"
 	"hooktap/proxy"
 	"hooktap/rules"
 )
@@ -72,7 +73,7 @@ func TestPackTwoFilesInOneUpload(t *testing.T) {
 // gets one attachment_created per file with both ids.
 func TestTwoFileUploadThroughProxy(t *testing.T) {
 	f := loadPack(t)
-	m, err := rules.Compile(f)
+	m, err := rules.Compile(&f.File)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestTwoFileUploadThroughProxy(t *testing.T) {
 
 // startWikiProxy serves the real proxy in front of upstream with tap cls and returns its
 // base URL; it is shut down when the test ends.
-func startWikiProxy(t *testing.T, f *rules.File, upstream string, cls *rules.Classifier) string {
+func startWikiProxy(t *testing.T, f *config.File, upstream string, cls *rules.Classifier) string {
 	t.Helper()
 	pcfg := f.Proxy
 	pcfg.Upstream = upstream

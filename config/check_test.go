@@ -1,11 +1,11 @@
-package rules_test
+package config_test
 
 import (
 	"strings"
 	"testing"
 
+	"hooktap/config"
 	"hooktap/proxy"
-	"hooktap/rules"
 )
 
 // TestCheckAgreesWithProxy: a [proxy] section that validation accepts is one proxy.New
@@ -39,7 +39,7 @@ func TestCheckAgreesWithProxy(t *testing.T) {
 		if tc.header != "" {
 			src += "max_header_bytes = " + tc.header + "\n"
 		}
-		f, err := rules.Parse("p.toml", []byte(src))
+		f, err := config.Parse("p.toml", []byte(src))
 		if (err == nil) != tc.ok {
 			t.Errorf("%s (max_header_bytes %s): validation error %v, want ok=%v", tc.upstream, tc.header, err, tc.ok)
 		}
@@ -59,7 +59,7 @@ func TestCheckAgreesWithProxy(t *testing.T) {
 	// The other way: what validation refuses, proxy.New refuses too (the table is not
 	// stricter than the proxy).
 	for _, u := range []string{"https://wiki.example.com", "http://127.0.0.1:8090/wiki", "http://admin@127.0.0.1:8090", "http://127.0.0.1:8090?x=1"} {
-		if _, err := proxy.New(rules.ProxySection{Upstream: u}, nil, nil); err == nil {
+		if _, err := proxy.New(proxy.Config{Upstream: u}, nil, nil); err == nil {
 			t.Errorf("%s: proxy.New accepts what validation refuses", u)
 		}
 	}
