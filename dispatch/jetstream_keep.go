@@ -44,7 +44,9 @@ type jsKeep struct {
 	made  atomic.Uint64  // keepers published, for tests
 }
 
-// openKeeper creates the keeper's consumer and publishes a keeper (at Open).
+// openKeeper creates the keeper's consumer and publishes a keeper (at Open). A keeper that
+// cannot be stored (a full stream) is only logged: the next one comes after jsKeepEvery
+// bytes of events.
 func (q *JetStreamQueue) openKeeper(ctx context.Context, c jsConn) error {
 	_, err := c.js.CreateOrUpdateConsumer(ctx, jsStream, jetstream.ConsumerConfig{
 		Durable:       jsKeeper,
@@ -58,7 +60,10 @@ func (q *JetStreamQueue) openKeeper(ctx context.Context, c jsConn) error {
 	if err != nil {
 		return fmt.Errorf("dispatch: keeper consumer: %w", err)
 	}
-	return q.publishKeeper(ctx, c.pubJS, c.stream)
+	if err := q.publishKeeper(ctx, c.pubJS, c.stream); err != nil {
+		q.log.Warn("dispatch: publishing the stream's keeper", "err", err)
+	}
+	return nil
 }
 
 // publishKeeper stores a new keeper and removes the older ones.

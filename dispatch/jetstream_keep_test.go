@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,59 @@ func TestJetStreamKeeper(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestJetStreamKeeperFullStream reopens a full stream: the keeper cannot be stored, and
+// Open still succeeds.
+func TestJetStreamKeeperFullStream(t *testing.T) {
+	dir := t.TempDir()
+	cfg := rules.DispatchSection{DataDir: dir, MaxBytes: 4 << 10}
+	q := openJS(t, cfg)
+	subscribe(t, q, "h", time.Minute, "*")
+	ctx, cancel := context.WithTimeout(context.Background(), jsWait)
+	defer cancel()
+	for i := 0; ; i++ {
+		if err := q.Publish(ctx, testMsg("page_created", true)); err != nil {
+			if !errors.Is(err, ErrQueueFull) {
+				t.Fatalf("Publish = %v, want ErrQueueFull", err)
+			}
+			break
+		}
+		if i > 1000 {
+			t.Fatal("a 4 KiB stream took 1000 events")
+		}
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Filled to the last byte, the reopened stream cannot take a new keeper.
+	q2 := openJS(t, cfg)
+	if err := q2.jsConnStream().Purge(ctx, jetstream.WithPurgeSubject(jsKeepSubject)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if err := q2.Publish(ctx, testMsg("page_created", true)); err != nil {
+			break
+		}
+	}
+	for i := 0; ; i++ { // and the last bytes with keepers, the smallest record
+		if _, err := q2.pubJS.Publish(ctx, jsKeepSubject, nil); err != nil {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("a full 4 KiB stream took 1000 keepers")
+		}
+	}
+	if err := q2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q3 := openJS(t, cfg)
+	if n := q3.keep.made.Load(); n != 0 {
+		t.Fatalf("%d keepers stored when reopening a full stream, want 0 (the test did not fill it)", n)
+	}
+	subscribe(t, q3, "h", time.Minute, "*")
+	if d := fetchN(t, q3, "h", 1); q3.Ack(d[0]) != nil {
+		t.Fatal("Ack after reopening a full stream failed")
 	}
 }
