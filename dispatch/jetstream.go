@@ -56,7 +56,11 @@ const (
 // resends (across a reconnect) within two minutes is stored once; the embedded server's
 // in-process connection never resends, so there the header is left out: it would cost a
 // header encoding per publish, an entry in the server's de-duplication map per event and a
-// header decoding per delivery, for nothing.
+// header decoding per delivery, for nothing. The embedded server's stream also holds one
+// "keeper" message ("hooktap.keep", wanted by the never-pulled consumer "hooktap_keep",
+// renewed every 64 KiB of events, not counted by Depth) so that acknowledging the last
+// pending event does not make the file store replace its last block file (see
+// jetstream_keep.go).
 //
 // Each webhook is a durable pull consumer named after its hook ID (see hookToken), with
 // explicit ack, DeliverNew on creation, AckWait from the [Subscription], MaxDeliver and
@@ -109,6 +113,7 @@ type JetStreamQueue struct {
 
 	pool sync.Pool // *jsDelivery
 	bufs sync.Pool // *jsPub, for Publish
+	keep jsKeep    // the embedded server's keeper message (jetstream_keep.go)
 
 	// Counters, for tests and metrics.
 	malformed atomic.Uint64 // messages on hooktap subjects that did not decode; terminated
@@ -350,9 +355,13 @@ func (q *JetStreamQueue) Depth(ctx context.Context) (QueueDepth, error) {
 	if state != jsOpen {
 		return QueueDepth{}, ErrClosed
 	}
-	si, err := stream.Info(ctx)
+	si, err := stream.Info(ctx, jetstream.WithSubjectFilter(jsKeepSubject))
 	if err != nil {
 		return QueueDepth{}, fmt.Errorf("dispatch: queue depth: %w", err)
+	}
+	if keepers := si.State.Subjects[jsKeepSubject]; keepers > 0 { // not events
+		si.State.Msgs -= min(keepers, si.State.Msgs)
+		si.State.Bytes -= min(keepers*uint64(jsKeepSize), si.State.Bytes)
 	}
 	di, err := dead.Info(ctx, jetstream.WithSubjectFilter(jsDeadPrefix+">"))
 	if err != nil {

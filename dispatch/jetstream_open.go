@@ -100,6 +100,11 @@ func (q *JetStreamQueue) open(ctx context.Context) (c jsConn, err error) {
 	if c.stream, c.dead, err = q.createStreams(ctx, c.js); err != nil {
 		return c, err
 	}
+	if q.external == nil {
+		if err = q.openKeeper(ctx, c); err != nil {
+			return c, err
+		}
+	}
 	where := "embedded, " + q.dataDir
 	if q.external != nil {
 		where = redactURL(urls)
@@ -176,10 +181,14 @@ func (q *JetStreamQueue) streamConfigs() (events, dead jetstream.StreamConfig) {
 	if q.external != nil {
 		replicas = jsClusterReplica
 	}
+	subjects := []string{jsAllEvents, jsRedeliverPre + ">"}
+	if q.external == nil {
+		subjects = append(subjects, jsKeepSubject)
+	}
 	events = jetstream.StreamConfig{
 		Name:        jsStream,
 		Description: "hooktap: accepted events, kept until every webhook that wants them has settled them",
-		Subjects:    []string{jsAllEvents, jsRedeliverPre + ">"},
+		Subjects:    subjects,
 		Retention:   jetstream.InterestPolicy,
 		Discard:     jetstream.DiscardNew,
 		MaxAge:      q.maxAge,
@@ -250,6 +259,7 @@ func (q *JetStreamQueue) Close() error {
 	if !wasOpen {
 		return nil // never opened, or Open is still running and tears down itself
 	}
+	q.keep.wg.Wait()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.nakArrived()

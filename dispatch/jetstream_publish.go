@@ -39,10 +39,14 @@ func (q *JetStreamQueue) Publish(ctx context.Context, m *Message) error {
 		p.id[0] = m.ID.String()
 	}
 	err := q.request(ctx, rep, &p.msg)
+	n := len(p.buf) + len(p.msg.Subject)
 	if cap(p.buf) > maxKeptBuf {
 		p.buf = nil
 	}
 	if err == nil {
+		if q.external == nil {
+			q.published(n)
+		}
 		return nil
 	}
 	return q.publishErr(err)
