@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"hooktap/rules"
 )
 
 // blockFiles lists the events stream's message block files.
@@ -29,7 +27,7 @@ func blockFiles(t *testing.T, dir string) []string {
 // keeper is renewed as events are published with one kept, and that Depth does not count it.
 func TestJetStreamKeeper(t *testing.T) {
 	dir := t.TempDir()
-	q := openJS(t, rules.DispatchSection{DataDir: dir})
+	q := openJS(t, Config{DataDir: dir})
 	subscribe(t, q, "h", time.Minute, "*")
 	before := blockFiles(t, dir)
 	if len(before) == 0 {
@@ -74,7 +72,7 @@ func TestJetStreamKeeper(t *testing.T) {
 	if err := q.Close(); err != nil {
 		t.Fatal(err)
 	}
-	q2 := openJS(t, rules.DispatchSection{DataDir: dir})
+	q2 := openJS(t, Config{DataDir: dir})
 	si, err = q2.jsConnStream().Info(ctx, jetstream.WithSubjectFilter(jsKeepSubject))
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +89,7 @@ func TestJetStreamKeeper(t *testing.T) {
 // Open still succeeds.
 func TestJetStreamKeeperFullStream(t *testing.T) {
 	dir := t.TempDir()
-	cfg := rules.DispatchSection{DataDir: dir, MaxBytes: 4 << 10}
+	cfg := Config{DataDir: dir, MaxBytes: 4 << 10}
 	q := openJS(t, cfg)
 	subscribe(t, q, "h", time.Minute, "*")
 	ctx, cancel := context.WithTimeout(context.Background(), jsWait)
