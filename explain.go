@@ -199,7 +199,9 @@ func printExplanation(w io.Writer, n int, where string, ce *rules.CaseExchange, 
 		}
 		if r.Matched {
 			fmt.Fprint(w, ": matched")
-			if len(r.Events) == 0 {
+			if r.Ignored {
+				fmt.Fprint(w, ", ignore = true: a known write, not an event")
+			} else if len(r.Events) == 0 {
 				fmt.Fprint(w, ", no event")
 			}
 			fmt.Fprintln(w)

@@ -390,6 +390,7 @@ func runCase(m *Matcher, cfg ClassifySection, xs []CaseExchange) string {
 	c := NewClassifier(m, cfg, sk, nil)
 	c.Clock = func() time.Time { return CaseClock.Add(up.Elapsed) }
 	var out strings.Builder
+	seen := map[string]uint64{}
 	for i := range xs {
 		ce := &xs[i]
 		up.Add(ce.Answers)
@@ -406,6 +407,8 @@ func runCase(m *Matcher, cfg ClassifySection, xs []CaseExchange) string {
 		fmt.Fprintf(&out, " -> %d\n", x.Status)
 		if !c.Wants(x.Method, x.Path) {
 			out.WriteString("not wanted\n")
+			c.RecordUnmatched(x.Method, x.Path, x.Query, x.Status) // as the proxy does
+			seen = writeUnmatched(&out, c, seen)
 			continue
 		}
 		up.Calls = up.Calls[:0]
@@ -425,6 +428,7 @@ func runCase(m *Matcher, cfg ClassifySection, xs []CaseExchange) string {
 		if err != nil {
 			out.WriteString("error " + err.Error() + "\n")
 		}
+		seen = writeUnmatched(&out, c, seen)
 	}
 	st := c.Stats()
 	names := make([]string, 0, len(st.Events))
@@ -463,4 +467,19 @@ func ExplainCase(m *Matcher, cfg ClassifySection, xs []CaseExchange, noAnswers b
 		out[i] = c.Explain(&x)
 	}
 	return out
+}
+
+// writeUnmatched writes "unmatched METHOD ROUTE" for each unmatched write the last exchange
+// added to c's table (seen holds the counts before it), so that a case shows the writes the
+// rules leave unaccounted, and returns the counts now.
+func writeUnmatched(out *strings.Builder, c *Classifier, seen map[string]uint64) map[string]uint64 {
+	now := make(map[string]uint64, len(seen)+1)
+	for _, u := range c.Unmatched() {
+		k := u.Method + " " + u.Route
+		now[k] = u.Count
+		if u.Count > seen[k] {
+			out.WriteString("unmatched " + k + "\n")
+		}
+	}
+	return now
 }

@@ -90,6 +90,7 @@ type crule struct {
 	emitOnLookupError              bool
 	invalidate                     [][]tmplPart
 	emits                          []cemit
+	ignore                         bool // ignore = true: a known write that is not an event
 }
 
 // statusOK reports whether the upstream's status st is one of the rule's.
@@ -265,6 +266,7 @@ func (d *decoder) compileRule(r *Rule, p, where string) *crule {
 	}
 	d.compileConds(cr, r.When, p, where, sc)
 	d.compileInvalidate(cr, r.Invalidate, pathOK, p, where, sc)
+	cr.ignore = r.Ignore
 	d.compileEmits(cr, r.Emit, p, where, sc)
 	if len(d.errs) > nerr {
 		return nil

@@ -29,8 +29,14 @@ type pnode struct {
 // compileEmits compiles a rule's emits, of which there must be one at least; an emit with each
 // is told which of the rule's per-element lookups run over the same array.
 func (d *decoder) compileEmits(cr *crule, emits []Emit, p, where string, sc *scope) {
-	if len(emits) == 0 && !d.bad[p+sep+"emit"] {
-		d.errorf(p, where, "no [[rule.emit]]: a rule must emit at least one event")
+	switch {
+	case cr.ignore && len(emits) > 0:
+		d.errorf(p+sep+"ignore", where, "ignore = true and %d [[rule.emit]]: a rule that ignores a write emits nothing", len(emits))
+		return
+	case cr.ignore:
+		return
+	case len(emits) == 0 && !d.bad[p+sep+"emit"]:
+		d.errorf(p, where, "no [[rule.emit]]: a rule must emit at least one event (or say ignore = true for a known write that is not one)")
 	}
 	for i := range emits {
 		ep := p + sep + "emit" + sep + strconv.Itoa(i)

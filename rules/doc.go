@@ -44,10 +44,29 @@
 //
 // Every rule that matches an exchange emits; rules are independent of each other and their
 // order in the file does not matter, except that the events of one exchange come out in the
-// order of the rules, then of the emits. name, method, path and at least one emit are
-// required; name is unique.
+// order of the rules, then of the emits. name, method, path and at least one emit (or
+// ignore = true, below) are required; name is unique.
 //
 // status lists codes (201) and classes ("2xx"). The exchange must have one of them.
+//
+// # Known writes that are not events
+//
+// A write the upstream accepted (2xx or 3xx) that no rule matched is counted as an unmatched
+// write (see unmatched.go), so that a gap in the rules is never silent. Some writes are known
+// and change nothing worth reporting: a refused call the wiki answers 200 with an error in
+// the body, a preview, a null edit, WordPress's heartbeat, an XML-RPC read. A rule with
+// ignore = true and no [[rule.emit]] says so: when it matches (method, path, status and
+// conditions, as any rule), the write counts as matched and nothing is emitted.
+//
+//	[[rule]]
+//	name   = "refused API call"
+//	method = "POST"
+//	path   = "/api.php"
+//	when   = { "resp.error" = { exists = true } }
+//	ignore = true
+//
+// hooktap explain shows such a match as "ignore = true: a known write, not an event", and a
+// case file (hooktap test) shows each write that stays unmatched as "unmatched METHOD ROUTE".
 //
 // # Method
 //

@@ -41,6 +41,9 @@ type RuleTrace struct {
 	Line int // of [[rule]]; 0 for a rule built in Go
 	// Matched: status and every condition held, the rule's emits were tried.
 	Matched bool
+	// Ignored: the rule says ignore = true (a known write, not an event), so Matched means
+	// the write is accounted for and emits nothing.
+	Ignored bool
 	// Failed says why the rule did not match: the first condition that failed with the value
 	// seen, a status not in the rule's list, a failed lookup. "" when Matched.
 	Failed string
@@ -132,6 +135,7 @@ func (t *tracer) lookupSkipped(s *state, ci int) {
 func (t *tracer) matched(s *state, ci int) {
 	r := t.at(s, ci)
 	r.Matched, r.Failed = true, ""
+	r.Ignored = s.m.rules[s.cands[ci]].ignore
 }
 
 func (t *tracer) emitted(s *state, ev int) {

@@ -10,7 +10,7 @@ func (s *state) formField(x *Exchange, name string) ([]byte, bool) {
 	ct := x.Header.Peek("Content-Type")
 	switch {
 	case hasPrefixFold(ct, "application/x-www-form-urlencoded"):
-		return findParam(x.Body, name, &s.scratch)
+		return findParam(formPairs(x), name, &s.scratch)
 	case hasPrefixFold(ct, "multipart/form-data"):
 		i := bytes.Index(ct, []byte("boundary="))
 		if i < 0 {
@@ -188,4 +188,14 @@ func keyEqual(k []byte, name string) bool {
 		j++
 	}
 	return j == len(name)
+}
+
+// formPairs is the part of a form-urlencoded body whose pairs are whole: all of it, or, when
+// the proxy cut the body at its tap limit, up to the last '&', since the last pair may be cut
+// inside its value (wpTextbox1=Hel of Hello) and a cut value must not pass for the value.
+func formPairs(x *Exchange) []byte {
+	if !x.BodyTrunc {
+		return x.Body
+	}
+	return x.Body[:max(bytes.LastIndexByte(x.Body, '&'), 0)]
 }

@@ -69,12 +69,7 @@ func (s *state) evalList(e *expr, x *Exchange) value {
 		if x.Header == nil || len(x.Body) == 0 || !hasPrefixFold(x.Header.Peek("Content-Type"), "application/x-www-form-urlencoded") {
 			return value{}
 		}
-		body := x.Body
-		if x.BodyTrunc {
-			// The last pair may be cut inside its value (delete_tags[]=12 of 123): drop it.
-			body = body[:max(bytes.LastIndexByte(body, '&'), 0)]
-		}
-		return s.allParams(body, e.name)
+		return s.allParams(formPairs(x), e.name)
 	case srcLocation, srcLocationFrag:
 		if x.RespHeader == nil {
 			return value{}

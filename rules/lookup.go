@@ -147,7 +147,7 @@ func (s *state) fetchOne(l *clookup, rule string, res *lookRes, x *Exchange, dea
 			}
 		}
 		if s.env.log != nil {
-			s.env.log.Debug("rules: lookup failed", "rule", rule, "lookup", l.name, "path", string(s.url), "status", status, "late", late, "err", err)
+			s.env.log.Debug("rules: lookup failed", "rule", rule, "lookup", l.name, "path", logPath(s.url), "status", status, "late", late, "err", err)
 		}
 		return
 	}
@@ -156,4 +156,29 @@ func (s *state) fetchOne(l *clookup, rule string, res *lookRes, x *Exchange, dea
 	if s.env.cache != nil && l.cache && status >= 200 && status < 300 {
 		s.env.cache.put(path, query, status, res.body, now, gen)
 	}
+}
+
+// logPath is a lookup URL for a log line: the path, and the query with every value replaced
+// by *** ("/wp-json/wp/v2/users/me?_wpnonce=***&context=***"), since lookups carry the
+// client's nonces, tokens and keys in their queries (see the WordPress pack's REST lookups)
+// and no secret may reach a log. It runs only when a lookup failed and Debug is on.
+func logPath(u []byte) string {
+	q := bytes.IndexByte(u, '?')
+	if q < 0 {
+		return string(u)
+	}
+	out := make([]byte, 0, len(u)+8)
+	out = append(out, u[:q+1]...)
+	for i, pair := range bytes.Split(u[q+1:], []byte{'&'}) {
+		if i > 0 {
+			out = append(out, '&')
+		}
+		if eq := bytes.IndexByte(pair, '='); eq >= 0 {
+			out = append(out, pair[:eq+1]...)
+			out = append(out, "***"...)
+		} else {
+			out = append(out, pair...)
+		}
+	}
+	return string(out)
 }

@@ -65,6 +65,10 @@ type Rule struct {
 	Invalidate []string `toml:"invalidate"`
 	// Emit lists the events the rule produces.
 	Emit []Emit `toml:"emit"`
+	// Ignore marks a known write that is not an event (WordPress's heartbeat, an XML-RPC
+	// read): when the rule matches, the write counts as matched, so it is not an unmatched
+	// write, and nothing is emitted. Such a rule has no [[rule.emit]].
+	Ignore bool `toml:"ignore"`
 
 	Line int `toml:"-"` // line of [[rule]] in the file, for errors
 }

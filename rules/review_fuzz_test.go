@@ -68,3 +68,26 @@ func (h headerMap) Peek(name string) []byte {
 	}
 	return nil
 }
+
+// TestFormFieldTruncated checks that form.<field> has no value when its pair is the last one
+// of a form body cut at the tap limit (its value may be cut short), and keeps its value
+// when the body is whole or the pair ends before the cut.
+func TestFormFieldTruncated(t *testing.T) {
+	for _, c := range []struct {
+		body  string
+		trunc bool
+		want  string // "" = no value
+	}{
+		{"wpSummary=s&wpTextbox1=Hel", true, ""},
+		{"wpTextbox1=Hel", true, ""},
+		{"wpTextbox1=Hello&wpSummary=s", true, "Hello"},
+		{"wpSummary=s&wpTextbox1=Hello", false, "Hello"},
+	} {
+		s := &state{}
+		x := &Exchange{Header: headerMap{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte(c.body), BodyTrunc: c.trunc}
+		got, ok := s.formField(x, "wpTextbox1")
+		if c.want == "" && ok || c.want != "" && string(got) != c.want {
+			t.Errorf("%s (cut %v): got %q %v, want %q", c.body, c.trunc, got, ok, c.want)
+		}
+	}
+}
