@@ -96,9 +96,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	file, err := loadFile(fl.config, fl.overrides())
 	if fl.check {
-		if err == nil {
-			err = checkParts(file)
-		}
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
@@ -188,17 +185,6 @@ func loadFile(path string, ov config.Overrides) (*config.File, error) {
 		return nil, err
 	}
 	return file, nil
-}
-
-// checkParts builds the dispatcher from a validated file, which does no I/O, so that -check
-// also refuses what only building its queue finds (nats_* credentials given to the embedded
-// queue) and the webhook secrets that the variables named hold. Every section's own checks
-// are its Validate, which loading ran.
-func checkParts(file *config.File) error {
-	if _, err := dispatch.New(file.Dispatch, file.Webhooks, nil); err != nil {
-		return fmt.Errorf("%s: %w", file.Path, err)
-	}
-	return nil
 }
 
 // restartOnly names the sections of next that differ from cur and that a reload does not

@@ -505,8 +505,9 @@ queue = "memory"
 	}
 }
 
-// TestCheckRefusesWhatStartupRefuses: -check builds the proxy and the dispatcher too, so a
-// webhook whose secret_env is unset fails the check, not the start.
+// TestCheckRefusesWhatStartupRefuses: what the dispatcher would refuse at startup, -check
+// refuses with its line, by the same Validate: a webhook whose secret_env is unset or holds a
+// whsec_ secret that does not decode, nats_* credentials beside the embedded queue.
 func TestCheckRefusesWhatStartupRefuses(t *testing.T) {
 	cfg := writeFile(t, "rules.toml", `[proxy]
 upstream = "http://127.0.0.1:8090"
@@ -522,8 +523,32 @@ events = ["*"]
 	if code := run([]string{"-check", "-config", cfg}, &out, &errb); code != 1 {
 		t.Fatalf("exit %d, want 1; stdout %q stderr %q", code, out.String(), errb.String())
 	}
-	if !strings.Contains(errb.String(), cfg) || !strings.Contains(errb.String(), "HOOKTAP_TEST_SURELY_UNSET_SECRET") {
-		t.Fatalf("error %q: want the file and the variable named", errb.String())
+	if !strings.Contains(errb.String(), cfg+":8:") || !strings.Contains(errb.String(), "HOOKTAP_TEST_SURELY_UNSET_SECRET") {
+		t.Fatalf("error %q: want the file, the line and the variable named", errb.String())
+	}
+	t.Setenv("HOOKTAP_TEST_BAD_WHSEC", "whsec_not*base64")
+	cfg = writeFile(t, "rules2.toml", `[proxy]
+upstream = "http://127.0.0.1:8090"
+[dispatch]
+nats_user = "hooktap"
+[[webhook]]
+name = "chat"
+url = "http://203.0.113.9/hook"
+secret_env = "HOOKTAP_TEST_BAD_WHSEC"
+events = ["*"]
+`)
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-check", "-config", cfg}, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1; stdout %q stderr %q", code, out.String(), errb.String())
+	}
+	for _, want := range []string{cfg + ":4: [dispatch]: nats_* credentials", cfg + `:8: webhook "chat": secret_env HOOKTAP_TEST_BAD_WHSEC: a whsec_ secret`} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("error %q: want %q", errb.String(), want)
+		}
+	}
+	if strings.Contains(errb.String(), "not*base64") {
+		t.Errorf("error %q shows the secret", errb.String())
 	}
 }
 

@@ -116,16 +116,19 @@ func (c *Config) Validate() error {
 	var es conf.Errors
 	switch {
 	case c.Queue == "memory" || c.Queue == "disk":
+		if key := c.natsKeySet(); key != "" && c.Queue == "disk" {
+			es.Add(key, "nats_* credentials are for an external cluster; queue = \"disk\" runs an embedded server")
+		}
 	case strings.HasPrefix(c.Queue, "nats://") || strings.HasPrefix(c.Queue, "tls://"):
 		for _, u := range strings.Split(c.Queue, ",") {
-			if pu, err := url.Parse(strings.TrimSpace(u)); err != nil || pu.Host == "" {
+			u = strings.TrimSpace(u)
+			if pu, err := url.Parse(u); err != nil || pu.Host == "" {
 				es.Add("queue", "queue: bad NATS URL %q", conf.Redact(u))
+			} else if pu.Scheme != "nats" && pu.Scheme != "tls" {
+				es.Add("queue", "queue: %q is not a nats:// or tls:// URL", conf.Redact(u))
 			}
 		}
-		if c.NATSPassword == "" {
-			es.Env("nats_password_env", c.NATSPassEnv)
-		}
-		es.Env("nats_token_env", c.NATSToken)
+		c.validateNATSAuth(&es)
 	default:
 		es.Add("queue", "queue must be \"memory\", \"disk\" or \"nats://host:port,...\", not %q", conf.Redact(c.Queue))
 	}
@@ -158,6 +161,46 @@ func (c *Config) Validate() error {
 	return es.Err()
 }
 
+// natsKeySet returns the first nats_* key that c sets, or "".
+func (c *Config) natsKeySet() string {
+	for _, kv := range [...]struct{ key, v string }{{"nats_creds", c.NATSCreds}, {"nats_user", c.NATSUser},
+		{"nats_password", c.NATSPassword}, {"nats_password_env", c.NATSPassEnv}, {"nats_token_env", c.NATSToken}} {
+		if kv.v != "" {
+			return kv.key
+		}
+	}
+	return ""
+}
+
+// validateNATSAuth checks an external queue's credentials: one way to authenticate at most
+// (a .creds file, a user and password, or a token), a password with its user, and a
+// variable named that is set.
+func (c *Config) validateNATSAuth(es *conf.Errors) {
+	var ways []string
+	if c.NATSCreds != "" {
+		ways = append(ways, "nats_creds")
+	}
+	if c.NATSUser != "" || c.NATSPassword != "" || c.NATSPassEnv != "" {
+		ways = append(ways, "nats_user")
+		switch {
+		case c.NATSPassword != "" && c.NATSPassEnv != "":
+			es.Add("nats_password_env", "nats_password and nats_password_env are both set")
+		case c.NATSPassword == "":
+			es.Env("nats_password_env", c.NATSPassEnv)
+		}
+		if c.NATSUser == "" {
+			es.Add("nats_user", "nats_password needs nats_user")
+		}
+	}
+	if c.NATSToken != "" {
+		ways = append(ways, "nats_token_env")
+		es.Env("nats_token_env", c.NATSToken)
+	}
+	if len(ways) > 1 {
+		es.Add(ways[len(ways)-1], "set one of nats_creds, nats_user, nats_token_env")
+	}
+}
+
 // settings is a Config, defaults filled and checked, as the Dispatcher runs with it.
 type settings struct {
 	queue           string
@@ -177,13 +220,7 @@ type settings struct {
 func resolveSettings(cfg Config) (settings, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
-		var es conf.Errors
-		errors.As(err, &es)
-		errs := make([]error, len(es))
-		for i, e := range es {
-			errs[i] = fmt.Errorf("dispatch: %s", e.Msg)
-		}
-		return settings{}, errors.Join(errs...)
+		return settings{}, prefixed(err)
 	}
 	p, err := NewTargetPolicy(cfg.AllowTargets)
 	if err != nil {
@@ -202,4 +239,18 @@ func resolveSettings(cfg Config) (settings, error) {
 		historySize:     cfg.HistorySize,
 		policy:          p,
 	}, nil
+}
+
+// prefixed returns err, a [conf.Errors], as one error per mistake, each "dispatch: ...", for
+// New and NewJetStreamQueue.
+func prefixed(err error) error {
+	var es conf.Errors
+	if !errors.As(err, &es) {
+		return err
+	}
+	errs := make([]error, len(es))
+	for i, e := range es {
+		errs[i] = fmt.Errorf("dispatch: %s", e.Msg)
+	}
+	return errors.Join(errs...)
 }

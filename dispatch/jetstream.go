@@ -196,82 +196,46 @@ func NewJetStreamQueue(cfg Config, log *slog.Logger) (*JetStreamQueue, error) {
 	}
 	q.pool.New = func() any { return new(jsDelivery) }
 	q.bufs.New = func() any { return &jsPub{id: make([]string, 1)} }
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("dispatch: "+format, a...)) }
-	if q.maxAge < 0 {
-		bad("max_age = %s: must be positive", q.maxAge)
+	if err := cfg.Validate(); err != nil {
+		return nil, prefixed(err)
 	}
-	if q.maxBytes < 0 {
-		bad("max_bytes = %d: must be positive", q.maxBytes)
-	}
-	if q.pubWait < 0 {
-		bad("enqueue_timeout = %s: must be positive", q.pubWait)
-	}
-	switch queue := strings.TrimSpace(cfg.Queue); {
-	case queue == "disk" || queue == "":
-		if cfg.NATSCreds != "" || cfg.NATSUser != "" || cfg.NATSPassword != "" || cfg.NATSPassEnv != "" || cfg.NATSToken != "" {
-			bad("nats_* credentials are for an external cluster; queue = %q runs an embedded server", "disk")
-		}
-	case strings.HasPrefix(queue, "nats://") || strings.HasPrefix(queue, "tls://"):
-		for _, s := range strings.Split(queue, ",") {
-			s = strings.TrimSpace(s)
-			u, err := url.Parse(s)
-			if err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
-				bad("queue: %q is not a nats:// or tls:// URL", redactURL(s))
-				continue
-			}
-			q.external = append(q.external, s)
+	if strings.HasPrefix(cfg.Queue, "nats://") || strings.HasPrefix(cfg.Queue, "tls://") {
+		for _, s := range strings.Split(cfg.Queue, ",") {
+			q.external = append(q.external, strings.TrimSpace(s))
 		}
 		opts, err := natsAuth(cfg)
 		if err != nil {
-			errs = append(errs, err)
+			return nil, err
 		}
 		q.connOpts = append(opts, q.reconnectOpts()...)
-	default:
-		bad("queue = %q: want \"memory\", \"disk\" or nats://host:port,...", redactURL(cfg.Queue))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
 	}
 	return q, nil
 }
 
-// natsAuth turns the nats_* settings into connection options.
+// natsAuth turns the nats_* settings (validated) into connection options, reading the
+// variables they name.
 func natsAuth(cfg Config) ([]nats.Option, error) {
 	var opts []nats.Option
 	var errs []error
-	n := 0
 	if cfg.NATSCreds != "" {
-		n++
 		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 	}
-	if cfg.NATSUser != "" || cfg.NATSPassword != "" || cfg.NATSPassEnv != "" {
-		n++
+	if cfg.NATSUser != "" {
 		pass := cfg.NATSPassword
 		if cfg.NATSPassEnv != "" {
-			if cfg.NATSPassword != "" {
-				errs = append(errs, errors.New("dispatch: nats_password and nats_password_env are both set"))
-			}
 			pass = os.Getenv(cfg.NATSPassEnv)
 			if pass == "" {
 				errs = append(errs, fmt.Errorf("dispatch: nats_password_env %s is empty or unset", cfg.NATSPassEnv))
 			}
 		}
-		if cfg.NATSUser == "" {
-			errs = append(errs, errors.New("dispatch: nats_password needs nats_user"))
-		}
 		opts = append(opts, nats.UserInfo(cfg.NATSUser, pass))
 	}
 	if cfg.NATSToken != "" {
-		n++
 		tok := os.Getenv(cfg.NATSToken)
 		if tok == "" {
 			errs = append(errs, fmt.Errorf("dispatch: nats_token_env %s is empty or unset", cfg.NATSToken))
 		}
 		opts = append(opts, nats.Token(tok))
-	}
-	if n > 1 {
-		errs = append(errs, errors.New("dispatch: set one of nats_creds, nats_user, nats_token_env"))
 	}
 	return opts, errors.Join(errs...)
 }

@@ -565,7 +565,7 @@ func TestJetStreamConfig(t *testing.T) {
 	}{
 		{Config{Queue: "nats://u:secret@127.0.0.1:4222,http://x"}, "not a nats:// or tls:// URL"},
 		{Config{Queue: "disk", NATSUser: "u"}, "embedded server"},
-		{Config{Queue: "nats://h:1", NATSUser: "u", NATSPassEnv: "HOOKTAP_TEST_UNSET_VAR"}, "empty or unset"},
+		{Config{Queue: "nats://h:1", NATSUser: "u", NATSPassEnv: "HOOKTAP_TEST_UNSET_VAR"}, "HOOKTAP_TEST_UNSET_VAR is not set"},
 		{Config{Queue: "nats://h:1", NATSCreds: "c", NATSToken: "T"}, "one of"},
 		{Config{Queue: "disk", MaxBytes: -1, MaxAge: -time.Second}, "max_bytes"},
 	}

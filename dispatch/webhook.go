@@ -81,8 +81,8 @@ func (w *Webhook) Validate() error {
 	return es.Err()
 }
 
-// checkSecrets checks w's secret, secret_env, previous_secret and previous_secret_env. A
-// variable's value is checked for its form when the dispatcher reads it (resolveSecret).
+// checkSecrets checks w's secret, secret_env, previous_secret and previous_secret_env, and
+// the secret a variable named holds as the value would be. No value is ever shown.
 func (w *Webhook) checkSecrets(es *conf.Errors) {
 	for _, s := range []struct{ key, envKey, v, env string }{
 		{"secret", "secret_env", w.Secret, w.SecretEnv},
@@ -93,10 +93,17 @@ func (w *Webhook) checkSecrets(es *conf.Errors) {
 		} else if _, err := rules.StandardKey(s.v); err != nil {
 			es.Add(s.key, "%s: %v", s.key, err)
 		}
-		if s.v != "" && s.env != "" {
+		switch v := os.Getenv(s.env); {
+		case s.v != "" && s.env != "":
 			es.Add(s.envKey, "%s and %s are exclusive", s.key, s.envKey)
-		} else {
+		case v == "":
 			es.Env(s.envKey, s.env)
+		case len(v) > rules.MaxSecretLen:
+			es.Add(s.envKey, "%s %s holds %d characters, at most %d allowed", s.envKey, s.env, len(v), rules.MaxSecretLen)
+		default:
+			if _, err := rules.StandardKey(v); err != nil {
+				es.Add(s.envKey, "%s %s: %v", s.envKey, s.env, err)
+			}
 		}
 	}
 	if (w.PreviousSecret != "" || w.PreviousSecretEnv != "") && w.Secret == "" && w.SecretEnv == "" {
@@ -187,7 +194,7 @@ func fromWebhooks(hooks []Webhook) []Hook {
 }
 
 // resolveHook checks one webhook (Validate, then the target policy when there is one) and
-// resolves its secrets; a zero timeout becomes defTimeout.
+// reads its secrets; a zero timeout becomes defTimeout.
 func resolveHook(h Hook, defTimeout time.Duration, policy *TargetPolicy) (string, *hookConfig, error) {
 	w := h.Webhook
 	w.SetDefaults(defTimeout)
@@ -220,8 +227,8 @@ func resolveHook(h Hook, defTimeout time.Duration, policy *TargetPolicy) (string
 			bad("url %s: %s", RedactURL(w.URL), strings.TrimPrefix(err.Error(), "dispatch: "))
 		}
 	}
-	secret := resolveSecret(w.Secret, w.SecretEnv, "secret", bad)
-	prev := resolveSecret(w.PreviousSecret, w.PreviousSecretEnv, "previous_secret", bad)
+	secret := resolveSecret(w.Secret, w.SecretEnv)
+	prev := resolveSecret(w.PreviousSecret, w.PreviousSecretEnv)
 	return id, &hookConfig{
 		name:    w.Name,
 		url:     w.URL,
@@ -234,24 +241,13 @@ func resolveHook(h Hook, defTimeout time.Duration, policy *TargetPolicy) (string
 	}, errors.Join(errs...)
 }
 
-// resolveSecret returns the secret that value or the variable env names holds. A value read
-// from the variable is checked here (Validate checked the file's): reported through bad when
-// it is too long or a whsec_ secret that does not decode. key is "secret" or
-// "previous_secret". The value is never shown.
-func resolveSecret(value, env, key string, bad func(string, ...any)) string {
+// resolveSecret returns the secret that value or the variable env names holds (Validate
+// checked it).
+func resolveSecret(value, env string) string {
 	if env == "" || value != "" {
 		return value
 	}
-	secret := os.Getenv(env)
-	if secret == "" {
-		return "" // Validate reported it
-	}
-	if len(secret) > rules.MaxSecretLen {
-		bad("%s is %d characters long, at most %d", key, len(secret), rules.MaxSecretLen)
-	} else if _, err := rules.StandardKey(secret); err != nil {
-		bad("%s: %v", key, err)
-	}
-	return secret
+	return os.Getenv(env)
 }
 
 // resolveHooks checks every hook, collecting all errors.
