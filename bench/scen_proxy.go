@@ -37,7 +37,11 @@ type proxyTarget struct {
 }
 
 func estimateProxy(s *Settings) time.Duration {
-	steps := 5 * 2 * (1 + len(loadFractions)) * s.Runs
+	perTarget := 1 + len(loadFractions)
+	if s.ClosedOnly {
+		perTarget = 1
+	}
+	steps := 5 * 2 * perTarget * s.Runs
 	return time.Duration(steps)*(s.Duration+s.Warmup+100*time.Millisecond) + 5*time.Second
 }
 
@@ -63,6 +67,7 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	defer up.Stop()
 	pr := &proxyRun{s: s, up: up, reqs: []Request{passGET, passPOST}}
 	pr.targets, err = startProxyTargets(s, up.Addrs["up"])
+	selectServers(s, pr.targets)
 	defer func() {
 		for _, t := range pr.targets {
 			if t.proc != nil {
@@ -76,12 +81,15 @@ func runProxy(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	if err := pr.closedLoop(ctx, p); err != nil {
 		return res, err
 	}
-	if err := pr.openLoop(ctx, p); err != nil {
-		return res, err
+	res.Tables = []Table{pr.throughputTable(), proxyCPUTable(s, pr.targets, pr.reqs, pr.closedCPU)}
+	if !s.ClosedOnly {
+		if err := pr.openLoop(ctx, p); err != nil {
+			return res, err
+		}
+		lat, charts := pr.latencyTable()
+		res.Tables = append(res.Tables, lat)
+		res.Charts = charts
 	}
-	lat, charts := pr.latencyTable()
-	res.Tables = []Table{pr.throughputTable(), proxyCPUTable(s, pr.targets, pr.reqs, pr.closedCPU), lat}
-	res.Charts = charts
 	res.Raw = map[string]any{"closed_loop_rps": pr.maxRPS, "closed_loop": pr.closedCPU, "open_loop": pr.open, "fractions": loadFractions}
 	return res, pr.noteHooktapProcess(&res.Tables[0])
 }
