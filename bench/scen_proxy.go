@@ -113,6 +113,13 @@ func startProxyTargets(s *Settings, upAddr string) ([]*proxyTarget, error) {
 		return targets, err
 	}
 	targets = append(targets, &proxyTarget{name: "hooktap", addr: ht.Addrs["proxy"], proc: ht})
+	if s.Alt != "" {
+		alt, err := startRoleExe(s.Alt, s.tmp, "hooktap", s.machine.ServerCPUs, "-config", pack, "-upstream", upAddr, "-queue", "memory")
+		if err != nil {
+			return targets, err
+		}
+		targets = append(targets, &proxyTarget{name: "hooktap-alt", addr: alt.Addrs["proxy"], proc: alt})
+	}
 	rp, err := startRole(s.tmp, "revproxy", s.machine.ServerCPUs, "-upstream", upAddr)
 	if err != nil {
 		return targets, err

@@ -17,7 +17,7 @@ func selectServers(s *Settings, targets []*proxyTarget) {
 	}
 	for _, t := range targets {
 		k := serverKey(t.name)
-		if want[k] || (k == "direct" && !s.ClosedOnly) || t.absent != "" {
+		if want[k] || (k == "hooktap-alt" && want["hooktap"]) || (k == "direct" && !s.ClosedOnly) || t.absent != "" {
 			continue
 		}
 		if t.proc != nil {
