@@ -26,7 +26,10 @@ type Settings struct {
 	CPUProfile string        `json:"cpuprofile,omitempty"`
 	MemProfile string        `json:"memprofile,omitempty"`
 	NoPin      bool          `json:"nopin"`
-	Pack       string        `json:"pack"` // rules file for the proxy and classify scenarios
+	Pack       string        `json:"pack"`                  // rules file for the proxy and classify scenarios
+	ClosedOnly bool          `json:"closed_only,omitempty"` // proxy: closed-loop steps only
+	Servers    string        `json:"servers,omitempty"`     // proxy: comma-separated subset of servers
+	Alt        string        `json:"alt,omitempty"`         // proxy: another build of this harness, its hooktap measured too
 
 	machine Machine
 	tmp     string
@@ -94,6 +97,9 @@ func (s *Settings) flagSet() *flag.FlagSet {
 	fs.StringVar(&s.MemProfile, "memprofile", "", "tap: write the allocation profiles of the tapped hooktap children to PATH.tap<group> (memory queue) and PATH.tap<group>.disk")
 	fs.BoolVar(&s.NoPin, "nopin", false, "do not pin the load generator and the servers to separate CPUs")
 	fs.StringVar(&s.Pack, "pack", "", "rules file loaded by hooktap in the proxy scenario and benchmarked by classify (default rules.toml when present)")
+	fs.BoolVar(&s.ClosedOnly, "closed", false, "proxy: closed-loop steps only (throughput and CPU per request), no open-loop latency runs: for quick A/B comparisons")
+	fs.StringVar(&s.Servers, "servers", "", "proxy: measure only these servers, comma-separated (direct, hooktap, httputil, nginx, haproxy); direct is always kept unless -closed")
+	fs.StringVar(&s.Alt, "alt", "", "proxy: path to another build of this harness (go build -o PATH ./bench at another commit); its hooktap child is measured as \"hooktap-alt\" in the same steps, the fairest A/B on a busy machine")
 	fs.Usage = func() { usage(fs) }
 	return fs
 }

@@ -85,6 +85,11 @@ func startRole(tmp, role string, cpus []int, args ...string) (*Proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	return startRoleExe(exe, tmp, role, cpus, args...)
+}
+
+// startRoleExe is startRole with another build of this harness as the binary (-alt).
+func startRoleExe(exe, tmp, role string, cpus []int, args ...string) (*Proc, error) {
 	statsPath := filepath.Join(tmp, fmt.Sprintf("%s-%d.stats.json", role, time.Now().UnixNano()))
 	full := append([]string{"__serve", "-role", role, "-stats", statsPath, "-cpus", cpuList(cpus)}, args...)
 	cmd := exec.Command(exe, full...)

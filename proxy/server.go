@@ -81,6 +81,7 @@ func New(cfg Config, tap Tap, log *slog.Logger) (*Server, error) {
 		NoDefaultServerHeader:         true,
 		NoDefaultDate:                 true,
 		NoDefaultContentType:          true,
+		LazyRequestTime:               true, // nothing reads ctx.Time(): no clock read per request
 		CloseOnShutdown:               true,
 		Logger:                        fhLogger{log},
 	}

@@ -40,8 +40,8 @@ func (e *dialError) Unwrap() error { return e.err }
 type idleConn struct {
 	net.Conn
 	timeout time.Duration
-	rnext   time.Time     // owned by the single reader of the connection
-	wnext   time.Time     // owned by the single writer of the connection
+	rnext   int64         // nanotime after which Read moves the deadline; owned by the single reader
+	wnext   int64         // the same for Write; owned by the single writer
 	live    *atomic.Int64 // decremented on the first Close, when set
 	closed  atomic.Bool
 }
@@ -57,11 +57,11 @@ func (c *idleConn) Read(p []byte) (int, error) {
 	if c.timeout <= 0 {
 		return c.Conn.Read(p)
 	}
-	if now := time.Now(); now.After(c.rnext) {
-		if err := c.Conn.SetReadDeadline(now.Add(c.timeout)); err != nil {
+	if mono := nanotime(); mono > c.rnext {
+		if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
 			return 0, err
 		}
-		c.rnext = now.Add(c.timeout / 16)
+		c.rnext = mono + int64(c.timeout/16)
 	}
 	return c.Conn.Read(p)
 }
@@ -70,11 +70,11 @@ func (c *idleConn) Write(p []byte) (int, error) {
 	if c.timeout <= 0 {
 		return c.Conn.Write(p)
 	}
-	if now := time.Now(); now.After(c.wnext) {
-		if err := c.Conn.SetWriteDeadline(now.Add(c.timeout)); err != nil {
+	if mono := nanotime(); mono > c.wnext {
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
 			return 0, err
 		}
-		c.wnext = now.Add(c.timeout / 16)
+		c.wnext = mono + int64(c.timeout/16)
 	}
 	return c.Conn.Write(p)
 }
