@@ -323,8 +323,48 @@ func TestWordPressUI(t *testing.T) {
 		edit := ht.url + "/wp-admin/edit.php?post_type=" + postType[kind]
 		published := list(kind, "publish,draft")
 		inTrash := list(kind, "trash")
-		k := rng.IntN(100)
+		k := rng.IntN(112) // 100 and up: bulk edit (added last, so that the other ranges stay)
 		switch {
+		case k >= 100: // bulk edit: one to three posts or pages of one status set to the other; tags for posts
+			from := []string{"publish", "draft"}[rng.IntN(2)]
+			ids := slices.Clone(list(kind, from))
+			if len(ids) == 0 {
+				continue
+			}
+			rng.Shuffle(len(ids), func(a, b int) { ids[a], ids[b] = ids[b], ids[a] })
+			ids = ids[:min(len(ids), 1+rng.IntN(3))]
+			var refs []ref
+			for _, id := range ids {
+				refs = append(refs, ref{kind, id})
+			}
+			act(string(kind)+" bulk edit", refs...)
+			admin.open(edit)
+			for _, id := range ids {
+				admin.set(fmt.Sprintf("#cb-select-%d", id), "1")
+			}
+			admin.set("#bulk-action-selector-top", "edit")
+			admin.click("#doaction") // inline-edit-post.js opens the bulk edit row (the lower menu has no Edit handler)
+			admin.wait("bulk edit opens", `document.querySelector("#the-list #bulk-edit.inline-editor")`)
+			admin.set(`#bulk-edit select[name="_status"]`, map[string]string{"publish": "draft", "draft": "publish"}[from])
+			if kind == wpPost {
+				// Tags typed: a label_added for each post and tag it did not have.
+				var names []string
+				for _, tg := range tagIDs {
+					if rng.IntN(2) == 0 {
+						names = append(names, state.termName(wpTag, tg))
+					}
+				}
+				admin.set(`#bulk-edit textarea[name="tax_input[post_tag]"]`, strings.Join(names, ","))
+			}
+			if kind == wpPage && rng.IntN(2) == 0 {
+				// A new parent, perhaps one of the pages edited: WordPress skips that one (it
+				// would be its own parent), so the redirect says skipped=1.
+				parents := list(wpPage, "publish")
+				if len(parents) > 0 {
+					admin.set(`#bulk-edit select[name="post_parent"]`, strconv.FormatInt(pick(parents), 10))
+				}
+			}
+			admin.clickAway("bulk edit", "#bulk_edit")
 		case k < 12 && len(published) > 0: // row link: Trash
 			id := pick(published)
 			act(string(kind)+" trash (row link)", ref{kind, id})

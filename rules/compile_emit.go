@@ -9,6 +9,13 @@ type cemit struct {
 	name  string // interned from Names
 	conds []cond
 	each  *expr
+	// outer is the array of a per-element lookup that each reads ("each = lookup.tags" for a
+	// lookup with each = "queryall.post[]"): the emit runs over outer's elements, then over
+	// each element's answer (nested.go); nil otherwise.
+	outer *expr
+	// over is the array whose per-element lookups the emit reads, as written: each's, or
+	// outer's.
+	over string
 	// eachLookups has bit i set when the rule's lookup i is per element of the same array as
 	// each: an element whose lookup failed emits nothing (on_lookup_error = "skip").
 	eachLookups uint64
@@ -41,9 +48,9 @@ func (d *decoder) compileEmits(cr *crule, emits []Emit, p, where string, sc *sco
 	for i := range emits {
 		ep := p + sep + "emit" + sep + strconv.Itoa(i)
 		if ce, ok := d.compileEmit(&emits[i], ep, where, sc); ok {
-			if each := strings.TrimSpace(emits[i].Each); each != "" {
+			if ce.over != "" {
 				for li, le := range sc.lookupEach {
-					if le == each {
+					if le == ce.over {
 						ce.eachLookups |= 1 << li
 					}
 				}
@@ -65,7 +72,9 @@ func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, boo
 		ce.name = n
 	}
 	esc := *sc
-	if em.Each != "" {
+	if outer := d.nestedEach(&ce, em, ep, where, sc); outer != "" {
+		esc.item, esc.each = true, outer
+	} else if em.Each != "" {
 		e, err := parseExpr(em.Each, sc)
 		switch {
 		case err != nil:
@@ -78,6 +87,7 @@ func (d *decoder) compileEmit(em *Emit, ep, where string, sc *scope) (cemit, boo
 			ce.each = &e
 		}
 		esc.item, esc.each = true, strings.TrimSpace(em.Each)
+		ce.over = esc.each
 	}
 	conds, errs := parseConds(em.When, d.keysOf(ep+sep+"when", em.When), &esc)
 	for _, err := range errs {

@@ -277,6 +277,7 @@
 // each may also read queryall. and formall. (one event per post[] sent), and any value
 // through a last |split (one per id of a redirect's "ids=1,2": each = "location.ids|split"). An emit with each may read the per-element lookups made over the same
 // array (the same each, as written): lookup.<name> is then the current element's answer.
+// (An emit may also run over a per-element lookup's answers: "Per-element lookups".)
 //
 // # Lookups
 //
@@ -350,6 +351,28 @@
 // element whose per-element lookup failed emits nothing from the emits over that array, and
 // the other elements emit as usual. A placeholder with no value (an element without a name)
 // means that element's lookup is not made: its values are missing and it has not failed.
+//
+// An emit's each may read a per-element lookup itself: an each within an each. The emit then
+// runs over the lookup's array (its each), and for each element over the array that the
+// lookup's answer for it holds; item reads the inner element, and lookup.<name> of every
+// per-element lookup over the same array reads the current outer element's answer. One
+// label_added per post sent and tag it has after the write and not before:
+//
+//	[[rule.lookup]]
+//	name  = "tags_after"
+//	each  = "queryall.post[]"
+//	path  = "/posts/{item|num}/tags"
+//	stage = "after"
+//
+//	[[rule.emit]]
+//	event   = "label_added"
+//	each    = "lookup.tags_after"                  # each post[], then each of its tags
+//	when    = { "item.id" = { not_in = "lookup.tags_before.#.id" } }
+//	payload = { "label.name" = "item.name", "labeled.id" = "lookup.post.id|num" }
+//
+// The inner array takes no filter but a last |titlelist; an outer element whose per-element
+// lookups failed emits nothing (on_lookup_error = "skip"), nor one whose answer holds no
+// array.
 //
 // The elements are looked up in order, bounded in number and time: at most [classify]
 // each_lookup_limit elements (default 50), all of them within one lookup_timeout; after an

@@ -26,6 +26,9 @@ func (s *state) emit(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, 
 	if ce.each == nil {
 		return s.emitOne(ce, x, dst, buf)
 	}
+	if ce.outer != nil {
+		return s.emitNested(ce, x, dst, buf)
+	}
 	arr := s.eval(ce.each, x)
 	if arr.kind != vJSON || !arr.res.IsArray() {
 		return dst, buf
