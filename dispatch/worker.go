@@ -159,11 +159,14 @@ func (f *fetcher) hand(ctx context.Context, dl *Delivery) bool {
 
 // putBack settles dl without an attempt while its webhook is blocked for wait: skipped with
 // on_skip = "drop", else retried when the block ends.
-func (f *fetcher) putBack(dl *Delivery, wait time.Duration) {
-	if f.d.set.dropOnSkip {
-		f.d.skip(f.h, dl)
+func (f *fetcher) putBack(dl *Delivery, wait time.Duration) { f.d.putBack(f.h, dl, wait) }
+
+// putBack settles dl of h without an attempt while h is blocked for wait; see fetcher.putBack.
+func (d *Dispatcher) putBack(h *hook, dl *Delivery, wait time.Duration) {
+	if d.set.dropOnSkip {
+		d.skip(h, dl)
 	} else {
-		f.d.settle(f.d.queue.Retry(dl, wait), f.h, "retry")
+		d.settle(d.queue.Retry(dl, wait), h, "retry")
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // crew is one webhook's workers when the queue lets them fetch for themselves (a
@@ -177,7 +176,7 @@ func (c *crew) fetchGated(ctx, fctx context.Context, wake chan struct{}, buf []*
 func (c *crew) run(ctx context.Context, w *worker, dl *Delivery) {
 	d, h := c.d, c.h
 	if wait := h.blockedFor(d.clock); wait > 0 {
-		c.putBack(dl, wait) // see fetcher.hand
+		d.putBack(h, dl, wait) // see fetcher.hand
 		return
 	}
 	if !d.acquire(ctx) {
@@ -189,7 +188,7 @@ func (c *crew) run(ctx context.Context, w *worker, dl *Delivery) {
 	}
 	if !h.br.Allow() {
 		<-d.sem
-		c.putBack(dl, h.blockedFor(d.clock))
+		d.putBack(h, dl, h.blockedFor(d.clock))
 		return
 	}
 	h.inflight.Add(1)
@@ -197,10 +196,4 @@ func (c *crew) run(ctx context.Context, w *worker, dl *Delivery) {
 	h.inflight.Add(-1)
 	<-d.sem
 	poke(h.freed)
-}
-
-// putBack is fetcher.putBack.
-func (c *crew) putBack(dl *Delivery, wait time.Duration) {
-	f := fetcher{d: c.d, h: c.h}
-	f.putBack(dl, wait)
 }
