@@ -39,10 +39,17 @@
 //
 // # Concurrency
 //
-// New starts nothing. Run owns every goroutine: per active webhook, one fetcher and up to
+// New starts nothing. Run owns every goroutine: per active webhook, up to
 // max_in_flight_per_hook workers (started on demand), each worker with its own request,
-// response, HMAC state and buffers. A global semaphore of max_in_flight slots bounds the
-// attempts in flight; the per-hook cap keeps a slow receiver from taking them all. Enqueue,
+// response, HMAC state and buffers, and each making one attempt at a time. With the memory
+// queue the workers fetch for themselves: each waits in Fetch for one delivery, an event
+// wakes the one worker that attempts it, a worker that finds backlog goes on without
+// parking, and a new worker is started when the last waiting one takes a delivery; while
+// the webhook is blocked (breaker open or half-open, Retry-After) one worker at a time
+// fetches, so that a window's end lets one probe out. With a durable queue one fetcher per
+// webhook fetches and hands deliveries to the workers. A global semaphore of max_in_flight
+// slots bounds the attempts in flight; the per-hook cap keeps a slow receiver from taking
+// them all. Enqueue,
 // SetHooks, Reactivate, Stats, History, Dead and Redeliver are safe for concurrent use with
 // Run and with each other. On shutdown Run stops intake, stops fetching, waits for the
 // attempts in flight (each bounded by its timeout) and closes the queue.

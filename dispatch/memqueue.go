@@ -39,6 +39,10 @@ const maxKeptBuf = 64 << 10
 // webhook's dead letters. A dead letter put back by Redeliver counts toward size again
 // (it may take the queue over size until deliveries are settled or evicted).
 //
+// Fetch for one hook may be called by many goroutines at once (each webhook's workers fetch
+// for themselves): every delivery that becomes ready wakes one waiting Fetch, the one that
+// began waiting last.
+//
 // Messages and deliveries are recycled through free lists, so the steady state does not
 // allocate.
 type MemoryQueue struct {
@@ -73,13 +77,14 @@ type memMsg struct {
 type memHook struct {
 	id      string
 	all     bool
-	mask    uint64        // bit i: rules.Names[i] is subscribed
-	ready   deque         // ready now, oldest first
-	delayed delayHeap     // waiting for a Retry delay
-	fetched int           // fetched, not yet settled
-	notify  chan struct{} // 1-buffered; poked when something may be ready
-	removed bool          // unsubscribed: settling only releases
-	evicted int           // pending deliveries dropped to make room
+	mask    uint64          // bit i: rules.Names[i] is subscribed
+	ready   deque           // ready now, oldest first
+	delayed delayHeap       // waiting for a Retry delay
+	fetched int             // fetched, not yet settled
+	waiters []chan struct{} // Fetch calls waiting, each on its own 1-buffered channel, newest last
+	spare   []chan struct{} // waiters' channels kept for reuse
+	removed bool            // unsubscribed: settling only releases
+	evicted int             // pending deliveries dropped to make room
 }
 
 // NewMemoryQueue returns an empty memory queue holding at most size events (size <= 0: the
@@ -113,9 +118,13 @@ func (q *MemoryQueue) Open(context.Context) error {
 
 // Publish implements [Queue]. It never waits.
 func (q *MemoryQueue) Publish(_ context.Context, m *Message) error {
-	bit, known := eventIndex[m.Event]
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.publishLocked(m)
+}
+
+func (q *MemoryQueue) publishLocked(m *Message) error {
+	bit, known := eventIndex[m.Event]
 	if q.closed {
 		return ErrClosed
 	}
@@ -132,7 +141,7 @@ func (q *MemoryQueue) Publish(_ context.Context, m *Message) error {
 		}
 		d := q.newDeliveryLocked(mm, h)
 		h.ready.push(d)
-		poke(h.notify)
+		h.wakeOneLocked()
 	}
 	return nil
 }
@@ -268,7 +277,7 @@ func (q *MemoryQueue) Subscribe(_ context.Context, s Subscription) error {
 	}
 	h := q.hooks[s.Hook]
 	if h == nil {
-		h = &memHook{id: s.Hook, notify: make(chan struct{}, 1)}
+		h = &memHook{id: s.Hook}
 		q.hooks[s.Hook] = h
 		q.list = append(q.list, h)
 	}
@@ -309,7 +318,7 @@ func (q *MemoryQueue) Unsubscribe(_ context.Context, hook string) (int, error) {
 		n++
 	}
 	h.delayed = nil
-	poke(h.notify)
+	h.wakeAllLocked()
 	return n, nil
 }
 
@@ -342,22 +351,33 @@ func (q *MemoryQueue) Fetch(ctx context.Context, hook string, dst []*Delivery) (
 		if len(h.delayed) > 0 {
 			due = h.delayed[0].due
 		}
-		notify := h.notify
+		notify := h.waitLocked()
 		q.mu.Unlock()
 
 		var stop func() bool
 		if !due.IsZero() {
 			stop = q.clock.At(due, func() { poke(notify) })
 		}
+		woken := false
 		select {
 		case <-ctx.Done():
 		case <-notify:
+			woken = true
 		case <-q.closeCh:
 		}
 		if stop != nil {
 			stop()
 		}
-		if err := ctx.Err(); err != nil {
+		q.mu.Lock()
+		if h.leaveLocked(notify) {
+			woken = true
+		}
+		err := ctx.Err()
+		if err != nil && woken && (h.ready.len() > 0 || len(h.delayed) > 0) {
+			h.wakeOneLocked() // pass on the wake-up this call leaves unused
+		}
+		q.mu.Unlock()
+		if err != nil {
 			return dst, err
 		}
 	}
@@ -400,7 +420,7 @@ func (q *MemoryQueue) Retry(d *Delivery, delay time.Duration) error {
 		d.due = q.clock.Now().Add(delay)
 		heap.Push(&h.delayed, d)
 	}
-	poke(h.notify)
+	h.wakeOneLocked() // a ready delivery for it, or a new earliest due time to wait for
 	return nil
 }
 

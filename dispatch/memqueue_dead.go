@@ -155,7 +155,7 @@ func (q *MemoryQueue) requeueLocked(h *memHook, d *Delivery) {
 	d.Attempt = 1
 	d.due = time.Time{}
 	h.ready.push(d)
-	poke(h.notify)
+	h.wakeOneLocked()
 }
 
 var _ DeadLetterStore = (*MemoryQueue)(nil)

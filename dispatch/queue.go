@@ -43,7 +43,9 @@ import (
 //
 // Every method is safe for concurrent use. Fetch for one hook may be called by one goroutine
 // at a time (the dispatcher's fetcher for that webhook); Fetch for different hooks runs
-// concurrently. Ack/Retry/Dead are called from many worker goroutines at once.
+// concurrently. (A queue whose Fetch for one hook may be called by many goroutines at
+// once, as the memory queue's, says so by an unexported method, and the dispatcher's
+// workers then fetch for themselves.) Ack/Retry/Dead are called from many worker goroutines at once.
 //
 // # Lifecycle
 //

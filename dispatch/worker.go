@@ -12,12 +12,17 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// runHook is one webhook's fetcher: it pulls ready deliveries from the queue while the
+// runHook is one webhook's fetcher (with a queue whose Fetch may be shared, its crew of
+// workers instead, see runCrew): it pulls ready deliveries from the queue while the
 // webhook may be sent to and has free per-hook slots, takes a global in-flight slot for each,
 // and hands it to one of up to max_in_flight_per_hook workers, started as needed. It returns
 // when ctx ends, when the hook is unsubscribed or gone (410), or when the queue closes; it
 // then waits for its workers, whose attempts finish and settle.
 func (d *Dispatcher) runHook(ctx context.Context, h *hook) {
+	if _, ok := d.queue.(sharedFetcher); ok {
+		d.runCrew(ctx, h)
+		return
+	}
 	f := &fetcher{d: d, h: h, jobs: make(chan *Delivery, d.set.perHook), buf: make([]*Delivery, 0, d.set.perHook)}
 	f.renew(ctx)
 	defer f.stop()
@@ -154,11 +159,14 @@ func (f *fetcher) hand(ctx context.Context, dl *Delivery) bool {
 
 // putBack settles dl without an attempt while its webhook is blocked for wait: skipped with
 // on_skip = "drop", else retried when the block ends.
-func (f *fetcher) putBack(dl *Delivery, wait time.Duration) {
-	if f.d.set.dropOnSkip {
-		f.d.skip(f.h, dl)
+func (f *fetcher) putBack(dl *Delivery, wait time.Duration) { f.d.putBack(f.h, dl, wait) }
+
+// putBack settles dl of h without an attempt while h is blocked for wait; see fetcher.putBack.
+func (d *Dispatcher) putBack(h *hook, dl *Delivery, wait time.Duration) {
+	if d.set.dropOnSkip {
+		d.skip(h, dl)
 	} else {
-		f.d.settle(f.d.queue.Retry(dl, wait), f.h, "retry")
+		d.settle(d.queue.Retry(dl, wait), h, "retry")
 	}
 }
 
