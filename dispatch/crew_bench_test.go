@@ -19,7 +19,7 @@ func BenchmarkDispatchPaced(b *testing.B) {
 	for _, hooks := range []int{1, 10} {
 		b.Run("hooks="+strconv.Itoa(hooks), func(b *testing.B) {
 			rc := newBenchReceiver(b)
-			var ws []rules.Webhook
+			var ws []Webhook
 			for i := 0; i < hooks; i++ {
 				w := webhook("h"+strconv.Itoa(i), "http://"+rc.addr+"/hook", "*")
 				w.Secret = "s3cret"

@@ -52,7 +52,7 @@ func TestCrewReusesConnections(t *testing.T) {
 	for _, hooks := range []int{10, 100} {
 		t.Run("hooks="+strconv.Itoa(hooks), func(t *testing.T) {
 			rcs := make([]*countingReceiver, hooks)
-			ws := make([]rules.Webhook, hooks)
+			ws := make([]Webhook, hooks)
 			for i := range rcs {
 				rcs[i] = newCountingReceiver(t)
 				ws[i] = webhook("h"+strconv.Itoa(i), "http://"+rcs[i].addr+"/hook", "*")
