@@ -356,7 +356,8 @@
 // runs over the lookup's array (its each), and for each element over the array that the
 // lookup's answer for it holds; item reads the inner element, and lookup.<name> of every
 // per-element lookup over the same array reads the current outer element's answer. One
-// label_added per post sent and tag it has after the write and not before:
+// label_added per post sent and tag it has after the write and not before (tags_before and
+// post are per-element lookups over queryall.post[] too):
 //
 //	[[rule.lookup]]
 //	name  = "tags_after"
