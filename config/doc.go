@@ -37,7 +37,8 @@
 // user or fragment (the proxy speaks plain HTTP to the wiki); a secret_env, an [admin]
 // token_env (unless listen = "off") and, for an external NATS queue, nats_password_env and
 // nats_token_env must name a variable that is set and not empty (its value is never shown).
-// A URL echoed in an error has its password replaced by *** ("nats://user:***@host").
+// A URL echoed in an error has its password replaced by *** ("nats://user:***@host"); a
+// webhook URL every query value too ("https://bot:***@host/h?token=***").
 // [File.CheckTargets] applies the target policy ([dispatch] allow_targets) to the webhooks,
 // with lines too; it is apart from Parse so that case files may name loopback receivers.
 //

@@ -66,7 +66,7 @@ func (w *Webhook) Validate() error {
 	if w.URL == "" {
 		es.Add("url", "url is required")
 	} else if err := checkHookURL(w.URL); err != "" {
-		es.Add("url", "url %q: %s", conf.Redact(w.URL), err)
+		es.Add("url", "url %q: %s", redactHookURL(w.URL), err)
 	}
 	w.checkSecrets(&es)
 	for _, msg := range rules.CheckEvents(w.Events) {
@@ -170,6 +170,30 @@ func checkHookURL(s string) string {
 		return "has no host"
 	}
 	return ""
+}
+
+// redactHookURL returns s, a webhook URL that may not parse, for an error: its password and
+// every query value replaced by *** ("https://bot:***@host/h?token=***"), since receivers'
+// URLs carry their tokens there; the rest is kept as written.
+func redactHookURL(s string) string {
+	s = conf.Redact(s)
+	q := strings.IndexByte(s, '?')
+	if q < 0 {
+		return s
+	}
+	query, frag := s[q+1:], ""
+	if h := strings.IndexByte(query, '#'); h >= 0 {
+		query, frag = query[:h], query[h:]
+	}
+	parts := strings.Split(query, "&")
+	for i, kv := range parts {
+		if k, _, ok := strings.Cut(kv, "="); ok {
+			parts[i] = k + "=***"
+		} else if kv != "" {
+			parts[i] = "***" // a bare token
+		}
+	}
+	return s[:q+1] + strings.Join(parts, "&") + frag
 }
 
 // hookConfig is one webhook's resolved configuration; immutable once built (a reload

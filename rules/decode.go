@@ -124,8 +124,8 @@ func (d *decoder) mistyped(v any, path, where, key, want string) {
 	d.errorf(path, where, "%s must be %s, not %s", key, want, tomlType(v))
 }
 
-// duration decodes a time.Duration: a duration string ("5s", not negative) or an integer of
-// nanoseconds.
+// duration decodes a time.Duration: a duration string ("5s") or an integer of nanoseconds,
+// neither negative.
 func (d *decoder) duration(v any, rv reflect.Value, path, where, key string) {
 	switch x := v.(type) {
 	case string:
@@ -136,6 +136,10 @@ func (d *decoder) duration(v any, rv reflect.Value, path, where, key string) {
 		}
 		rv.SetInt(int64(dur))
 	case int64:
+		if x < 0 {
+			d.errorf(path, where, "%s must not be negative", key)
+			return
+		}
 		rv.SetInt(x)
 	default:
 		d.mistyped(v, path, where, key, "a duration string (\"5s\")")

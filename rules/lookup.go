@@ -2,6 +2,8 @@ package rules
 
 import (
 	"bytes"
+	"strconv"
+	"strings"
 
 	"github.com/tidwall/gjson"
 )
@@ -147,7 +149,7 @@ func (s *state) fetchOne(l *clookup, rule string, res *lookRes, x *Exchange, dea
 			}
 		}
 		if s.env.log != nil {
-			s.env.log.Debug("rules: lookup failed", "rule", rule, "lookup", l.name, "path", logPath(s.url), "status", status, "late", late, "err", err)
+			s.env.log.Debug("rules: lookup failed", "rule", rule, "lookup", l.name, "path", logPath(s.url), "status", status, "late", late, "err", logErr(err, s.url))
 		}
 		return
 	}
@@ -181,4 +183,22 @@ func logPath(u []byte) string {
 		}
 	}
 	return string(out)
+}
+
+// logErr is a failed lookup's error for its log line: its text with the lookup URL u,
+// wherever the error quotes it (the proxy's fetcher does: proxy: lookup "/p?_wpnonce=..."),
+// redacted as logPath redacts it; nil for no error.
+func logErr(err error, u []byte) any {
+	if err == nil {
+		return nil
+	}
+	msg, raw, red := err.Error(), string(u), logPath(u)
+	if raw == red {
+		return msg
+	}
+	msg = strings.ReplaceAll(msg, raw, red)
+	if q, r := strconv.Quote(raw), strconv.Quote(red); q[1:len(q)-1] != raw { // as %q escapes it
+		msg = strings.ReplaceAll(msg, q[1:len(q)-1], r[1:len(r)-1])
+	}
+	return msg
 }

@@ -7,7 +7,7 @@ import (
 	"hooktap/rules"
 )
 
-// TestShippedRulesLoad loads the shipped rules.toml with rules.Load and compiles it, so that
+// TestShippedRulesLoad loads the shipped rules.toml with config.Load and compiles it, so that
 // the default pack cannot rot.
 func TestShippedRulesLoad(t *testing.T) {
 	f, err := config.Load("../rules.toml")
