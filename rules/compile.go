@@ -25,6 +25,7 @@ type Matcher struct {
 	lookupTimeout time.Duration
 	eachLimit     int
 	route         *route // [classify] route_param (route.go); nil for none
+	lastParam     bool   // [classify] repeated_params = "last": a repeated parameter's last value counts
 }
 
 // Len returns the number of rules.
@@ -149,7 +150,7 @@ func compile(f *File, d *decoder) (*Matcher, Errors) {
 // filled) and route.
 func newMatcher(c *ClassifySection) *Matcher {
 	return &Matcher{root: &tnode{}, lookupTimeout: c.LookupTimeout, eachLimit: c.EachLookupLimit,
-		route: compileRoute(c)}
+		route: compileRoute(c), lastParam: c.RepeatedParams == "last"}
 }
 
 // compileUser compiles [classify] user (defaults filled), the expressions tried in order

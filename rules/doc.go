@@ -129,9 +129,9 @@
 // Conditions, payload values, each and lookup placeholders read values with expressions:
 //
 //	path.<name>        a path segment bound by the template
-//	query.<name>       a query parameter (decoded); the first if repeated
+//	query.<name>       a query parameter (decoded); the first if repeated (see below)
 //	header.<Name>      a request header (case-insensitive)
-//	form.<field>       a field of a form-urlencoded or multipart request body
+//	form.<field>       a field of a form-urlencoded or multipart request body (the same)
 //	req                the JSON request body; req.<gjson path> a value in it
 //	status             the upstream's status code
 //	respheader.<Name>  an upstream response header
@@ -192,6 +192,13 @@
 // A request or response body that the proxy cut at its tap limit (Exchange.BodyTrunc,
 // RespTrunc) is not read as JSON: req and resp values are missing. Form fields are read from
 // what was kept, a multipart part only when it ends before the cut.
+//
+// A parameter or field sent more than once reads its first value, as Java servlets (and so
+// Confluence) do; PHP (MediaWiki, WordPress) acts on the last one, so their packs say
+// [classify] repeated_params = "last" (default "first"), and then query.<name>, form.<field>,
+// the method override's _method and route_param read the last value. Otherwise
+// action=query&action=edit, an edit to the wiki, would read as a query. In a form body cut
+// at the tap limit the last whole value counts.
 //
 // # Conditions
 //

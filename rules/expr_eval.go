@@ -134,7 +134,7 @@ func (s *state) evalText(e *expr, x *Exchange) value {
 		s.scratch = appendUnescape(s.scratch[:0], raw, false)
 		return value{kind: vText, text: s.scratch}
 	case srcQuery:
-		if v, ok := findParam(x.Query, e.name, &s.scratch); ok {
+		if v, ok := findParam(x.Query, e.name, &s.scratch, s.lastParam()); ok {
 			return value{kind: vText, text: v} // an empty value counts
 		}
 	case srcForm:

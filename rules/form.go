@@ -10,7 +10,7 @@ func (s *state) formField(x *Exchange, name string) ([]byte, bool) {
 	ct := x.Header.Peek("Content-Type")
 	switch {
 	case hasPrefixFold(ct, "application/x-www-form-urlencoded"):
-		return findParam(formPairs(x), name, &s.scratch)
+		return findParam(formPairs(x), name, &s.scratch, s.lastParam())
 	case hasPrefixFold(ct, "multipart/form-data"):
 		i := bytes.Index(ct, []byte("boundary="))
 		if i < 0 {
@@ -24,7 +24,7 @@ func (s *state) formField(x *Exchange, name string) ([]byte, bool) {
 		if len(b) == 0 {
 			return nil, false
 		}
-		return multipartField(x.Body, b, name)
+		return multipartField(x.Body, b, name, s.lastParam())
 	}
 	return nil, false
 }
@@ -35,11 +35,13 @@ func hasPrefixFold(b []byte, prefix string) bool {
 }
 
 // multipartField finds the part named name in a multipart body and returns its content.
-func multipartField(body, boundary []byte, name string) ([]byte, bool) {
+func multipartField(body, boundary []byte, name string, last bool) ([]byte, bool) {
+	var found []byte
+	ok := false
 	for {
 		i := bytes.Index(body, boundary)
 		if i < 0 {
-			return nil, false
+			return found, ok
 		}
 		if i < 2 || body[i-1] != '-' || body[i-2] != '-' {
 			body = body[i+len(boundary):]
@@ -47,11 +49,11 @@ func multipartField(body, boundary []byte, name string) ([]byte, bool) {
 		}
 		body = body[i+len(boundary):]
 		if bytes.HasPrefix(body, []byte("--")) {
-			return nil, false
+			return found, ok
 		}
 		hdrEnd := bytes.Index(body, []byte("\r\n\r\n"))
 		if hdrEnd < 0 {
-			return nil, false
+			return found, ok
 		}
 		hdr := body[:hdrEnd]
 		content := body[hdrEnd+4:]
@@ -69,10 +71,13 @@ func multipartField(body, boundary []byte, name string) ([]byte, bool) {
 			k = j + 1
 		}
 		if end < 0 {
-			return nil, false // the part does not end: the body was cut
+			return found, ok // the part does not end: the body was cut
 		}
 		if partNamed(hdr, name) {
-			return content[:end], true
+			found, ok = content[:end], true
+			if !last {
+				return found, ok
+			}
 		}
 		body = content[end:]
 	}
@@ -141,17 +146,25 @@ func appendEscape(dst, s []byte) []byte {
 
 // findParam finds the first name=value pair of a form-urlencoded string whose decoded name
 // is name, and returns its decoded value (in *buf).
-func findParam(q []byte, name string, buf *[]byte) ([]byte, bool) {
+func findParam(q []byte, name string, buf *[]byte, last bool) ([]byte, bool) {
+	var found []byte
+	ok := false
 	for len(q) > 0 {
 		var k, v []byte
 		k, v, q = nextPair(q)
 		if !keyEqual(k, name) {
 			continue
 		}
-		*buf = appendUnescape((*buf)[:0], v, true)
-		return *buf, true
+		found, ok = v, true
+		if !last {
+			break
+		}
 	}
-	return nil, false
+	if !ok {
+		return nil, false
+	}
+	*buf = appendUnescape((*buf)[:0], found, true)
+	return *buf, true
 }
 
 // nextPair splits the first name=value pair off a form-urlencoded string: its raw name and
@@ -199,3 +212,7 @@ func formPairs(x *Exchange) []byte {
 	}
 	return x.Body[:max(bytes.LastIndexByte(x.Body, '&'), 0)]
 }
+
+// lastParam reports whether a repeated parameter reads its last value ([classify]
+// repeated_params = "last").
+func (s *state) lastParam() bool { return s.m != nil && s.m.lastParam }

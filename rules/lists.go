@@ -94,7 +94,7 @@ func (s *state) evalList(e *expr, x *Exchange) value {
 		if i < 0 {
 			return value{}
 		}
-		v, ok := findParam(loc[i+1:], e.name, &s.scratch)
+		v, ok := findParam(loc[i+1:], e.name, &s.scratch, false)
 		if !ok {
 			return value{}
 		}

@@ -59,7 +59,7 @@ func (s *state) override(x *Exchange) uint8 {
 		}
 	}
 	if name == nil {
-		if v, ok := findParam(x.Query, "_method", &s.scratch); ok {
+		if v, ok := findParam(x.Query, "_method", &s.scratch, s.lastParam()); ok {
 			name = v
 		} else if v, ok := s.formField(x, "_method"); ok {
 			name = v

@@ -43,6 +43,10 @@ type ClassifySection struct {
 	RouteParam  string   `toml:"route_param"`
 	RouteAt     []string `toml:"route_at"`
 	RoutePrefix string   `toml:"route_prefix"`
+	// RepeatedParams says which value query.<name> and form.<name> read when a parameter
+	// or form field is sent more than once: "first" (default: Java servlets, Confluence) or
+	// "last" (PHP: MediaWiki, WordPress), so that the rules read what the backend acts on.
+	RepeatedParams string `toml:"repeated_params"`
 }
 
 // Rule is one [[rule]]: which exchanges it matches and which events it emits. The language is

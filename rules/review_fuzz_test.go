@@ -91,3 +91,29 @@ func TestFormFieldTruncated(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedParams checks that a parameter or field sent twice reads its first value by
+// default and its last with repeated_params = "last" (PHP's way), in a query, a
+// form-urlencoded body and a multipart body.
+func TestRepeatedParams(t *testing.T) {
+	const mp = "--b\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nquery\r\n" +
+		"--b\r\nContent-Disposition: form-data; name=\"action\"\r\n\r\nedit\r\n--b--\r\n"
+	for _, last := range []bool{false, true} {
+		want := "query"
+		if last {
+			want = "edit"
+		}
+		s := &state{m: &Matcher{lastParam: last}}
+		x := &Exchange{Query: []byte("action=query&t=1&action=edit"), Header: headerMap{"Content-Type": "application/x-www-form-urlencoded"}, Body: []byte("action=query&action=edit")}
+		if v, ok := findParam(x.Query, "action", &s.scratch, last); !ok || string(v) != want {
+			t.Errorf("last=%v: query: got %q %v, want %q", last, v, ok, want)
+		}
+		if v, ok := s.formField(x, "action"); !ok || string(v) != want {
+			t.Errorf("last=%v: form: got %q %v, want %q", last, v, ok, want)
+		}
+		x = &Exchange{Header: headerMap{"Content-Type": "multipart/form-data; boundary=b"}, Body: []byte(mp)}
+		if v, ok := s.formField(x, "action"); !ok || string(v) != want {
+			t.Errorf("last=%v: multipart: got %q %v, want %q", last, v, ok, want)
+		}
+	}
+}

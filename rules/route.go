@@ -48,7 +48,7 @@ func (s *state) routePath(x *Exchange) {
 	if r == nil || !r.applies(s.path) {
 		return
 	}
-	v, ok := findParam(x.Query, r.param, &s.routeBuf)
+	v, ok := findParam(x.Query, r.param, &s.routeBuf, s.lastParam())
 	if !ok || len(v) == 0 || v[0] != '/' {
 		return
 	}
