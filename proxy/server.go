@@ -147,7 +147,7 @@ func (s *Server) Stats() Stats { return s.stats.snapshot() }
 // Serve accepts connections on ln and proxies them until Shutdown; it then returns nil. Any
 // other failure of the listener is returned.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.srv.Serve(ln)
+	err := s.srv.Serve(lazyListener{ln})
 	if s.shutting.Load() {
 		return nil
 	}
