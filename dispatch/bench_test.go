@@ -61,6 +61,32 @@ const benchRounds = 10
 
 var benchBody = []byte(`{"timestamp":1778071365412,"event":"page_created","userKey":"admin","page":{"id":123456}}`)
 
+// benchRig starts a dispatcher on the memory queue with hooks signed webhooks, all to one
+// local receiver, for the benchmark b; it is stopped when b ends. It returns the receiver,
+// the dispatcher (ready) and the event to enqueue.
+func benchRig(b *testing.B, hooks int) (*benchReceiver, *Dispatcher, *rules.Event) {
+	b.Helper()
+	rc := newBenchReceiver(b)
+	var ws []Webhook
+	for i := 0; i < hooks; i++ {
+		w := webhook("h"+strconv.Itoa(i), "http://"+rc.addr+"/hook", "*")
+		w.Secret = "s3cret"
+		ws = append(ws, w)
+	}
+	cfg := memCfg()
+	cfg.MemoryQueueSize = 1 << 20
+	d, err := New(cfg, ws, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	<-d.ready
+	return rc, d, &rules.Event{Name: "page_created", Time: 1778071365412, Payload: benchBody}
+}
+
 // BenchmarkDispatch measures deliveries per second from Enqueue to a local fasthttp receiver
 // with 1 and 10 webhooks (all to the same receiver, signed), then, in the same iteration and
 // against the same receiver, the receiver's ceiling: a plain fasthttp client POSTing the same
@@ -71,25 +97,7 @@ var benchBody = []byte(`{"timestamp":1778071365412,"event":"page_created","userK
 func BenchmarkDispatch(b *testing.B) {
 	for _, hooks := range []int{1, 10} {
 		b.Run("hooks="+strconv.Itoa(hooks), func(b *testing.B) {
-			rc := newBenchReceiver(b)
-			var ws []Webhook
-			for i := 0; i < hooks; i++ {
-				w := webhook("h"+strconv.Itoa(i), "http://"+rc.addr+"/hook", "*")
-				w.Secret = "s3cret"
-				ws = append(ws, w)
-			}
-			cfg := memCfg()
-			cfg.MemoryQueueSize = 1 << 20
-			d, err := New(cfg, ws, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- d.Run(ctx) }()
-			defer func() { cancel(); <-done }()
-			<-d.ready
-			ev := &rules.Event{Name: "page_created", Time: 1778071365412, Payload: benchBody}
+			rc, d, ev := benchRig(b, hooks)
 
 			// Alternate dispatcher and ceiling in rounds so that both see the same load.
 			conc := min(hooks*d.set.perHook, d.set.maxInFlight)

@@ -1,13 +1,10 @@
 package dispatch
 
 import (
-	"context"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
-
-	"hooktap/rules"
 )
 
 // BenchmarkDispatchPaced measures the process CPU time per delivery (every goroutine: the
@@ -18,25 +15,7 @@ import (
 func BenchmarkDispatchPaced(b *testing.B) {
 	for _, hooks := range []int{1, 10} {
 		b.Run("hooks="+strconv.Itoa(hooks), func(b *testing.B) {
-			rc := newBenchReceiver(b)
-			var ws []Webhook
-			for i := 0; i < hooks; i++ {
-				w := webhook("h"+strconv.Itoa(i), "http://"+rc.addr+"/hook", "*")
-				w.Secret = "s3cret"
-				ws = append(ws, w)
-			}
-			cfg := memCfg()
-			cfg.MemoryQueueSize = 1 << 20
-			d, err := New(cfg, ws, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- d.Run(ctx) }()
-			defer func() { cancel(); <-done }()
-			<-d.ready
-			ev := &rules.Event{Name: "page_created", Time: 1778071365412, Payload: benchBody}
+			rc, d, ev := benchRig(b, hooks)
 			every := time.Duration(hooks) * 200 * time.Microsecond
 
 			// Warm up: connections, workers, buffers.
