@@ -26,10 +26,11 @@ func (s *state) emit(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, 
 	if ce.each == nil {
 		return s.emitOne(ce, x, dst, buf)
 	}
+	over := ce.each
 	if ce.outer != nil {
-		return s.emitNested(ce, x, dst, buf)
+		over = ce.outer // an each within an each (nested.go): each is read per element of outer
 	}
-	arr := s.eval(ce.each, x)
+	arr := s.eval(over, x)
 	if arr.kind != vJSON || !arr.res.IsArray() {
 		return dst, buf
 	}
@@ -41,7 +42,19 @@ func (s *state) emit(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, 
 		if ce.eachLookups != 0 && !r.emitOnLookupError && s.elementFailed(r, ce) {
 			return true
 		}
-		dst, buf = s.emitOne(ce, x, dst, buf)
+		if ce.outer == nil {
+			dst, buf = s.emitOne(ce, x, dst, buf)
+			return true
+		}
+		in := s.eval(ce.each, x)
+		if in.kind != vJSON || !in.res.IsArray() {
+			return true
+		}
+		in.res.ForEach(func(_, w gjson.Result) bool {
+			s.item = w
+			dst, buf = s.emitOne(ce, x, dst, buf)
+			return true
+		})
 		return true
 	})
 	s.item, s.inItem, s.itemIdx = gjson.Result{}, false, 0

@@ -1,10 +1,6 @@
 package rules
 
-import (
-	"strings"
-
-	"github.com/tidwall/gjson"
-)
+import "strings"
 
 // This file holds the each within an each: an emit whose each reads a per-element lookup
 // ("each = lookup.tags" where the lookup "tags" has each = "queryall.post[]") makes one event
@@ -51,35 +47,4 @@ func (d *decoder) nestedEach(ce *cemit, em *Emit, ep, where string, sc *scope) s
 	}
 	ce.over = over
 	return over
-}
-
-// emitNested builds the events of an emit with outer: for each element of outer (whose
-// per-element lookups the emit reads), one per element of each's array, which item reads.
-// An element whose per-element lookups failed emits nothing, as in emit.
-func (s *state) emitNested(ce *cemit, x *Exchange, dst []Event, buf []byte) ([]Event, []byte) {
-	arr := s.eval(ce.outer, x)
-	if arr.kind != vJSON || !arr.res.IsArray() {
-		return dst, buf
-	}
-	r := s.m.rules[s.cands[s.cur]]
-	i := 0
-	arr.res.ForEach(func(_, ov gjson.Result) bool {
-		s.item, s.inItem, s.itemIdx = ov, true, i
-		i++
-		if ce.eachLookups != 0 && !r.emitOnLookupError && s.elementFailed(r, ce) {
-			return true
-		}
-		in := s.eval(ce.each, x)
-		if in.kind != vJSON || !in.res.IsArray() {
-			return true
-		}
-		in.res.ForEach(func(_, v gjson.Result) bool {
-			s.item = v
-			dst, buf = s.emitOne(ce, x, dst, buf)
-			return true
-		})
-		return true
-	})
-	s.item, s.inItem, s.itemIdx = gjson.Result{}, false, 0
-	return dst, buf
 }
