@@ -60,6 +60,7 @@ var (
 	mUnmatched    = newDesc("hooktap_unmatched_writes_total", counter, "Accepted writes (2xx, 3xx) that no rule matched, by method and route shape (ids collapsed; {other} once 256 routes are counted).", "method", "route")
 
 	mAccepted     = newDesc("hooktap_events_accepted_total", counter, "Events accepted by the dispatcher's queue.")
+	mNoSubscriber = newDesc("hooktap_events_no_subscriber_total", counter, "Events that no subscribed webhook wants: counted, not stored.")
 	mDeliveries   = newDesc("hooktap_deliveries_total", counter, "Delivery attempts and their ends, by webhook and outcome: delivered (2xx), failed, retried, dead, skipped.", "webhook", "outcome")
 	mFailures     = newDesc("hooktap_delivery_failures_total", counter, "Failed delivery attempts, by webhook and reason.", "webhook", "reason")
 	mBreakerOpen  = newDesc("hooktap_breaker_open", gauge, "Whether the webhook's circuit breaker is open (1) or closed (0).", "webhook")
@@ -154,6 +155,7 @@ func collectClassifier(ch chan<- prometheus.Metric, cs rules.Stats) {
 
 func collectDispatch(ch chan<- prometheus.Metric, st *dispatch.Stats, label func(*dispatch.HookStats) string) {
 	emit(ch, mAccepted, float64(st.Accepted))
+	emit(ch, mNoSubscriber, float64(st.NoSubscriber))
 	for i := range st.Hooks {
 		hs := &st.Hooks[i]
 		n := label(hs)

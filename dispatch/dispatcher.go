@@ -73,6 +73,14 @@ type Dispatcher struct {
 	accepted atomic.Uint64
 	drops    [numDrops]atomic.Uint64
 
+	// interest holds the events the subscribed webhooks want, as bits of eventIndex
+	// (allEvents for "*"), set by reconcile. When the queue is this process's own (local),
+	// Enqueue counts an event no one wants in noSubscriber instead of storing it: a rule
+	// whose events nobody subscribes to costs no store round trip on the client's write.
+	interest     atomic.Uint64
+	local        bool
+	noSubscriber atomic.Uint64
+
 	mu      sync.Mutex       // guards hooks, order, running
 	hooks   map[string]*hook // by ID
 	order   []string         // IDs in configuration order
@@ -176,6 +184,7 @@ func newDispatcher(set settings, hooks []Hook, q store, log *slog.Logger, c cloc
 	for _, o := range opts {
 		o(d)
 	}
+	d.local = isLocal(q)
 	d.msgPool.New = func() any { return new(Message) }
 	var rnd [IDLen / 4]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
@@ -269,11 +278,18 @@ func (d *Dispatcher) hook(id string) *hook {
 // allocate in the steady state. When the event cannot be stored, the drop is counted by
 // reason and, with on_store_error = "reject", Enqueue returns ErrQueueFull, ErrClosed, or
 // an error wrapping ErrStore; with "pass" it returns nil. Before Run has opened the queue,
-// Enqueue waits for it up to enqueue_timeout.
+// Enqueue waits for it up to enqueue_timeout. An event that no subscribed webhook wants is
+// counted (Stats.NoSubscriber) and not stored, unless the queue is an external NATS stream.
 func (d *Dispatcher) Enqueue(ev *rules.Event) error {
 	if !d.open.Load() {
 		if err := d.waitOpen(); err != nil {
 			return d.dropped(dropClosed, err)
+		}
+	}
+	if d.local {
+		if bit, ok := eventIndex[ev.Name]; ok && d.interest.Load()&(1<<bit) == 0 {
+			d.noSubscriber.Add(1)
+			return nil
 		}
 	}
 	m := d.msgPool.Get().(*Message)
@@ -460,5 +476,38 @@ func (d *Dispatcher) reconcile(ctx context.Context, wg *sync.WaitGroup, running 
 			d.runHook(hctx, h)
 		}()
 	}
+	d.interest.Store(interestOf(running))
 	return errors.Join(errs...)
+}
+
+// allEvents is the interest of a webhook subscribed to "*".
+const allEvents = ^uint64(0)
+
+// interestOf returns the events the running hooks are subscribed to, as bits of eventIndex.
+func interestOf(running map[string]*runningHook) uint64 {
+	var m uint64
+	for _, r := range running {
+		for _, e := range r.events {
+			if e == "*" {
+				return allEvents
+			}
+			if bit, ok := eventIndex[e]; ok {
+				m |= 1 << bit
+			}
+		}
+	}
+	return m
+}
+
+// isLocal reports whether q's subscriptions are all this process's: the memory queue and
+// the embedded JetStream server. An external NATS stream may have consumers that other
+// instances subscribed, so every event is published to it.
+func isLocal(q store) bool {
+	switch q := q.(type) {
+	case *MemoryQueue:
+		return true
+	case *JetStreamQueue:
+		return q.external == nil
+	}
+	return false
 }

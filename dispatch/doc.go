@@ -73,6 +73,10 @@
 // with the longest backlog, so that one receiver that is down cannot fill it for all).
 // With on_skip = "retry" (the default) nothing is skipped: a blocked webhook is not fetched
 // from and its backlog waits. Every failed attempt is retried or becomes a dead letter.
+// An event that no subscribed webhook wants is no drop: nobody was to get it. Enqueue
+// counts it in Stats.NoSubscriber and does not store it (the memory queue and the embedded
+// JetStream server, whose subscriptions are all this process's; an external stream gets
+// every event, as other instances may have subscribed).
 //
 // Dead letters do not take room from new events: the memory queue keeps at most
 // memory_queue_size of them besides what it holds for delivery, and when a new one would

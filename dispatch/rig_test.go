@@ -39,6 +39,7 @@ func newAllocRig(tb testing.TB) *allocRig {
 		tb.Fatal(err)
 	}
 	d.open.Store(true)
+	d.interest.Store(allEvents) // what Run's reconcile sets for a hook subscribed to "*"
 	return &allocRig{d: d, q: q, h: d.hook("bench"), w: newWorker(), ev: event("page_created", 123456),
 		buf: make([]*Delivery, 0, 1)}
 }

@@ -8,9 +8,12 @@ import (
 
 // Stats is a snapshot of the dispatcher for the admin API and metrics.
 type Stats struct {
-	Accepted uint64            // events accepted by Enqueue
-	InFlight int               // attempts in flight across all webhooks
-	Drops    map[string]uint64 // events or deliveries given up without an attempt, by reason
+	Accepted uint64 // events accepted by Enqueue
+	// NoSubscriber counts the events Enqueue did not store because no subscribed webhook
+	// wants them (memory queue and embedded JetStream; an external stream gets them all).
+	NoSubscriber uint64
+	InFlight     int               // attempts in flight across all webhooks
+	Drops        map[string]uint64 // events or deliveries given up without an attempt, by reason
 	// Queue is what the queue holds; QueueAge is now − Queue.Oldest (0 when empty).
 	Queue    QueueDepth
 	QueueAge time.Duration
@@ -54,9 +57,10 @@ type HookStats struct {
 // with the rest of the snapshot filled in.
 func (d *Dispatcher) Stats(ctx context.Context) (Stats, error) {
 	s := Stats{
-		Accepted: d.accepted.Load(),
-		InFlight: len(d.sem),
-		Drops:    make(map[string]uint64, numDrops),
+		Accepted:     d.accepted.Load(),
+		NoSubscriber: d.noSubscriber.Load(),
+		InFlight:     len(d.sem),
+		Drops:        make(map[string]uint64, numDrops),
 	}
 	for i := range d.drops {
 		s.Drops[dropNames[i]] = d.drops[i].Load()
