@@ -30,18 +30,24 @@ payload = { "label.name" = "req.name", "labelled.id" = "path.id|num", "t" = "res
 `
 
 func tapConfig(upstream, receiver string, withRules bool) string {
+	return tapConfigFor(upstream, receiver, withRules, "label_added")
+}
+
+// tapConfigFor is tapConfig with the webhook subscribed to event: one the rule does not emit
+// makes the rule's events wanted by no one (the tapped write with no subscriber).
+func tapConfigFor(upstream, receiver string, withRules bool, event string) string {
 	s := fmt.Sprintf("[proxy]\nupstream = %q\n\n[dispatch]\nqueue = \"memory\"\nmemory_queue_size = 1000000\n", upstream)
 	if !withRules {
 		return s
 	}
-	s += fmt.Sprintf("\n[[webhook]]\nname = \"bench\"\nurl = %q\nsecret = \"bench-secret\"\nevents = [\"label_added\"]\n", receiver)
+	s += fmt.Sprintf("\n[[webhook]]\nname = \"bench\"\nurl = %q\nsecret = \"bench-secret\"\nevents = [%q]\n", receiver, event)
 	return s + tapRule
 }
 
 var tapFractions = []float64{0.25, 0.50}
 
 func estimateTap(s *Settings) time.Duration {
-	steps := 6 * (1 + len(tapFractions)) * s.Runs
+	steps := 7 * (1 + len(tapFractions)) * s.Runs
 	return time.Duration(steps)*(s.Duration+s.Warmup+500*time.Millisecond) + 5*time.Second
 }
 
@@ -94,6 +100,7 @@ type tapVariant struct {
 	name, queue string
 	config      string // rules file contents
 	rules       bool
+	nosub       bool // rules, and no webhook wants their events: no delivery expected
 	addr        string
 	proc        *Proc
 	absent      string
@@ -135,8 +142,10 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 			{name: "no rules (pass-through)", queue: "memory", config: tapConfig(upURL, hook, false)},
 			{name: "rules, memory queue", queue: "memory", rules: true, config: tapConfig(upURL, hook, true)},
 			{name: "rules, disk queue", queue: "disk", rules: true, config: tapConfig(upURL, hook, true)},
+			{name: "rules, no subscriber, disk queue", queue: "disk", rules: true, nosub: true, config: tapConfigFor(upURL, hook, true, "page_created")},
 		},
-		notes: []string{"The rule emits one label_added per write to one webhook (HMAC-signed); \"deliveries ÷ writes\" counts what the receiver got over the open-loop steps (1.000 = every write delivered)."},
+		notes: []string{"The rule emits one label_added per write to one webhook (HMAC-signed); \"deliveries ÷ writes\" counts what the receiver got over the open-loop steps (1.000 = every write delivered).",
+			"No subscriber: the same rule, its webhook subscribed to page_created only, so each write is matched and classified and its event is wanted by no one (counted, not stored)."},
 	}}
 	if data, err := os.ReadFile(s.Pack); err == nil {
 		wikiURL := "http://" + up.Addrs["wiki"]
@@ -408,7 +417,10 @@ func (g *tapGroup) throughputRow(v *tapVariant) []string {
 		if len(e50) > 0 {
 			e2e = e50.Fmt(fmtUS) + " / " + e99.Fmt(fmtUS)
 		}
-		if v.writes > 0 {
+		switch {
+		case v.nosub:
+			dl = fmt.Sprintf("none wanted (%d delivered)", v.delivered)
+		case v.writes > 0:
 			dl = fmt.Sprintf("%.3f", float64(v.delivered)/float64(v.writes*int64(max(g.perWrite, 1))))
 		}
 	}
@@ -453,11 +465,18 @@ func tapCPUTable(g *tapGroup, s *Settings) Table {
 		ev, above := "—", "—"
 		if v.rules {
 			ev = v.cpuEvent50.Fmt(fmtCPUUS)
+			div := per
+			if v.nosub {
+				ev, div = "— (none wanted)", 1
+			}
 			var d Spread
 			for i := 0; i < min(len(v.cpuWrite50), len(base)); i++ {
-				d = append(d, (v.cpuWrite50[i]-base[i])/per)
+				d = append(d, (v.cpuWrite50[i]-base[i])/div)
 			}
 			above = d.Fmt(fmtCPUUS)
+			if v.nosub {
+				above += " per write"
+			}
 		}
 		tb.Rows = append(tb.Rows, []string{v.name, v.cpuClosed.Fmt(fmtCPUUS), v.cpuWrite50.Fmt(fmtCPUUS), ev, above})
 	}
@@ -465,7 +484,8 @@ func tapCPUTable(g *tapGroup, s *Settings) Table {
 		"utime+stime of the hooktap process from /proc (10 ms ticks). Closed loop: over the measured window, per write answered (deliveries lag behind and may run past it). "+
 			"@50%: from the start of the open-loop step at 50% of the no-rules maximum (its warm-up included) until the receiver's count has stopped moving for 300 ms, "+
 			"per write sent, and per event delivered (everything hooktap did: proxying, classification, enqueue, delivery, ack). "+
-			"\"Above no rules\" is the tapped CPU per write minus the no-rules CPU per write of the same repetition, divided by the events per write: what one event costs end to end.")
+			"\"Above no rules\" is the tapped CPU per write minus the no-rules CPU per write of the same repetition, divided by the events per write: what one event costs end to end. "+
+			"With no subscriber it is per write: what matching a write and building its event cost when no one wants it.")
 	return tb
 }
 
