@@ -13,7 +13,10 @@
 //	tap       writes that match rules (events produced, memory / disk queue) vs the same
 //	          writes with no rules: throughput ratio, added latency, end-to-end latency;
 //	          CPU time of the hooktap process (/proc) per write, closed loop and at 50 %
-//	          load, and per delivered event, in all and above the untapped write
+//	          load, and per delivered event, in all and above the untapped write; a rule
+//	          whose event no webhook wants (per write above the untapped one); latency at
+//	          half of each tapped variant's own maximum, paired with the untapped variant
+//	          at the same rate (enqueue's added p99 where the tapped path is not overloaded)
 //	dispatch  deliveries/s to 1, 10, 100 receivers as a ratio of the receivers' own ceiling,
 //	          allocations and CPU time (getrusage) per delivery, latency from enqueue to the
 //	          receiver's request
@@ -58,6 +61,7 @@
 //	go run ./bench tap -cpuprofile /tmp/tap.cpu -memprofile /tmp/tap.mem
 //	go tool pprof -top /tmp/tap.cpu.tap1                        # static upstream, memory queue
 //	go tool pprof -top /tmp/tap.cpu.tap1.disk                   # static upstream, disk queue
+//	go tool pprof -top /tmp/tap.cpu.tap1.disk.nosub             # the same rule, no subscriber
 //	go tool pprof -sample_index=alloc_objects -top /tmp/tap.mem.tap2   # the sample wiki, shipped rules
 //
 // Take CPU and allocation profiles in separate runs: -memprofilerate 1 records a stack for

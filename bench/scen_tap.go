@@ -47,7 +47,7 @@ func tapConfigFor(upstream, receiver string, withRules bool, event string) strin
 var tapFractions = []float64{0.25, 0.50}
 
 func estimateTap(s *Settings) time.Duration {
-	steps := 7 * (1 + len(tapFractions)) * s.Runs
+	steps := (7*(1+len(tapFractions)) + 8) * s.Runs
 	return time.Duration(steps)*(s.Duration+s.Warmup+500*time.Millisecond) + 5*time.Second
 }
 
@@ -106,9 +106,13 @@ type tapVariant struct {
 	absent      string
 	closed      Spread
 	open        [][]Step // [fraction][run]
-	e2e         [][]*HistSummary
-	delivered   int64
-	writes      int64
+	// own is the open-loop step at half of this variant's own closed-loop maximum (tapped
+	// variants only): its latency at 50 % load, where a tapped path is not overloaded.
+	own       []Step
+	ownBase   []Step // the no-rules variant at the same rate, in the same repetition
+	e2e       [][]*HistSummary
+	delivered int64
+	writes    int64
 	// CPU time of the hooktap process from /proc, µs: per write answered in the closed-loop
 	// steps; per write sent and per event delivered over each open-loop step at 50 %, from
 	// its start to the end of its deliveries (the receiver's count has stopped moving).
@@ -176,7 +180,7 @@ func runTap(ctx context.Context, s *Settings, p *Progress) (Result, error) {
 	for gi, g := range groups {
 		t, err := runTapGroup(ctx, s, p, g, gi, recv)
 		for _, v := range g.vars {
-			raw[v.name] = map[string]any{"closed_rps": v.closed, "open": v.open, "e2e": v.e2e, "absent": v.absent, "delivered": v.delivered, "writes": v.writes}
+			raw[v.name] = map[string]any{"closed_rps": v.closed, "open": v.open, "open_own_half": v.own, "open_own_half_base": v.ownBase, "e2e": v.e2e, "absent": v.absent, "delivered": v.delivered, "writes": v.writes}
 		}
 		if err != nil {
 			res.Tables, res.Raw = tables, raw
@@ -250,7 +254,7 @@ func runTapGroup(ctx context.Context, s *Settings, p *Progress, g *tapGroup, gi 
 			through.Notes = append(through.Notes, fmt.Sprintf("%s: peak RSS %s, peak heap %s, %.1f CPU s.", v.name, fmtBytes(float64(st.RSSPeak)), fmtBytes(float64(st.HeapPeak)), st.CPUTime))
 		}
 	}
-	return []Table{through, cpuTab}, nil
+	return []Table{through, g.ownLoadTable(), cpuTab}, nil
 }
 
 // start starts a hooktap child for every variant of g (group number gi), with its rules file
@@ -270,6 +274,9 @@ func (g *tapGroup) start(s *Settings, gi int) error {
 			suffix := fmt.Sprintf(".tap%d", gi+1)
 			if v.queue != "memory" {
 				suffix += "." + v.queue
+			}
+			if v.nosub {
+				suffix += ".nosub"
 			}
 			if s.CPUProfile != "" {
 				args = append(args, "-cpuprofile", s.CPUProfile+suffix)
@@ -339,6 +346,11 @@ func (g *tapGroup) openLoop(ctx context.Context, s *Settings, p *Progress, recv 
 					return err
 				}
 			}
+			if v.rules && !v.nosub {
+				if err := g.ownStep(ctx, s, p, v, r, recv); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil
@@ -398,6 +410,62 @@ func (g *tapGroup) throughputTable() Table {
 			"End-to-end latency runs from the upstream's answer (a time stamped in its body, copied into the payload by the rule) to the receiver's request.")
 	through.Notes = append(through.Notes, g.notes...)
 	return through
+}
+
+// ownStep runs, in repetition r, the no-rules variant and then v open loop at half of v's
+// median closed-loop maximum.
+func (g *tapGroup) ownStep(ctx context.Context, s *Settings, p *Progress, v *tapVariant, r int, recv string) error {
+	rate := v.closed.Median() / 2
+	for _, x := range []*tapVariant{g.vars[0], v} {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.Step(s.Duration+s.Warmup, "run %d/%d · %s · open loop at half of %s's max = %s", r+1, s.Runs, x.name, v.name, fmtRate(rate))
+		if _, err := getRecv(recv, "/reset"); err != nil {
+			return err
+		}
+		st := OpenLoop(ctx, []Target{{Addr: x.addr, Req: g.write}}, s.Conns, rate, s.Warmup, s.Duration)
+		if x == v {
+			v.own = append(v.own, st)
+			if _, err := drainRecv(ctx, recv); err != nil {
+				return err
+			}
+		} else {
+			v.ownBase = append(v.ownBase, st)
+		}
+	}
+	return nil
+}
+
+// ownLoadTable is each tapped variant's latency at half its own maximum, against the
+// no-rules variant's at the same rate in the same repetition.
+func (g *tapGroup) ownLoadTable() Table {
+	tb := Table{
+		Title:   "Latency at 50% of each tapped variant's own maximum (not overloaded), against no rules at the same rate",
+		Columns: []string{"hooktap", "rate", "p50 / p99 / p99.9", "no rules at that rate: p50 / p99", "added p50", "added p99"},
+	}
+	for _, v := range g.vars[1:] {
+		if v.absent != "" || len(v.own) == 0 {
+			continue
+		}
+		v50, v99 := lat2(v.own)
+		b50, b99 := lat2(v.ownBase)
+		tb.Rows = append(tb.Rows, []string{v.name, fmtRate(v.closed.Median() / 2), stepLat(v.own),
+			b50.Fmt(fmtUS) + " / " + b99.Fmt(fmtUS), fmtAdded(added(v50, b50)), fmtAdded(added(v99, b99))})
+	}
+	tb.Notes = append(tb.Notes, "Open loop at half of the variant's median closed-loop throughput, from the intended send time; the no-rules variant runs at the same rate just before it, and \"added\" is paired repetition by repetition. "+
+		"At 50% of the no-rules maximum (the table above) a tapped variant whose own maximum is near or below that rate is overloaded, and its latency is queueing; here each runs at half of what it can do. "+
+		"The client's answer still waits for its event to be stored (disk queue: acknowledged by the embedded JetStream server).")
+	return tb
+}
+
+// stepLat formats the p50 / p99 / p99.9 of steps, median (min–max) over the repetitions.
+func stepLat(steps []Step) string {
+	var p50, p99, p999 Spread
+	for _, st := range steps {
+		p50, p99, p999 = append(p50, st.P50), append(p99, st.P99), append(p999, st.P999)
+	}
+	return p50.Fmt(fmtUS) + " / " + p99.Fmt(fmtUS) + " / " + p999.Fmt(fmtUS)
 }
 
 // throughputRow is v's row of the throughput table.
