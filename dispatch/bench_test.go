@@ -61,18 +61,24 @@ const benchRounds = 10
 
 var benchBody = []byte(`{"timestamp":1778071365412,"event":"page_created","userKey":"admin","page":{"id":123456}}`)
 
+// signedHooks returns n webhooks h0…h(n-1), each signed and subscribed to every event, all to url.
+func signedHooks(url string, n int) []Webhook {
+	ws := make([]Webhook, 0, n)
+	for i := 0; i < n; i++ {
+		w := webhook("h"+strconv.Itoa(i), url, "*")
+		w.Secret = "s3cret"
+		ws = append(ws, w)
+	}
+	return ws
+}
+
 // benchRig starts a dispatcher on the memory queue with hooks signed webhooks, all to one
 // local receiver, for the benchmark b; it is stopped when b ends. It returns the receiver,
 // the dispatcher (ready) and the event to enqueue.
 func benchRig(b *testing.B, hooks int) (*benchReceiver, *Dispatcher, *rules.Event) {
 	b.Helper()
 	rc := newBenchReceiver(b)
-	var ws []Webhook
-	for i := 0; i < hooks; i++ {
-		w := webhook("h"+strconv.Itoa(i), "http://"+rc.addr+"/hook", "*")
-		w.Secret = "s3cret"
-		ws = append(ws, w)
-	}
+	ws := signedHooks("http://"+rc.addr+"/hook", hooks)
 	cfg := memCfg()
 	cfg.MemoryQueueSize = 1 << 20
 	d, err := New(cfg, ws, nil)

@@ -817,12 +817,7 @@ func BenchmarkDispatchQueueFanout(b *testing.B) {
 
 func benchDispatchQueue(b *testing.B, queue string, hooks int) {
 	rc := newBenchReceiver(b)
-	var ws []Webhook
-	for i := 0; i < hooks; i++ {
-		w := webhook("h"+strconv.Itoa(i), "http://"+rc.addr+"/hook", "*")
-		w.Secret = "s3cret"
-		ws = append(ws, w)
-	}
+	ws := signedHooks("http://"+rc.addr+"/hook", hooks)
 	cfg := Config{Queue: queue, DataDir: b.TempDir(), MemoryQueueSize: 1 << 20,
 		AllowTargets: []string{"127.0.0.1", "::1"}} // the receiver is on loopback
 	var q Queue = NewMemoryQueue(cfg.MemoryQueueSize)
